@@ -1,0 +1,32 @@
+# fundwatch: the two commands of the README quick start, and what they need.
+#   make demo   install, start the local Kafka broker and a worker, stream simulated reports
+#   make test   install, then lint and run every test (the integration tests start the broker)
+
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash deploy/demo.sh
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/python -m pytest
+
+clean:
+	-PATH="$(CURDIR)/$(BIN):$$PATH" bash deploy/kafka/kafka.sh stop
+	rm -rf $(VENV) .fundwatch

@@ -1,0 +1,1 @@
+"""fundwatch feeds: simulated bank transaction reports."""

@@ -1,0 +1,108 @@
+"""Sending report lines to the input topic with a plain Kafka client, as a bank would."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import orjson
+from kafka import KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from streams.settings import Settings
+
+
+@dataclass
+class SendSummary:
+    sent: int = 0
+    unkeyed: int = 0  # lines without a readable account_id: sent unkeyed, the worker rejects them
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.seconds if self.seconds > 0 else 0.0
+
+
+def app_topics(settings: Settings) -> dict[str, dict[str, str]]:
+    """The app's own topics and their configs (the worker declares the same ones)."""
+    return {
+        settings.topic("reports"): {},
+        settings.topic("reports.dlq"): {},
+        settings.topic("leads"): {},
+    }
+
+
+def ensure_topics(settings: Settings) -> list[str]:
+    """Create the app's topics that do not exist yet; return the names created."""
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id="fundwatch")
+    try:
+        existing = set(admin.list_topics())
+        missing = [
+            NewTopic(name, settings.partitions, settings.replication_factor, topic_configs=cfg)
+            for name, cfg in app_topics(settings).items()
+            if name not in existing
+        ]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):  # a worker created it meanwhile
+                admin.create_topics(missing)
+        return [t.name for t in missing]
+    finally:
+        admin.close()
+
+
+def report_producer(settings: Settings) -> KafkaProducer:
+    return KafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id="fundwatch-producer",
+        acks="all",
+        linger_ms=20,
+        batch_size=256 * 1024,
+    )
+
+
+def account_key(line: bytes) -> bytes | None:
+    """The message key of a report line: its account_id, as the schema requires."""
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    account = record.get("account_id") if isinstance(record, dict) else None
+    return account.encode() if isinstance(account, str) else None
+
+
+def send_lines(
+    lines: Iterable[bytes],
+    settings: Settings,
+    rate: float = 0.0,
+    producer: KafkaProducer | None = None,
+) -> SendSummary:
+    """Send each line unchanged, keyed by account_id; ``rate`` caps reports per second."""
+    own_producer = producer is None
+    producer = producer or report_producer(settings)
+    topic = settings.topic("reports")
+    summary = SendSummary()
+    started = time.monotonic()
+    try:
+        for line in _paced(lines, rate, started):
+            key = account_key(line)
+            summary.unkeyed += key is None
+            producer.send(topic, key=key, value=line)
+            summary.sent += 1
+        producer.flush()
+    finally:
+        if own_producer:
+            producer.close()
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _paced(lines: Iterable[bytes], rate: float, started: float) -> Iterator[bytes]:
+    for count, line in enumerate(lines):
+        if rate > 0 and count % 100 == 0:
+            ahead = count / rate - (time.monotonic() - started)
+            if ahead > 0:
+                time.sleep(ahead)
+        yield line

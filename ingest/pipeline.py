@@ -1,0 +1,154 @@
+"""The ingest stage as a pure function over a batch of messages: no Kafka in here.
+
+The Faust agent hands it the messages it took from the input topic and a read view of its
+tables, then writes back what it returns. The offline tools call the same function with
+plain dicts, so both paths decide every message the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from ingest.state import AccountLedger, SeenReport
+from schemas.envelopes import DeadLetter, SourcePosition, best_effort_identity
+from schemas.errors import FieldError, RejectReason, ReportRejected
+from schemas.report import TransactionReport, parse_report, report_key
+
+
+class Verdict(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"  # an exact re-send of a report already accepted
+    REPLAYED = "replayed"  # the same message read again after a restart: already applied
+    REJECTED = "rejected"  # dead-lettered
+
+
+@dataclass(frozen=True, slots=True)
+class InputMessage:
+    key: bytes | None
+    value: bytes
+    source: SourcePosition
+
+
+class ReadView(Protocol):
+    """What the stage needs of a table: a lookup by key (a dict or a Faust table)."""
+
+    def get(self, key: str, default: None = None) -> bytes | None: ...
+
+
+@dataclass
+class BatchOutcome:
+    verdicts: list[tuple[Verdict, str | None]] = field(default_factory=list)  # (verdict, bank_id)
+    accepted: list[tuple[InputMessage, TransactionReport]] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    # Latest value per key with the partition it belongs to; written once per batch.
+    ledger_writes: dict[str, tuple[int, AccountLedger]] = field(default_factory=dict)
+    seen_writes: dict[str, tuple[int, SeenReport]] = field(default_factory=dict)
+
+
+class IngestStage:
+    """Validates, de-duplicates and applies reports to the per-account ledgers."""
+
+    def __init__(self, ledgers: ReadView, seen: ReadView) -> None:
+        self._ledgers = ledgers
+        self._seen = seen
+
+    def process(self, messages: Iterable[InputMessage], now: datetime) -> BatchOutcome:
+        out = BatchOutcome()
+        for message in messages:
+            self._process_one(message, now, out)
+        return out
+
+    def _process_one(self, message: InputMessage, now: datetime, out: BatchOutcome) -> None:
+        try:
+            report = parse_report(message.value, message.key)
+        except ReportRejected as rejection:
+            self._reject(message, rejection, now, out, best_effort_identity(message.value))
+            return
+        source = message.source
+        ledger = self._ledger(report.account_id, out)
+        identity = report_key(report.bank_id, report.report_id)
+        seen = self._seen_entry(identity, out)
+        digest = report.content_digest()
+
+        if ledger.already_applied(source.partition, source.offset):
+            if seen is None:  # the crash came between the two table writes: repair
+                entry = SeenReport(digest, source.partition, source.offset, report.tx_epoch_ms)
+                out.seen_writes[identity] = (source.partition, entry)
+            out.verdicts.append((Verdict.REPLAYED, report.bank_id))
+            return
+        if seen is not None and not seen.is_same_message(source.partition, source.offset):
+            if seen.digest != digest:
+                conflict = ReportRejected(
+                    RejectReason.CONFLICT,
+                    [
+                        FieldError(
+                            "report_id",
+                            "conflict",
+                            f"report ({report.bank_id}, {report.report_id}) was first accepted "
+                            f"at partition {seen.partition} offset {seen.offset} with different "
+                            "content; send a correction under a new report_id",
+                        )
+                    ],
+                )
+                self._reject(message, conflict, now, out, (report.bank_id, report.report_id))
+                return
+            # Recorded in the ledger so a replay of this duplicate is not counted again.
+            out.ledger_writes[report.account_id] = (
+                source.partition,
+                _mark_duplicate(ledger, source),
+            )
+            out.verdicts.append((Verdict.DUPLICATE, report.bank_id))
+            return
+
+        out.ledger_writes[report.account_id] = (
+            source.partition,
+            ledger.apply(report, source.partition, source.offset),
+        )
+        out.seen_writes[identity] = (
+            source.partition,
+            SeenReport(digest, source.partition, source.offset, report.tx_epoch_ms),
+        )
+        out.accepted.append((message, report))
+        out.verdicts.append((Verdict.ACCEPTED, report.bank_id))
+
+    def _ledger(self, account_id: str, out: BatchOutcome) -> AccountLedger:
+        pending = out.ledger_writes.get(account_id)
+        if pending is not None:
+            return pending[1]
+        blob = self._ledgers.get(account_id)
+        return AccountLedger.from_bytes(blob) if blob is not None else AccountLedger()
+
+    def _seen_entry(self, identity: str, out: BatchOutcome) -> SeenReport | None:
+        pending = out.seen_writes.get(identity)
+        if pending is not None:
+            return pending[1]
+        blob = self._seen.get(identity)
+        return SeenReport.from_bytes(blob) if blob is not None else None
+
+    @staticmethod
+    def _reject(
+        message: InputMessage,
+        rejection: ReportRejected,
+        now: datetime,
+        out: BatchOutcome,
+        identity: tuple[str | None, str | None],
+    ) -> None:
+        out.dead_letters.append(
+            DeadLetter.from_rejection(
+                rejection, message.source, message.value, message.key, now, identity
+            )
+        )
+        out.verdicts.append((Verdict.REJECTED, identity[0]))
+
+
+def _mark_duplicate(ledger: AccountLedger, source: SourcePosition) -> AccountLedger:
+    return replace(
+        ledger,
+        partition=source.partition,
+        last_offset=source.offset,
+        duplicate_count=ledger.duplicate_count + 1,
+    )

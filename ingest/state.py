@@ -1,0 +1,102 @@
+"""Per-account and per-report state kept by the ingest stage, with compact binary codecs.
+
+Two tables, both keyed so that they live on the partition of the account's reports:
+
+- ``AccountLedger`` per account: totals of accepted reports and the input offset of the last
+  report applied. The offset makes a replay after a crash harmless: a report at or below it is
+  already in the state, so it is skipped; the state is written whole, so it is either in Kafka
+  with the report or without it.
+- ``SeenReport`` per (bank_id, report_id): the content digest of the first accepted copy and
+  where it was read. A later message with the same identity is a re-send (duplicate or
+  conflict); the same message read again after a crash is recognised by its offset.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, replace
+
+from schemas.report import TransactionReport
+
+_LEDGER = struct.Struct("<Biqqqqqqqqq")
+_LEDGER_VERSION = 1
+_SEEN = struct.Struct("<B8siqq")
+_SEEN_VERSION = 1
+
+
+class StateDecodeError(ValueError):
+    """A stored state value that this version cannot read (corrupt, or from a newer version)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountLedger:
+    partition: int = -1
+    last_offset: int = -1
+    report_count: int = 0
+    inflow_count: int = 0
+    inflow_fen: int = 0
+    outflow_count: int = 0
+    outflow_fen: int = 0
+    first_tx_ms: int = 0
+    last_tx_ms: int = 0
+    duplicate_count: int = 0
+
+    def already_applied(self, partition: int, offset: int) -> bool:
+        return partition == self.partition and offset <= self.last_offset
+
+    def apply(self, report: TransactionReport, partition: int, offset: int) -> AccountLedger:
+        tx_ms = report.tx_epoch_ms
+        inflow = report.direction == "in"
+        return replace(
+            self,
+            partition=partition,
+            last_offset=offset,
+            report_count=self.report_count + 1,
+            inflow_count=self.inflow_count + inflow,
+            inflow_fen=self.inflow_fen + (report.amount_fen if inflow else 0),
+            outflow_count=self.outflow_count + (not inflow),
+            outflow_fen=self.outflow_fen + (0 if inflow else report.amount_fen),
+            first_tx_ms=min(self.first_tx_ms, tx_ms) if self.report_count else tx_ms,
+            last_tx_ms=max(self.last_tx_ms, tx_ms),
+        )
+
+    def to_bytes(self) -> bytes:
+        return _LEDGER.pack(
+            _LEDGER_VERSION,
+            self.partition,
+            self.last_offset,
+            self.report_count,
+            self.inflow_count,
+            self.inflow_fen,
+            self.outflow_count,
+            self.outflow_fen,
+            self.first_tx_ms,
+            self.last_tx_ms,
+            self.duplicate_count,
+        )
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> AccountLedger:
+        if len(blob) != _LEDGER.size or blob[0] != _LEDGER_VERSION:
+            raise StateDecodeError(f"account ledger: {len(blob)} bytes, version {blob[:1]!r}")
+        return cls(*_LEDGER.unpack(blob)[1:])
+
+
+@dataclass(frozen=True, slots=True)
+class SeenReport:
+    digest: bytes
+    partition: int
+    offset: int
+    tx_ms: int
+
+    def is_same_message(self, partition: int, offset: int) -> bool:
+        return self.partition == partition and self.offset == offset
+
+    def to_bytes(self) -> bytes:
+        return _SEEN.pack(_SEEN_VERSION, self.digest, self.partition, self.offset, self.tx_ms)
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> SeenReport:
+        if len(blob) != _SEEN.size or blob[0] != _SEEN_VERSION:
+            raise StateDecodeError(f"seen report: {len(blob)} bytes, version {blob[:1]!r}")
+        return cls(*_SEEN.unpack(blob)[1:])

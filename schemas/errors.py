@@ -1,0 +1,36 @@
+"""Typed errors for rejected input: each carries what a bank engineer needs to fix the record."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+
+
+class RejectReason(StrEnum):
+    """Why a message went to the dead-letter topic (one value per message; also a metric label)."""
+
+    UNDECODABLE = "undecodable"  # not UTF-8 or not JSON
+    SCHEMA = "schema"  # fails the JSON Schema
+    INVALID_VALUE = "invalid_value"  # passes the schema but a value is impossible (Feb 30, 0.001)
+    KEY_MISMATCH = "key_mismatch"  # message key is not the account_id
+    CONFLICT = "conflict"  # same (bank_id, report_id) as an earlier report, different content
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    field: str  # dotted path into the record, "" for the whole message
+    reason: str  # the failed rule: "required", "maxLength", "invalid_date", ...
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+class ReportRejected(ValueError):  # noqa: N818 (a rejection is the expected outcome)
+    """A message that cannot be accepted as a transaction report."""
+
+    def __init__(self, reason: RejectReason, errors: list[FieldError]) -> None:
+        self.reason = reason
+        self.errors = errors
+        detail = "; ".join(f"{e.field or '<message>'}: {e.message}" for e in errors[:5])
+        super().__init__(f"{reason.value}: {detail}")

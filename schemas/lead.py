@@ -1,0 +1,68 @@
+"""The Lead: one suspected account, as published on the leads topic.
+
+A lead is revised, not repeated: further anomalous activity of the same account in the same
+episode publishes the same ``lead_id`` with a higher ``revision``. Consumers keep the highest
+revision per lead_id (the topic is keyed by lead_id).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+
+class Severity(StrEnum):
+    GENERAL = "general"  # 一般线索: the regulator keeps tracking and warns
+    MAJOR = "major"  # 重大线索: verify and handle at once
+    CASE_RELATED = "case_related"  # 涉案线索: the entity is on the negative list
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One feature that drives the score, placed against the training population."""
+
+    feature: str
+    value: float
+    training_percentile: float  # share of training accounts below this value, 0..100
+    training_reference: float  # the training population's value at a high quantile
+    text_zh: str
+    text_en: str
+
+
+@dataclass(frozen=True, slots=True)
+class Lead:
+    lead_id: str
+    revision: int
+    account_id: str
+    bank_id: str
+    region: str
+    county: str
+    sector: str
+    seed_category: str
+    lead_department: str
+    score: float
+    threshold: float
+    model_version: str
+    severity: Severity
+    cross_prefecture: bool
+    cross_province_major: bool
+    money_raised_fen: int
+    participants: int
+    first_evidence_time: datetime
+    last_evidence_time: datetime
+    emitted_at: datetime
+    customer_name: str | None = None
+    evidence_tx_ids: tuple[str, ...] = ()
+    reasons: tuple[Reason, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> bytes:
+        body: dict[str, Any] = asdict(self)
+        body["schema_version"] = 1
+        for name in ("first_evidence_time", "last_evidence_time", "emitted_at"):
+            body[name] = getattr(self, name).astimezone(UTC).isoformat()
+        body["severity"] = self.severity.value
+        return orjson.dumps(body)

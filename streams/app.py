@@ -1,0 +1,91 @@
+"""The fundwatch Faust app: topics and tables are declared here, once.
+
+``fundwatch`` (the console command) is this app's own Faust CLI: ``fundwatch worker`` starts a
+worker; the project's commands (``fundwatch simulate``, ``fundwatch produce`` ...) are app
+commands declared in ``streams.commands``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import faust
+
+from streams.settings import Settings
+
+settings = Settings.from_env()
+
+app = faust.App(
+    settings.topic_prefix,
+    broker=settings.broker_url,
+    topic_partitions=settings.partitions,
+    topic_replication_factor=settings.replication_factor,
+    datadir=settings.data_dir,
+    store="memory://",
+    # Offsets are committed after the producer is flushed, so a table write or a dead letter
+    # is in Kafka before the input offset that caused it is committed (at-least-once; the
+    # account ledgers make replays harmless).
+    broker_commit_interval=1.0,
+    # A worker that dies is noticed after this long and its partitions move to the others.
+    broker_session_timeout=settings.session_timeout_seconds,
+    broker_heartbeat_interval=settings.session_timeout_seconds / 5,
+    producer_linger=0.02,
+    web_enabled=True,
+    autodiscover=False,
+)
+
+# Raw bytes in: the ingest agent decodes, so a bad record reaches the dead-letter topic as sent.
+reports_topic = app.topic(
+    settings.topic("reports"),
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+    partitions=settings.partitions,
+    internal=True,
+)
+dead_letter_topic = app.topic(
+    settings.topic("reports.dlq"),
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+    partitions=settings.partitions,
+    internal=True,
+)
+leads_topic = app.topic(
+    settings.topic("leads"),
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+    partitions=settings.partitions,
+    internal=True,
+)
+
+# Per-account ledger (ingest.state.AccountLedger) and per-report identity (SeenReport), both
+# written on the partition of the account's reports so they move with it on a rebalance.
+# Values are our own compact binary codecs (bytes: Faust's "raw" serializer); keys are text
+# (Faust's JSON serializer, so a key on the changelog reads "A1" with the quotes).
+account_ledgers = app.Table(
+    "account-ledgers", key_type=str, value_type=bytes, partitions=settings.partitions
+)
+seen_reports = app.Table(
+    "seen-reports", key_type=str, value_type=bytes, partitions=settings.partitions
+)
+
+
+def main() -> None:
+    """Entry point of the ``fundwatch`` console command."""
+    # Imported for their side effects: they register the agents, web pages and commands.
+    import streams.agents
+    import streams.commands
+    import streams.web  # noqa: F401
+
+    if sys.argv[1:2] == ["worker"]:
+        # Create the topics before the consumer joins its group: a topic Faust creates while
+        # joining is missing from the first assignment and only picked up minutes later.
+        from feeds.kafka_out import ensure_topics
+
+        ensure_topics(settings)
+    app.main()

@@ -1,0 +1,56 @@
+"""Prometheus metrics of the worker (exposed at /metrics on Faust's web port)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram, disable_created_metrics
+
+from ingest.pipeline import BatchOutcome, Verdict
+from schemas.errors import RejectReason
+
+# The *_created series double the exposition and no dashboard of ours reads them.
+disable_created_metrics()
+
+REPORTS_ACCEPTED = Counter(
+    "fundwatch_reports_accepted_total", "Reports accepted by the ingest agent.", ["bank_id"]
+)
+REPORTS_REJECTED = Counter(
+    "fundwatch_reports_rejected_total",
+    "Messages sent to the dead-letter topic, by reason.",
+    ["reason", "bank_id"],
+)
+REPORTS_DUPLICATE = Counter(
+    "fundwatch_reports_duplicate_total",
+    "Exact re-sends of a report already accepted (dropped).",
+    ["bank_id"],
+)
+REPORTS_REPLAYED = Counter(
+    "fundwatch_reports_replayed_total",
+    "Messages read again after a restart whose effect was already in the tables (skipped).",
+)
+INGEST_BATCH_SIZE = Histogram(
+    "fundwatch_ingest_batch_size",
+    "Messages per ingest micro-batch.",
+    buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000),
+)
+INGEST_BATCH_SECONDS = Histogram(
+    "fundwatch_ingest_batch_duration_seconds",
+    "Time to process one ingest micro-batch, table writes included.",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+# A bank_id read from a record that failed the schema is arbitrary text: not a label.
+_UNTRUSTED_BANK = {RejectReason.UNDECODABLE.value, RejectReason.SCHEMA.value}
+
+
+def record_outcome(outcome: BatchOutcome) -> None:
+    reasons = iter(dl.reason for dl in outcome.dead_letters)
+    for verdict, bank_id in outcome.verdicts:
+        if verdict is Verdict.ACCEPTED:
+            REPORTS_ACCEPTED.labels(bank_id).inc()
+        elif verdict is Verdict.DUPLICATE:
+            REPORTS_DUPLICATE.labels(bank_id).inc()
+        elif verdict is Verdict.REPLAYED:
+            REPORTS_REPLAYED.inc()
+        else:
+            reason = next(reasons)
+            bank = "unknown" if reason in _UNTRUSTED_BANK or not bank_id else bank_id
+            REPORTS_REJECTED.labels(reason, bank).inc()

@@ -1,0 +1,194 @@
+"""Reports through the real broker and real workers: counted, dead-lettered, never doubled."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import orjson
+import pytest
+
+from feeds.kafka_out import ensure_topics, send_lines
+from ingest.state import AccountLedger
+from schemas.report import parse_report
+from streams.topic_reader import read_all
+from tests.integration.conftest import Deployment, wait_for
+from tests.reports import encode, valid_report
+
+pytestmark = pytest.mark.integration
+
+
+def ledgers_in_kafka(deployment: Deployment) -> dict[str, AccountLedger]:
+    """The account ledgers as a new worker would recover them: the changelog, last value wins."""
+    topic = f"{deployment.settings.topic_prefix}-account-ledgers-changelog"
+    latest: dict[str, AccountLedger] = {}
+    for key, value in read_all(deployment.settings, topic):
+        assert key is not None and value is not None
+        latest[orjson.loads(key)] = AccountLedger.from_bytes(value)  # Faust writes JSON keys
+    return latest
+
+
+def expected_totals(lines: list[bytes]) -> dict[str, tuple[int, int, int]]:
+    """(report count, inflow fen, outflow fen) per account, computed straight from the file."""
+    seen: set[tuple[str, str]] = set()
+    totals: dict[str, list[int]] = {}
+    for line in lines:
+        report = parse_report(line)
+        if (report.bank_id, report.report_id) in seen:
+            continue
+        seen.add((report.bank_id, report.report_id))
+        row = totals.setdefault(report.account_id, [0, 0, 0])
+        row[0] += 1
+        row[1 if report.direction == "in" else 2] += report.amount_fen
+    return {k: (v[0], v[1], v[2]) for k, v in totals.items()}
+
+
+def ledger_totals(ledgers: dict[str, AccountLedger]) -> dict[str, tuple[int, int, int]]:
+    return {k: (v.report_count, v.inflow_fen, v.outflow_fen) for k, v in ledgers.items()}
+
+
+def simple_reports(count: int, accounts: int = 300) -> list[bytes]:
+    return [
+        encode(
+            valid_report(
+                report_id=f"R{i}",
+                tx_id=f"T{i}",
+                account_id=f"A{i % accounts:05d}",
+                direction="in" if i % 3 else "out",
+                amount=f"{100 + i % 997}.{i % 100:02d}",
+            )
+        )
+        for i in range(count)
+    ]
+
+
+def test_bad_records_are_dead_lettered_with_reasons_and_the_worker_goes_on(
+    deployment: Deployment,
+) -> None:
+    worker = deployment.start_worker()
+    good = simple_reports(200)
+    bad = {
+        b"\xff\xfe not utf-8": "undecodable",
+        b'{"truncated": ': "undecodable",
+        encode(valid_report(report_id="BAD1", amount="-5")): "schema",
+        encode(valid_report(report_id="BAD2", tx_time="2026-02-30T10:00:00+08:00")): "schema",
+        encode({**valid_report(report_id="BAD3"), "region": 530502}): "schema",
+        encode(valid_report(report_id="BAD4", amount=1.005)): "invalid_value",
+    }
+    mixed = good[:100] + list(bad) + good[100:]
+    send_lines(mixed, deployment.settings)
+
+    wait_for(
+        lambda: (
+            worker.total("fundwatch_reports_accepted_total") == 200
+            and worker.total("fundwatch_reports_rejected_total") == len(bad)
+        ),
+        120,
+        "200 accepted and the bad records rejected",
+    )
+
+    letters = [
+        orjson.loads(v)
+        for _, v in read_all(deployment.settings, deployment.settings.topic("reports.dlq"))
+    ]
+    by_original = {base64.b64decode(d["original_base64"]): d for d in letters}
+    assert set(by_original) == set(bad), "every bad record is in the DLQ with its exact bytes"
+    for original, reason in bad.items():
+        letter = by_original[original]
+        assert letter["reason"] == reason
+        assert letter["errors"] and all(e["message"] for e in letter["errors"])
+        assert letter["source"]["topic"] == deployment.settings.topic("reports")
+        assert letter["source"]["offset"] >= 0
+    assert (
+        by_original[encode(valid_report(report_id="BAD1", amount="-5"))]["errors"][0]["field"]
+        == "amount"
+    )
+    wait_for(
+        lambda: sum(v.report_count for v in ledgers_in_kafka(deployment).values()) == 200,
+        60,
+        "the ledgers in Kafka to hold the 200 good reports",
+    )
+
+
+def test_resent_reports_are_processed_once(deployment: Deployment) -> None:
+    worker = deployment.start_worker()
+    lines = simple_reports(3000)
+    send_lines(lines, deployment.settings)
+    send_lines(lines[:1000], deployment.settings)  # a bank re-sends part of its file
+
+    wait_for(
+        lambda: (
+            worker.total("fundwatch_reports_accepted_total") == 3000
+            and worker.total("fundwatch_reports_duplicate_total") == 1000
+        ),
+        120,
+        "3000 accepted and 1000 duplicates",
+    )
+    changed = encode(valid_report(report_id="R5", tx_id="T5", account_id="A00005", amount="1.00"))
+    send_lines([changed], deployment.settings)
+    wait_for(
+        lambda: (
+            worker.metrics().get(
+                'fundwatch_reports_rejected_total{bank_id="BSCB",reason="conflict"}'
+            )
+            == 1
+        ),
+        60,
+        "the changed re-send to be rejected as a conflict",
+    )
+    wait_for(
+        lambda: ledger_totals(ledgers_in_kafka(deployment)) == expected_totals(lines),
+        60,
+        "the ledgers in Kafka to count each report once",
+    )
+
+
+def test_worker_killed_mid_stream_resumes_with_nothing_lost_or_doubled(
+    deployment: Deployment,
+) -> None:
+    lines = simple_reports(40_000, accounts=2000)
+    ensure_topics(deployment.settings)
+    send_lines(lines, deployment.settings)
+    worker = deployment.start_worker()
+    wait_for(
+        lambda: worker.total("fundwatch_reports_accepted_total") >= 8000,
+        120,
+        "the first worker to be mid-stream",
+    )
+    worker.kill()
+    accepted_before_kill = worker.total("fundwatch_reports_accepted_total")  # gone: 0
+    assert accepted_before_kill == 0
+
+    restarted = deployment.start_worker()
+
+    def all_in_kafka() -> bool:
+        return sum(v.report_count for v in ledgers_in_kafka(deployment).values()) >= 40_000
+
+    wait_for(all_in_kafka, 240, "all 40,000 reports in the ledgers", interval=2)
+    assert ledger_totals(ledgers_in_kafka(deployment)) == expected_totals(lines)
+    # The restarted worker took over mid-stream: it did not start again from the beginning.
+    assert 0 < restarted.total("fundwatch_reports_accepted_total") < 40_000
+    assert restarted.total("fundwatch_reports_rejected_total") == 0
+
+
+def test_fifty_thousand_simulated_reports_all_arrive(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    out = tmp_path / "reports.jsonl"
+    truth = tmp_path / "truth.json"
+    deployment.run_cli(
+        "simulate", "--output", str(out), "--truth", str(truth), "--limit", "50000", "--seed", "11"
+    )
+    lines = out.read_bytes().splitlines()
+    assert len(lines) >= 50_000
+    worker = deployment.start_worker()
+    result = deployment.run_cli("produce", str(out))
+    assert f"sent {len(lines)} reports" in result.stdout
+    wait_for(
+        lambda: worker.total("fundwatch_reports_accepted_total") == len(lines),
+        300,
+        f"{len(lines)} reports accepted",
+        interval=1,
+    )
+    assert worker.total("fundwatch_reports_rejected_total") == 0
+    assert ledger_totals(ledgers_in_kafka(deployment)) == expected_totals(lines)
