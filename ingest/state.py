@@ -14,6 +14,7 @@ Two tables, both keyed so that they live on the partition of the account's repor
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from schemas.report import TransactionReport
@@ -100,3 +101,16 @@ class SeenReport:
         if len(blob) != _SEEN.size or blob[0] != _SEEN_VERSION:
             raise StateDecodeError(f"seen report: {len(blob)} bytes, version {blob[:1]!r}")
         return cls(*_SEEN.unpack(blob)[1:])
+
+
+def expired_reports(entries: Iterable[tuple[str, bytes]], horizon_ms: int) -> list[tuple[str, int]]:
+    """(key, partition) of the seen-report entries older than ``horizon_ms`` before the newest.
+
+    A re-send is recognised while the original's tx_time is within the horizon of the newest
+    report this worker holds; older identities are forgotten so the table stays bounded.
+    """
+    decoded = [(key, SeenReport.from_bytes(blob)) for key, blob in entries]
+    if not decoded:
+        return []
+    cutoff = max(entry.tx_ms for _, entry in decoded) - horizon_ms
+    return [(key, entry.partition) for key, entry in decoded if entry.tx_ms < cutoff]

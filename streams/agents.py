@@ -10,6 +10,7 @@ from faust import EventT, StreamT
 from faust.tables import Table
 
 from ingest.pipeline import BatchOutcome, IngestStage, InputMessage
+from ingest.state import expired_reports
 from schemas.envelopes import SourcePosition
 from streams import metrics
 from streams.app import (
@@ -43,6 +44,18 @@ async def ingest(stream: StreamT[bytes]) -> AsyncIterator[None]:
         metrics.INGEST_BATCH_SIZE.observe(len(events))
         metrics.INGEST_BATCH_SECONDS.observe(time.perf_counter() - started)
         yield None
+
+
+@app.timer(interval=settings.dedup_sweep_seconds)
+async def forget_old_report_identities() -> None:
+    """Delete seen-report entries past the de-duplication horizon (tombstones on the changelog)."""
+    horizon_ms = settings.dedup_horizon_days * 86_400_000
+    expired = expired_reports(seen_reports.data.items(), horizon_ms)
+    for key, partition in expired:
+        seen_reports.data.pop(key, None)
+        seen_reports.send_changelog(partition, key, None, value_serializer="raw")
+    metrics.SEEN_REPORTS_EXPIRED.inc(len(expired))
+    metrics.SEEN_REPORTS.set(len(seen_reports.data))
 
 
 def _input_message(event: EventT) -> InputMessage:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram, disable_created_metrics
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 from ingest.pipeline import BatchOutcome, Verdict
 from schemas.errors import RejectReason
@@ -36,6 +36,14 @@ INGEST_BATCH_SECONDS = Histogram(
     "fundwatch_ingest_batch_duration_seconds",
     "Time to process one ingest micro-batch, table writes included.",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+SEEN_REPORTS = Gauge(
+    "fundwatch_seen_reports",
+    "Report identities held for de-duplication by this worker (at the last sweep).",
+)
+SEEN_REPORTS_EXPIRED = Counter(
+    "fundwatch_seen_reports_expired_total",
+    "Report identities forgotten because they fell out of the de-duplication horizon.",
 )
 # A bank_id read from a record that failed the schema is arbitrary text: not a label.
 _UNTRUSTED_BANK = {RejectReason.UNDECODABLE.value, RejectReason.SCHEMA.value}

@@ -19,6 +19,7 @@ class Settings:
     batch_wait_seconds: float = 0.05
     # A re-send of a report is recognised while its tx_time is this recent.
     dedup_horizon_days: int = 35
+    dedup_sweep_seconds: float = 600.0
     # A consumer that stops heartbeating for this long is taken out of the group.
     session_timeout_seconds: float = 10.0
     # Where Faust keeps its local files (table stores, worker state).
@@ -47,6 +48,7 @@ class Settings:
             batch_size=int(get("batch_size", defaults.batch_size)),
             batch_wait_seconds=float(get("batch_wait_seconds", defaults.batch_wait_seconds)),
             dedup_horizon_days=int(get("dedup_horizon_days", defaults.dedup_horizon_days)),
+            dedup_sweep_seconds=float(get("dedup_sweep_seconds", defaults.dedup_sweep_seconds)),
             session_timeout_seconds=float(
                 get("session_timeout_seconds", defaults.session_timeout_seconds)
             ),

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import orjson
 
 from ingest.pipeline import BatchOutcome, IngestStage, InputMessage, Verdict
-from ingest.state import AccountLedger, SeenReport
+from ingest.state import AccountLedger, SeenReport, expired_reports
 from schemas.envelopes import SourcePosition
 from tests.reports import encode, valid_report
 
@@ -160,3 +160,14 @@ def test_state_codecs_round_trip() -> None:
     assert AccountLedger.from_bytes(ledger.to_bytes()) == ledger
     entry = SeenReport(b"12345678", 3, 99, 1_700_000_000_000)
     assert SeenReport.from_bytes(entry.to_bytes()) == entry
+
+
+def test_identities_past_the_horizon_are_forgotten_and_recent_ones_kept() -> None:
+    day = 86_400_000
+    entries = [
+        ("old", SeenReport(b"a" * 8, 1, 5, 10 * day).to_bytes()),
+        ("edge", SeenReport(b"b" * 8, 2, 6, 15 * day).to_bytes()),
+        ("new", SeenReport(b"c" * 8, 3, 7, 50 * day).to_bytes()),
+    ]
+    assert expired_reports(entries, horizon_ms=35 * day) == [("old", 1)]
+    assert expired_reports([], horizon_ms=day) == []
