@@ -1,0 +1,1 @@
+"""Detection: rolling per-account features, the isolation forest, scoring and leads."""

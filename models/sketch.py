@@ -1,0 +1,82 @@
+"""Small counting structures for the per-account state.
+
+- ``counterparty_hash``: one 64-bit hash of a counterparty account; its low bits feed the
+  HyperLogLog, its high 32 bits key the windowed counterparty maps.
+- ``HyperLogLog``: lifetime distinct payers. Exact up to 64 payers (it keeps their hashes),
+  then 512 one-byte registers: standard error 1.04/sqrt(512) = 4.6 %.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+HLL_BITS = 9
+HLL_REGISTERS = 1 << HLL_BITS
+_ALPHA = 0.7213 / (1 + 1.079 / HLL_REGISTERS)
+
+
+def counterparty_hash(account: str) -> int:
+    return int.from_bytes(hashlib.blake2b(account.encode(), digest_size=8).digest(), "little")
+
+
+def short_hash(full_hash: int) -> int:
+    """32 bits of the hash, the key of the windowed maps (collisions: ~1e-4 at 1,000 keys)."""
+    return full_hash >> 32
+
+
+EXACT_LIMIT = 64
+
+
+class HyperLogLog:
+    # The harmonic sum and the empty-register count are kept up to date on each change, so an
+    # estimate per report costs O(1) instead of a pass over 512 registers.
+    __slots__ = ("_empty", "_harmonic", "exact", "registers")
+
+    def __init__(self, registers: bytes | None = None, exact: set[int] | None = None) -> None:
+        self.registers = bytearray(registers or bytes(HLL_REGISTERS))
+        if len(self.registers) != HLL_REGISTERS:
+            raise ValueError(f"HyperLogLog needs {HLL_REGISTERS} registers")
+        self._harmonic = math.fsum(2.0**-r for r in self.registers)
+        self._empty = self.registers.count(0)
+        # The hashes themselves while there are few (None once past EXACT_LIMIT).
+        self.exact: set[int] | None = set() if registers is None and exact is None else exact
+        for full_hash in exact or ():
+            self._add_register(full_hash)
+
+    def add(self, full_hash: int) -> None:
+        if self.exact is not None:
+            self.exact.add(full_hash)
+            if len(self.exact) > EXACT_LIMIT:
+                self.exact = None
+        self._add_register(full_hash)
+
+    def _add_register(self, full_hash: int) -> None:
+        index = full_hash & (HLL_REGISTERS - 1)
+        rest = full_hash >> HLL_BITS  # 55 bits
+        rank = 56 - rest.bit_length() if rest else 56
+        old = self.registers[index]
+        if rank > old:
+            self.registers[index] = rank
+            self._harmonic += 2.0**-rank - 2.0**-old
+            self._empty -= old == 0
+
+    def estimate(self) -> int:
+        if self.exact is not None:
+            return len(self.exact)
+        raw = _ALPHA * HLL_REGISTERS * HLL_REGISTERS / self._harmonic
+        if raw <= 2.5 * HLL_REGISTERS and self._empty:
+            return round(HLL_REGISTERS * math.log(HLL_REGISTERS / self._empty))
+        return round(raw)
+
+    def to_text(self) -> str:
+        """The hashes while exact ("x" and hex hashes), else the registers in hex."""
+        if self.exact is not None:
+            return "x" + ",".join(f"{h:x}" for h in sorted(self.exact))
+        return self.registers.hex()
+
+    @classmethod
+    def from_text(cls, text: str) -> HyperLogLog:
+        if text.startswith("x"):
+            return cls(exact={int(h, 16) for h in text[1:].split(",") if h})
+        return cls(bytes.fromhex(text))
