@@ -19,13 +19,22 @@ LATENESS_MS = 2 * HOUR_MS
 T0 = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)  # 18:00 in Beijing
 
 
-def report(minutes: float, direction: str = "in", counterparty: str = "P1", amount: str = "100",
-           **extra: object) -> TransactionReport:
+def report(
+    minutes: float,
+    direction: str = "in",
+    counterparty: str = "P1",
+    amount: str = "100",
+    **extra: object,
+) -> TransactionReport:
     when = (T0 + timedelta(minutes=minutes)).isoformat()
     record = valid_report(
-        report_id=f"R{minutes}-{direction}-{counterparty}-{amount}", tx_time=when,
-        direction=direction, counterparty_account=counterparty, amount=amount,
-        counterparty_type="individual", **extra,
+        report_id=f"R{minutes}-{direction}-{counterparty}-{amount}",
+        tx_time=when,
+        direction=direction,
+        counterparty_account=counterparty,
+        amount=amount,
+        counterparty_type="individual",
+        **extra,
     )
     return validate_record(record)
 
@@ -38,8 +47,12 @@ def features_of(reports: list[TransactionReport]) -> dict[str, float]:
 
 
 def test_windows_cover_the_right_days() -> None:
-    reports = [report(0, amount="100"), report(-3 * 24 * 60, amount="200"),
-               report(-10 * 24 * 60, amount="400"), report(-40 * 24 * 60, amount="800")]
+    reports = [
+        report(0, amount="100"),
+        report(-3 * 24 * 60, amount="200"),
+        report(-10 * 24 * 60, amount="400"),
+        report(-40 * 24 * 60, amount="800"),
+    ]
     # Oldest first, so none is late.
     f = features_of(sorted(reports, key=lambda r: r.tx_time))
     assert f["inflow_sum_yuan_1d"] == 100
@@ -63,7 +76,7 @@ def test_any_arrival_order_within_the_lateness_gives_the_same_features() -> None
         # Shuffle within blocks of 30 minutes: nothing arrives more than 2 hours late.
         shuffled = []
         for start in range(0, len(in_order), 15):
-            block = in_order[start:start + 15]
+            block = in_order[start : start + 15]
             random.Random(seed).shuffle(block)
             shuffled.extend(block)
         assert features_of(shuffled) == expected
@@ -82,8 +95,14 @@ def test_a_report_later_than_the_lateness_goes_to_totals_only() -> None:
 
 
 def test_payouts_to_earlier_payers_are_repeat_payouts() -> None:
-    f = features_of([report(0, "in", "P1"), report(10, "in", "P2"), report(60, "out", "P1"),
-                     report(61, "out", "SUPPLIER")])
+    f = features_of(
+        [
+            report(0, "in", "P1"),
+            report(10, "in", "P2"),
+            report(60, "out", "P1"),
+            report(61, "out", "SUPPLIER"),
+        ]
+    )
     assert f["repeat_payout_share_30d"] == 0.5
     assert f["distinct_payers_1d"] == 2
     assert f["distinct_payees_30d"] == 2
@@ -91,8 +110,12 @@ def test_payouts_to_earlier_payers_are_repeat_payouts() -> None:
 
 def test_fundraising_vocabulary_round_amounts_and_night() -> None:
     # 18:00 Beijing + 8 h = 02:00 the next day: night
-    f = features_of([report(0, purpose="理财产品认购", amount="50000"),
-                     report(8 * 60, purpose="货款", amount="123.45")])
+    f = features_of(
+        [
+            report(0, purpose="理财产品认购", amount="50000"),
+            report(8 * 60, purpose="货款", amount="123.45"),
+        ]
+    )
     assert f["fundraising_memo_share_30d"] == 0.5
     assert f["round_amount_share_30d"] == 0.5
     assert f["night_share_30d"] == 0.5
