@@ -1,0 +1,377 @@
+"""Lead building: when an account becomes a lead, its episodes, revisions, severity and flags.
+
+``observe`` is called once per accepted report, in the account's report order, by the streaming
+worker and by the offline backtest alike. It depends only on its inputs (event times from the
+snapshot; ``emitted_at`` is passed in), so both paths publish the same leads.
+
+Episodes and revisions
+  * A report is anomalous when its score >= ``ModelView.threshold``.
+  * With no open episode, an anomalous report opens one and emits revision 1. The lead_id is
+    "L" + 16 hex digits of blake2b over (bank_id, account_id, episode start), the episode start
+    being the tx time of the opening report.
+  * The account's event clock is its newest tx time seen (``snapshot.newest_tx_ms``), so a late
+    report cannot move time backwards. An episode closes when a report arrives more than
+    ``quiet_days_to_close`` after the last anomalous report's tx time; the next anomalous
+    report opens a new lead with a new lead_id.
+  * In an open episode an anomalous report emits the next revision (same lead_id) at once when
+    the severity or a flag changes, or when money raised or participants have grown by at least
+    ``revision_growth`` (50%) since the last revision; otherwise at most one routine revision per
+    ``revision_interval_hours`` of event time.
+  * A report below the threshold never emits.
+
+Severity (schemas.lead.Severity), with the defaults of LeadPolicy
+  * 涉案 case_related: the account is listed (negative list, judicial or police notice), passed
+    in as ``listed=True`` by the caller.
+  * 重大 major: money raised >= 5,000,000 yuan (500万元), or participants >= 200, or the lead is
+    跨省重大.
+  * 一般 general: otherwise.
+  * 跨省重大 cross_province_major: counterparties in >= 2 provinces (so beyond Yunnan) and money
+    raised >= 500,000,000 yuan (5亿元) or participants >= 1,000 (domain.md, 五(五)).
+  * 跨州(市) cross_prefecture: any counterparty outside the account's prefecture.
+  Money raised and participants are the account's lifetime figures from the snapshot. Within an
+  episode severity and flags only go up: a lead once major stays major until the episode ends
+  (the participant count is an estimate and must not make a lead flap).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+import orjson
+
+from models.reasons import explain
+from models.snapshot import AccountSnapshot
+from schemas.lead import Lead, Severity
+from schemas.sectors import sector_of
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+LEAD_STATE_VERSION = 1
+
+YUNNAN_PROVINCE = "53"
+# The one table of county names; the monthly report counts leads per county with it.
+BAOSHAN_COUNTIES: dict[str, str] = {
+    "530502": "隆阳区",
+    "530521": "施甸县",
+    "530523": "龙陵县",
+    "530524": "昌宁县",
+    "530581": "腾冲市",
+}
+OTHER_YUNNAN = "云南省其他地区"
+OUTSIDE_YUNNAN = "省外"
+
+_SEVERITY_RANK = {Severity.GENERAL: 0, Severity.MAJOR: 1, Severity.CASE_RELATED: 2}
+_SEVERITY_VALUES = frozenset(s.value for s in Severity)
+
+
+class LeadStateError(ValueError):
+    """Stored lead state that cannot be decoded (corrupt, or written by an unknown version)."""
+
+
+@dataclass(frozen=True)
+class ModelView:
+    """What lead building needs of the model in use."""
+
+    version: str
+    threshold: float  # anomaly score at or above which an account is anomalous
+    score_quantiles: Mapping[str, float]  # e.g. "0.999" -> score
+    # feature -> {"0.5", "0.9", "0.99", "0.999"} -> value, in natural units
+    feature_quantiles: Mapping[str, Mapping[str, float]]
+
+
+@dataclass(frozen=True)
+class LeadPolicy:
+    quiet_days_to_close: float = 14.0  # an episode ends after this long with no anomalous report
+    revision_interval_hours: float = 24.0  # at most one routine revision per this much event time
+    revision_growth: float = 0.5  # ...but at once when money or participants grow by this share
+    max_reasons: int = 5
+    evidence_tx_ids: int = 5
+    major_money_yuan: float = 5_000_000  # 重大
+    major_participants: int = 200
+    cross_province_money_yuan: float = 500_000_000  # 跨省重大
+    cross_province_participants: int = 1000
+
+
+@dataclass(frozen=True)
+class LeadState:
+    """The open episode of one account (None when there is none)."""
+
+    lead_id: str
+    revision: int  # the last emitted revision
+    episode_start_ms: int
+    last_anomalous_ms: int  # tx time of the newest anomalous report
+    last_revision_ms: int  # account clock when the last revision was emitted
+    severity: str  # as of the last revision, like the two flags
+    cross_prefecture: bool
+    cross_province_major: bool
+    money_raised_fen_at_revision: int
+    participants_at_revision: int
+
+    def to_bytes(self) -> bytes:
+        """Compact JSON array, version first (about 120 bytes)."""
+        return orjson.dumps(
+            [
+                LEAD_STATE_VERSION,
+                self.lead_id,
+                self.revision,
+                self.episode_start_ms,
+                self.last_anomalous_ms,
+                self.last_revision_ms,
+                self.severity,
+                int(self.cross_prefecture),
+                int(self.cross_province_major),
+                self.money_raised_fen_at_revision,
+                self.participants_at_revision,
+            ]
+        )
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> LeadState:
+        """Decode ``to_bytes``; LeadStateError when the blob is not a lead state we wrote."""
+        try:
+            fields = orjson.loads(blob)
+        except orjson.JSONDecodeError as exc:
+            raise LeadStateError(f"lead state is not JSON: {exc}") from exc
+        if not isinstance(fields, list) or not fields or fields[0] != LEAD_STATE_VERSION:
+            version = fields[0] if isinstance(fields, list) and fields else None
+            raise LeadStateError(f"lead state version {version!r} is not supported")
+        if len(fields) != 11:
+            raise LeadStateError(f"lead state has {len(fields)} fields, expected 11")
+        _, lead_id, revision, start, anomalous, revised, severity, cp, cpm, money, people = fields
+        if not isinstance(lead_id, str) or severity not in _SEVERITY_VALUES:
+            raise LeadStateError(f"lead state has a bad lead_id or severity: {fields!r}")
+        ints = (revision, start, anomalous, revised, cp, cpm, money, people)
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in ints):
+            raise LeadStateError(f"lead state has a non-integer field: {fields!r}")
+        return cls(
+            lead_id=lead_id,
+            revision=revision,
+            episode_start_ms=start,
+            last_anomalous_ms=anomalous,
+            last_revision_ms=revised,
+            severity=severity,
+            cross_prefecture=bool(cp),
+            cross_province_major=bool(cpm),
+            money_raised_fen_at_revision=money,
+            participants_at_revision=people,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Assessment:
+    """Severity and flags of the account as of one report."""
+
+    severity: Severity
+    cross_prefecture: bool
+    cross_province_major: bool
+
+
+def county_of(region: str) -> str:
+    """Chinese county name of a Baoshan region code; a coarser area for other codes."""
+    if region in BAOSHAN_COUNTIES:
+        return BAOSHAN_COUNTIES[region]
+    return OTHER_YUNNAN if region.startswith(YUNNAN_PROVINCE) else OUTSIDE_YUNNAN
+
+
+def lead_id_of(bank_id: str, account_id: str, episode_start_ms: int) -> str:
+    key = f"{bank_id}\x1f{account_id}\x1f{episode_start_ms}".encode()
+    return "L" + hashlib.blake2b(key, digest_size=8).hexdigest()
+
+
+def _yuan_to_fen(yuan: float) -> int:
+    return round(yuan * 100)
+
+
+def is_cross_province_major(
+    counterparty_provinces: int, money_raised_fen: int, participants: int, policy: LeadPolicy
+) -> bool:
+    """跨省重大: counterparties beyond Yunnan and 5亿元 raised or 1,000 participants."""
+    large = money_raised_fen >= _yuan_to_fen(policy.cross_province_money_yuan) or (
+        participants >= policy.cross_province_participants
+    )
+    return counterparty_provinces >= 2 and large
+
+
+def severity_of(
+    money_raised_fen: int,
+    participants: int,
+    cross_province_major: bool,
+    policy: LeadPolicy,
+    listed: bool = False,
+) -> Severity:
+    if listed:
+        return Severity.CASE_RELATED
+    major = (
+        money_raised_fen >= _yuan_to_fen(policy.major_money_yuan)
+        or participants >= policy.major_participants
+        or cross_province_major
+    )
+    return Severity.MAJOR if major else Severity.GENERAL
+
+
+def _assess(
+    snapshot: AccountSnapshot, policy: LeadPolicy, listed: bool, state: LeadState | None
+) -> _Assessment:
+    """Severity and flags now; within an open episode they never drop below the last revision."""
+    cpm = is_cross_province_major(
+        snapshot.counterparty_provinces, snapshot.money_raised_fen, snapshot.participants, policy
+    )
+    severity = severity_of(snapshot.money_raised_fen, snapshot.participants, cpm, policy, listed)
+    if state is None:
+        return _Assessment(severity, snapshot.cross_prefecture, cpm)
+    previous = Severity(state.severity)
+    if _SEVERITY_RANK[previous] > _SEVERITY_RANK[severity]:
+        severity = previous
+    return _Assessment(
+        severity,
+        snapshot.cross_prefecture or state.cross_prefecture,
+        cpm or state.cross_province_major,
+    )
+
+
+def _clock_ms(snapshot: AccountSnapshot) -> int:
+    """The account's event clock: its newest tx time, which a late report does not move back."""
+    return max(snapshot.newest_tx_ms, snapshot.last_tx_ms)
+
+
+def _episode_over(state: LeadState, clock_ms: int, policy: LeadPolicy) -> bool:
+    return clock_ms - state.last_anomalous_ms > policy.quiet_days_to_close * DAY_MS
+
+
+def _grew(now: int, at_revision: int, growth: float) -> bool:
+    return now > at_revision and now >= at_revision * (1.0 + growth)
+
+
+def _revision_due(
+    state: LeadState,
+    assessment: _Assessment,
+    snapshot: AccountSnapshot,
+    clock_ms: int,
+    policy: LeadPolicy,
+) -> bool:
+    changed = (
+        assessment.severity.value != state.severity
+        or assessment.cross_prefecture != state.cross_prefecture
+        or assessment.cross_province_major != state.cross_province_major
+    )
+    grown = _grew(
+        snapshot.money_raised_fen, state.money_raised_fen_at_revision, policy.revision_growth
+    ) or _grew(snapshot.participants, state.participants_at_revision, policy.revision_growth)
+    routine = clock_ms - state.last_revision_ms >= policy.revision_interval_hours * HOUR_MS
+    return changed or grown or routine
+
+
+def _revised_state(
+    lead_id: str,
+    revision: int,
+    episode_start_ms: int,
+    last_anomalous_ms: int,
+    clock_ms: int,
+    assessment: _Assessment,
+    snapshot: AccountSnapshot,
+) -> LeadState:
+    return LeadState(
+        lead_id=lead_id,
+        revision=revision,
+        episode_start_ms=episode_start_ms,
+        last_anomalous_ms=last_anomalous_ms,
+        last_revision_ms=clock_ms,
+        severity=assessment.severity.value,
+        cross_prefecture=assessment.cross_prefecture,
+        cross_province_major=assessment.cross_province_major,
+        money_raised_fen_at_revision=snapshot.money_raised_fen,
+        participants_at_revision=snapshot.participants,
+    )
+
+
+def _utc(epoch_ms: int) -> datetime:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC)
+
+
+def build_lead(
+    state: LeadState,
+    snapshot: AccountSnapshot,
+    score: float,
+    model: ModelView,
+    policy: LeadPolicy,
+    emitted_at: datetime,
+) -> Lead:
+    """The lead message of a just-revised state."""
+    sector = sector_of(snapshot.industry)
+    evidence = snapshot.recent_tx_ids[-policy.evidence_tx_ids :] if policy.evidence_tx_ids else ()
+    return Lead(
+        lead_id=state.lead_id,
+        revision=state.revision,
+        account_id=snapshot.account_id,
+        bank_id=snapshot.bank_id,
+        region=snapshot.region,
+        county=county_of(snapshot.region),
+        sector=snapshot.industry or "other",
+        seed_category=sector.seed_category,
+        lead_department=sector.department.code,
+        score=score,
+        threshold=model.threshold,
+        model_version=model.version,
+        severity=Severity(state.severity),
+        cross_prefecture=state.cross_prefecture,
+        cross_province_major=state.cross_province_major,
+        money_raised_fen=snapshot.money_raised_fen,
+        participants=snapshot.participants,
+        first_evidence_time=_utc(state.episode_start_ms),
+        last_evidence_time=_utc(state.last_anomalous_ms),
+        emitted_at=emitted_at,
+        customer_name=snapshot.customer_name,
+        evidence_tx_ids=tuple(evidence),
+        reasons=explain(snapshot.features, model.feature_quantiles, policy.max_reasons),
+    )
+
+
+def observe(
+    state: LeadState | None,
+    snapshot: AccountSnapshot,
+    score: float,
+    model: ModelView,
+    policy: LeadPolicy,
+    emitted_at: datetime,
+    listed: bool = False,
+) -> tuple[LeadState | None, Lead | None]:
+    """Apply one scored report to the account's open episode: (new state, lead to publish).
+
+    ``listed`` marks an account on the negative list (涉案 case_related); the watchlist that
+    sets it is not built yet.
+    """
+    clock_ms = _clock_ms(snapshot)
+    if state is not None and _episode_over(state, clock_ms, policy):
+        state = None
+    if not score >= model.threshold:  # also false for NaN
+        return state, None
+
+    tx_ms = snapshot.last_tx_ms
+    assessment = _assess(snapshot, policy, listed, state)
+    if state is None:
+        lead_id = lead_id_of(snapshot.bank_id, snapshot.account_id, tx_ms)
+        new = _revised_state(lead_id, 1, tx_ms, tx_ms, clock_ms, assessment, snapshot)
+        return new, build_lead(new, snapshot, score, model, policy, emitted_at)
+
+    last_anomalous_ms = max(state.last_anomalous_ms, tx_ms)
+    if not _revision_due(state, assessment, snapshot, clock_ms, policy):
+        return _with_last_anomalous(state, last_anomalous_ms), None
+    new = _revised_state(
+        state.lead_id,
+        state.revision + 1,
+        state.episode_start_ms,
+        last_anomalous_ms,
+        clock_ms,
+        assessment,
+        snapshot,
+    )
+    return new, build_lead(new, snapshot, score, model, policy, emitted_at)
+
+
+def _with_last_anomalous(state: LeadState, last_anomalous_ms: int) -> LeadState:
+    if last_anomalous_ms == state.last_anomalous_ms:
+        return state
+    return replace(state, last_anomalous_ms=last_anomalous_ms)
