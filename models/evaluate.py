@@ -1,0 +1,523 @@
+"""Evaluation of leads against ground truth: account-level precision and recall, per typology
+recall, detection delay and PR-AUC; per AMLSim pattern recall and the rank of its members.
+
+Pure functions over already-decoded inputs, plus a text/markdown renderer:
+  * truth: the simulator's truth.json (``schemes``: typology, collector / controller / payout
+    accounts, first_tx_time) or the AMLSim truth.json of convert.py (``alerts``: typology
+    fan_in / fan_out / cycle, member accounts); told apart by those keys.
+  * leads: lead dicts (``Lead.to_json()`` decoded), any number of revisions per lead_id. Only
+    each lead_id's first revision is used, for the time of detection.
+  * scores (optional): account_id -> the account's maximum anomaly score over the run, for
+    every scored account (``fundwatch backtest --scores``). Truth accounts missing from it are
+    unscored and count with score 0.
+
+What is measured (the rendered report states this too):
+  * An account is flagged when any lead names it, at any time in the run. Scheme accounts are
+    the scheme's own accounts at the reporting banks (collectors, controllers, payout accounts);
+    participants and the external sink are not counted.
+  * precision = flagged accounts that belong to any scheme / all flagged accounts;
+    recall = scheme accounts flagged / all scheme accounts.
+  * Detection delay of a scheme (event time): from its first_tx_time to the last_evidence_time
+    of the first revision of the earliest lead on any of its accounts that is not older than
+    the scheme. Undetected schemes are left out of the median and the maximum.
+  * PR-AUC is sklearn's average precision of the per-account maximum score; positives are the
+    typology's accounts, negatives are the scored accounts in no scheme. Its chance level is
+    the positive share, reported beside it.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+from sklearn.metrics import average_precision_score
+
+SIMULATOR = "simulator"
+AMLSIM = "amlsim"
+COLLECTOR = "collector"
+CONTROLLER = "controller"
+PAYOUT = "payout"
+MEMBER = "member"  # AMLSim gives no roles
+HOUR_MS = 3_600_000
+# Keys of a simulator scheme that list its own accounts, and the role each gives.
+SCHEME_ROLES = (
+    ("collector_accounts", COLLECTOR),
+    ("controller_accounts", CONTROLLER),
+    ("payout_accounts", PAYOUT),
+)
+
+
+class EvaluationInputError(ValueError):
+    """Truth, leads or scores that cannot be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """One scheme (simulator) or alert pattern (AMLSim)."""
+
+    pattern_id: str
+    typology: str
+    roles: Mapping[str, str]  # account_id -> role
+    first_tx_ms: int | None  # None for AMLSim, whose truth has no times
+
+
+@dataclass(frozen=True, slots=True)
+class Truth:
+    source: str  # SIMULATOR or AMLSIM
+    patterns: tuple[Pattern, ...]
+    lookalikes: frozenset[str]  # legitimate accounts that resemble collectors (simulator)
+
+    def accounts(self) -> set[str]:
+        return {a for p in self.patterns for a in p.roles}
+
+
+@dataclass(frozen=True, slots=True)
+class TypologyResult:
+    typology: str
+    schemes: int
+    scheme_accounts: int
+    flagged: int
+    recall: float | None
+    collector_recall: float | None  # None when the typology has no such accounts
+    controller_recall: float | None
+    schemes_detected: int
+    median_delay_hours: float | None  # over detected schemes with a known start
+    max_delay_hours: float | None
+    pr_auc: float | None  # None without scores or without negatives
+    positive_share: float | None  # the chance level of pr_auc
+
+
+@dataclass(frozen=True, slots=True)
+class PatternResult:
+    pattern_id: str
+    typology: str
+    members: int
+    flagged: int
+    recall: float | None
+    median_rank: float | None  # 1 = highest score; None without scores
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    source: str
+    lead_ids: int
+    flagged_accounts: int
+    flagged_in_schemes: int
+    precision: float | None  # None when nothing was flagged
+    scheme_accounts: int
+    recall: float | None
+    typologies: tuple[TypologyResult, ...]
+    patterns: tuple[PatternResult, ...]  # per AMLSim alert; empty for the simulator
+    pr_auc: float | None
+    positive_share: float | None
+    ranked_accounts: int | None  # scored accounts plus unscored truth accounts
+    unscored_scheme_accounts: int | None
+    negatives: int | None  # scored accounts in no scheme
+    lookalikes: int
+    lookalikes_flagged: int
+
+
+# -- reading inputs ----------------------------------------------------------------------------
+
+
+def parse_truth(data: Mapping[str, Any]) -> Truth:
+    """The simulator's or AMLSim's truth.json, told apart by its keys."""
+    try:
+        if "schemes" in data:
+            return _simulator_truth(data)
+        if "alerts" in data:
+            return _amlsim_truth(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EvaluationInputError(f"truth file is malformed: {exc!r}") from exc
+    raise EvaluationInputError("truth has neither 'schemes' (simulator) nor 'alerts' (AMLSim)")
+
+
+def _simulator_truth(data: Mapping[str, Any]) -> Truth:
+    patterns = []
+    for scheme in data["schemes"]:
+        roles: dict[str, str] = {}
+        for key, role in SCHEME_ROLES:
+            for account in scheme.get(key, []):
+                roles.setdefault(account, role)
+        first = scheme.get("first_tx_time")
+        first_ms = _epoch_ms(first) if first else None
+        patterns.append(Pattern(str(scheme["scheme_id"]), scheme["typology"], roles, first_ms))
+    return Truth(SIMULATOR, tuple(patterns), frozenset(data.get("legit_lookalikes", [])))
+
+
+def _amlsim_truth(data: Mapping[str, Any]) -> Truth:
+    patterns = tuple(
+        Pattern(
+            str(alert["alert_id"]),
+            alert["typology"],
+            dict.fromkeys(alert["accounts"], MEMBER),
+            None,
+        )
+        for alert in data["alerts"]
+    )
+    return Truth(AMLSIM, patterns, frozenset())
+
+
+def _epoch_ms(iso_time: str) -> int:
+    moment = datetime.fromisoformat(iso_time)
+    if moment.tzinfo is None:
+        raise ValueError(f"time without a zone: {iso_time!r}")
+    return round(moment.timestamp() * 1000)
+
+
+def first_detections(leads: Iterable[Mapping[str, Any]]) -> dict[str, list[int]]:
+    """account_id -> detection times (epoch ms) of its leads, earliest first: the
+    last_evidence_time of each lead_id's lowest revision."""
+    first: dict[str, tuple[int, str, int]] = {}  # lead_id -> (revision, account, time)
+    try:
+        for lead in leads:
+            revision = int(lead["revision"])
+            known = first.get(lead["lead_id"])
+            if known is None or revision < known[0]:
+                seen_ms = _epoch_ms(lead["last_evidence_time"])
+                first[lead["lead_id"]] = (revision, lead["account_id"], seen_ms)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EvaluationInputError(f"lead is malformed: {exc!r}") from exc
+    by_account: dict[str, list[int]] = defaultdict(list)
+    for _, account, seen_ms in first.values():
+        by_account[account].append(seen_ms)
+    return {account: sorted(times) for account, times in by_account.items()}
+
+
+def leads_from_jsonl(lines: Iterable[bytes]) -> list[dict[str, Any]]:
+    """Lead dicts from the lines of a leads file (blank lines skipped)."""
+    return [_json_line(line) for line in lines if line.strip()]
+
+
+def scores_from_jsonl(lines: Iterable[bytes]) -> dict[str, float]:
+    """account_id -> score from the backtest's scores file ({"account_id", "score"} lines)."""
+    scores: dict[str, float] = {}
+    for line in lines:
+        if line.strip():
+            row = _json_line(line)
+            try:
+                scores[row["account_id"]] = float(row["score"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise EvaluationInputError(f"score line is malformed: {exc!r}") from exc
+    return scores
+
+
+def evaluate_files(
+    truth_path: Path, leads_path: Path, scores_path: Path | None = None, markdown: bool = True
+) -> str:
+    """``fundwatch evaluate``: read the three files and render the evaluation."""
+    try:
+        truth = orjson.loads(truth_path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise EvaluationInputError(f"{truth_path}: not JSON: {exc}") from exc
+    if not isinstance(truth, dict):
+        raise EvaluationInputError(f"{truth_path}: not a JSON object")
+    with leads_path.open("rb") as lines:
+        leads = leads_from_jsonl(lines)
+    scores = None
+    if scores_path is not None:
+        with scores_path.open("rb") as lines:
+            scores = scores_from_jsonl(lines)
+    return render(evaluate(truth, leads, scores), markdown)
+
+
+def _json_line(line: bytes) -> dict[str, Any]:
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise EvaluationInputError(f"not a JSON line: {line[:80]!r}") from exc
+    if not isinstance(value, dict):
+        raise EvaluationInputError(f"not a JSON object: {line[:80]!r}")
+    return value
+
+
+# -- measures ----------------------------------------------------------------------------------
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _role_recall(patterns: list[Pattern], flagged: set[str], role: str) -> float | None:
+    accounts = {a for p in patterns for a, r in p.roles.items() if r == role}
+    return _share(len(accounts & flagged), len(accounts))
+
+
+def scheme_delay_hours(pattern: Pattern, detections: Mapping[str, list[int]]) -> float | None:
+    """Hours from the scheme's first transaction to its first detection; None when it has no
+    start time or no lead on its accounts at or after that start."""
+    if pattern.first_tx_ms is None:
+        return None
+    start = pattern.first_tx_ms
+    times = [t for a in pattern.roles for t in detections.get(a, []) if t >= start]
+    return (min(times) - start) / HOUR_MS if times else None
+
+
+def average_precision(
+    positives: set[str], negatives: set[str], scores: Mapping[str, float]
+) -> tuple[float | None, float | None]:
+    """(average precision, positive share); (None, None) without positives or negatives."""
+    if not positives or not negatives:
+        return None, None
+    ordered = sorted(positives) + sorted(negatives)
+    labels = np.array([1] * len(positives) + [0] * len(negatives))
+    values = np.array([scores.get(a, 0.0) for a in ordered])
+    share = len(positives) / len(ordered)
+    return float(average_precision_score(labels, values)), share
+
+
+def ranks(scores: Mapping[str, float]) -> dict[str, float]:
+    """Rank of each account by score, 1 = highest; tied accounts share their average rank."""
+    ordered = sorted(scores.items(), key=lambda item: -item[1])
+    result: dict[str, float] = {}
+    start = 0
+    while start < len(ordered):
+        end = start
+        while end + 1 < len(ordered) and ordered[end + 1][1] == ordered[start][1]:
+            end += 1
+        for account, _ in ordered[start : end + 1]:
+            result[account] = (start + end) / 2 + 1
+        start = end + 1
+    return result
+
+
+def _typology_result(
+    typology: str,
+    patterns: list[Pattern],
+    flagged: set[str],
+    detections: Mapping[str, list[int]],
+    scores: Mapping[str, float] | None,
+    negatives: set[str],
+) -> TypologyResult:
+    accounts = {a for p in patterns for a in p.roles}
+    delays = [d for p in patterns if (d := scheme_delay_hours(p, detections)) is not None]
+    detected = sum(1 for p in patterns if flagged & set(p.roles))
+    pr_auc, share = (
+        (None, None) if scores is None else average_precision(accounts, negatives, scores)
+    )
+    return TypologyResult(
+        typology=typology,
+        schemes=len(patterns),
+        scheme_accounts=len(accounts),
+        flagged=len(accounts & flagged),
+        recall=_share(len(accounts & flagged), len(accounts)),
+        collector_recall=_role_recall(patterns, flagged, COLLECTOR),
+        controller_recall=_role_recall(patterns, flagged, CONTROLLER),
+        schemes_detected=detected,
+        median_delay_hours=statistics.median(delays) if delays else None,
+        max_delay_hours=max(delays) if delays else None,
+        pr_auc=pr_auc,
+        positive_share=share,
+    )
+
+
+def _pattern_result(
+    pattern: Pattern, flagged: set[str], account_ranks: Mapping[str, float] | None
+) -> PatternResult:
+    members = set(pattern.roles)
+    median_rank = (
+        statistics.median(account_ranks[a] for a in members)
+        if account_ranks is not None and members
+        else None
+    )
+    return PatternResult(
+        pattern_id=pattern.pattern_id,
+        typology=pattern.typology,
+        members=len(members),
+        flagged=len(members & flagged),
+        recall=_share(len(members & flagged), len(members)),
+        median_rank=median_rank,
+    )
+
+
+def evaluate(
+    truth: Truth | Mapping[str, Any],
+    leads: Iterable[Mapping[str, Any]],
+    scores: Mapping[str, float] | None = None,
+) -> Evaluation:
+    """Measure leads (and optionally per-account maximum scores) against the truth."""
+    truth = truth if isinstance(truth, Truth) else parse_truth(truth)
+    detections = first_detections(leads)
+    flagged = set(detections)
+    positives = truth.accounts()
+    negatives = set(scores) - positives if scores is not None else set()
+    by_typology: dict[str, list[Pattern]] = defaultdict(list)
+    for pattern in truth.patterns:
+        by_typology[pattern.typology].append(pattern)
+    typologies = tuple(
+        _typology_result(name, by_typology[name], flagged, detections, scores, negatives)
+        for name in sorted(by_typology)
+    )
+    account_ranks = None
+    if scores is not None:
+        # Truth accounts never scored rank with score 0, among all accounts.
+        account_ranks = ranks({**dict.fromkeys(positives, 0.0), **scores})
+    patterns = (
+        tuple(_pattern_result(p, flagged, account_ranks) for p in truth.patterns)
+        if truth.source == AMLSIM
+        else ()
+    )
+    pr_auc, share = (
+        (None, None) if scores is None else average_precision(positives, negatives, scores)
+    )
+    return Evaluation(
+        source=truth.source,
+        lead_ids=sum(len(times) for times in detections.values()),
+        flagged_accounts=len(flagged),
+        flagged_in_schemes=len(flagged & positives),
+        precision=_share(len(flagged & positives), len(flagged)),
+        scheme_accounts=len(positives),
+        recall=_share(len(flagged & positives), len(positives)),
+        typologies=typologies,
+        patterns=patterns,
+        pr_auc=pr_auc,
+        positive_share=share,
+        ranked_accounts=len(account_ranks) if account_ranks is not None else None,
+        unscored_scheme_accounts=len(positives - set(scores)) if scores is not None else None,
+        negatives=len(negatives) if scores is not None else None,
+        lookalikes=len(truth.lookalikes),
+        lookalikes_flagged=len(truth.lookalikes & flagged),
+    )
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _table(header: list[str], rows: list[list[str]], markdown: bool) -> list[str]:
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        return lines + ["| " + " | ".join(row) + " |" for row in rows]
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
+
+
+def _summary(ev: Evaluation) -> list[str]:
+    unit = "schemes" if ev.source == SIMULATOR else "AMLSim alert patterns"
+    lines = [
+        f"Truth: {ev.source} ({sum(t.schemes for t in ev.typologies)} {unit} with "
+        f"{ev.scheme_accounts} accounts of their own). Leads: {ev.lead_ids} lead ids on "
+        f"{ev.flagged_accounts} accounts.",
+        f"Account precision {_pct(ev.precision)} ({ev.flagged_in_schemes} of "
+        f"{ev.flagged_accounts} flagged accounts belong to a scheme); account recall "
+        f"{_pct(ev.recall)} ({ev.flagged_in_schemes} of {ev.scheme_accounts} scheme accounts "
+        "flagged).",
+    ]
+    if ev.pr_auc is not None:
+        lines.append(
+            f"PR-AUC (average precision of the max score per account) {_num(ev.pr_auc, 3)}, "
+            f"chance level {_num(ev.positive_share, 3)}: {ev.scheme_accounts} positives against "
+            f"{ev.negatives} scored accounts in no scheme. Scheme accounts never scored "
+            f"(counted with score 0): {ev.unscored_scheme_accounts}."
+        )
+    if ev.source == SIMULATOR:
+        lines.append(
+            f"Legitimate look-alikes (merchants, fee collectors, payroll) flagged: "
+            f"{ev.lookalikes_flagged} of {ev.lookalikes}."
+        )
+    return lines
+
+
+def _typology_rows(ev: Evaluation) -> list[list[str]]:
+    return [
+        [
+            t.typology,
+            str(t.schemes),
+            f"{t.schemes_detected}",
+            str(t.scheme_accounts),
+            str(t.flagged),
+            _pct(t.recall),
+            _pct(t.collector_recall),
+            _pct(t.controller_recall),
+            _num(t.median_delay_hours),
+            _num(t.max_delay_hours),
+            _num(t.pr_auc, 3),
+            _num(t.positive_share, 3),
+        ]
+        for t in ev.typologies
+    ]
+
+
+def _pattern_rows(ev: Evaluation) -> list[list[str]]:
+    return [
+        [
+            p.pattern_id,
+            p.typology,
+            str(p.members),
+            str(p.flagged),
+            _pct(p.recall),
+            _num(p.median_rank, 2),
+        ]
+        for p in ev.patterns
+    ]
+
+
+TYPOLOGY_HEADER = [
+    "typology",
+    "schemes",
+    "detected",
+    "accounts",
+    "flagged",
+    "recall",
+    "collector recall",
+    "controller recall",
+    "median delay h",
+    "max delay h",
+    "PR-AUC",
+    "PR-AUC chance",
+]
+PATTERN_HEADER = ["pattern", "typology", "members", "flagged", "recall", "median rank"]
+
+
+def _notes(ev: Evaluation) -> list[str]:
+    members = (
+        "scheme accounts are the scheme's own accounts (collectors, controllers, payout), not "
+        "participants."
+        if ev.source == SIMULATOR
+        else "scheme accounts are the members AMLSim lists for each alert pattern."
+    )
+    notes = [
+        f"Notes: an account is flagged if any lead names it during the run; {members}",
+        "A scheme is detected when any of its accounts is flagged. Delay is event time from the "
+        "scheme's first transaction to the first revision of its earliest lead not older than "
+        "the scheme; schemes without one are not in the median or maximum.",
+        "PR-AUC is the average precision of each account's max score: positives are the "
+        "typology's accounts, negatives the scored accounts in no scheme; its chance level is "
+        "the positive share. '-' means not measurable.",
+    ]
+    if ev.source == AMLSIM:
+        notes.append(
+            "AMLSim patterns are money-laundering typologies (fan_in is the closest to "
+            "fundraising) and have no start times, so no delay is measured. Median rank is "
+            f"among {ev.ranked_accounts} accounts by max score (1 = highest, ties averaged)."
+            if ev.ranked_accounts is not None
+            else "AMLSim patterns have no start times, so no delay is measured; ranks need "
+            "--scores."
+        )
+    return notes
+
+
+def render(ev: Evaluation, markdown: bool = True) -> str:
+    """The evaluation as a report: summary lines, a table per typology (and per AMLSim
+    pattern), then notes on what the figures measure."""
+    lines = [*_summary(ev), "", *_table(TYPOLOGY_HEADER, _typology_rows(ev), markdown)]
+    if ev.patterns:
+        lines += ["", *_table(PATTERN_HEADER, _pattern_rows(ev), markdown)]
+    return "\n".join([*lines, "", *_notes(ev)]) + "\n"
