@@ -26,12 +26,21 @@ class SendSummary:
         return self.sent / self.seconds if self.seconds > 0 else 0.0
 
 
-def app_topics(settings: Settings) -> dict[str, dict[str, str]]:
-    """The app's own topics and their configs (the worker declares the same ones)."""
+MODEL_MESSAGE_MAX_BYTES = 16 * 1024 * 1024
+
+
+def app_topics(settings: Settings) -> dict[str, tuple[int, dict[str, str]]]:
+    """The app's own topics: partitions and topic configs."""
     return {
-        settings.topic("reports"): {},
-        settings.topic("reports.dlq"): {},
-        settings.topic("leads"): {},
+        settings.topic("reports"): (settings.partitions, {}),
+        settings.topic("reports.dlq"): (settings.partitions, {}),
+        settings.topic("leads"): (settings.partitions, {}),
+        # One partition, so every worker sees the publications in one order; compacted,
+        # keyed by model version; a model is one message of a few MB.
+        settings.topic("models"): (
+            1,
+            {"cleanup.policy": "compact", "max.message.bytes": str(MODEL_MESSAGE_MAX_BYTES)},
+        ),
     }
 
 
@@ -41,8 +50,8 @@ def ensure_topics(settings: Settings) -> list[str]:
     try:
         existing = set(admin.list_topics())
         missing = [
-            NewTopic(name, settings.partitions, settings.replication_factor, topic_configs=cfg)
-            for name, cfg in app_topics(settings).items()
+            NewTopic(name, partitions, settings.replication_factor, topic_configs=configs)
+            for name, (partitions, configs) in app_topics(settings).items()
             if name not in existing
         ]
         if missing:

@@ -7,7 +7,7 @@ plain dicts, so both paths decide every message the same way.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -50,10 +50,14 @@ class BatchOutcome:
 
 
 class IngestStage:
-    """Validates, de-duplicates and applies reports to the per-account ledgers."""
+    """Validates, de-duplicates and applies reports to the per-account ledgers.
 
-    def __init__(self, ledgers: ReadView, seen: ReadView) -> None:
-        self._ledgers = ledgers
+    ``ledger_of`` gives the stored ledger of an account (a new one if it has none): the
+    caller decides where ledgers live; ``seen`` is the table of report identities.
+    """
+
+    def __init__(self, ledger_of: Callable[[str], AccountLedger], seen: ReadView) -> None:
+        self._ledger_of = ledger_of
         self._seen = seen
 
     def process(self, messages: Iterable[InputMessage], now: datetime) -> BatchOutcome:
@@ -119,8 +123,7 @@ class IngestStage:
         pending = out.ledger_writes.get(account_id)
         if pending is not None:
             return pending[1]
-        blob = self._ledgers.get(account_id)
-        return AccountLedger.from_bytes(blob) if blob is not None else AccountLedger()
+        return self._ledger_of(account_id)
 
     def _seen_entry(self, identity: str, out: BatchOutcome) -> SeenReport | None:
         pending = out.seen_writes.get(identity)

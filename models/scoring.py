@@ -138,8 +138,10 @@ class IsolationTrees:
             split_value = x_flat.take(self._split_feature.take(node) + row_start)
             goes_right = split_value > self._threshold.take(node)
             node = self._child.take(2 * node + goes_right)
-        # Reducing over axis 0 adds tree after tree, the order sklearn accumulates in.
-        depth_sum = np.add.reduce(self._leaf_path_length.take(node), axis=0)
+        # Tree after tree, the order sklearn accumulates in. A cumulative sum is sequential
+        # for every batch size, where np.sum switches to pairwise summation for one row, and
+        # the last bit of a score would then depend on how the stream was batched.
+        depth_sum = np.cumsum(self._leaf_path_length.take(node), axis=0)[-1]
         return 2.0 ** (-(depth_sum / self._normaliser))
 
 

@@ -1,4 +1,4 @@
-"""Agents: move records between topics and tables and call the pure core (``ingest``)."""
+"""Agents: move records between topics and tables and call the pure core (``models.pipeline``)."""
 
 from __future__ import annotations
 
@@ -9,40 +9,52 @@ from datetime import UTC, datetime
 from faust import EventT, StreamT
 from faust.tables import Table
 
-from ingest.pipeline import BatchOutcome, IngestStage, InputMessage
+from ingest.pipeline import InputMessage
 from ingest.state import expired_reports
+from models.pipeline import Pipeline, PipelineConfig, PipelineOutcome
 from schemas.envelopes import SourcePosition
 from streams import metrics
 from streams.app import (
-    account_ledgers,
+    accounts,
     app,
     dead_letter_topic,
+    leads_topic,
     reports_topic,
     seen_reports,
     settings,
 )
+from streams.model_registry import ModelRegistry
 
-ingest_stage = IngestStage(account_ledgers, seen_reports)
+pipeline = Pipeline(
+    accounts, seen_reports, PipelineConfig(lateness_ms=int(settings.lateness_seconds * 1000))
+)
+models = ModelRegistry(settings)
+
+
+@app.task
+async def follow_models() -> None:
+    """Keep this worker on the latest model published on the models topic."""
+    await models.follow()
 
 
 @app.agent(reports_topic)
 async def ingest(stream: StreamT[bytes]) -> AsyncIterator[None]:
-    """Validate, de-duplicate and apply each micro-batch of bank reports."""
+    """Validate, de-duplicate, update features, score and lead, one micro-batch at a time."""
     # A batch writes up to two table entries per report; let Faust's send buffer hold a batch
     # instead of warning and flushing every 100 messages.
     app.producer.buffer.max_messages = 5 * settings.batch_size
+    await models.caught_up.wait()
     batches = stream.take_events(settings.batch_size, within=settings.batch_wait_seconds)
     async for events in batches:
         started = time.perf_counter()
-        outcome = ingest_stage.process(
-            [_input_message(event) for event in events], datetime.now(UTC)
-        )
-        for dead_letter in outcome.dead_letters:
+        model = models.current  # one model for the whole batch
+        outcome = pipeline.process([_input_message(e) for e in events], model, datetime.now(UTC))
+        for dead_letter in outcome.ingest.dead_letters:
             await dead_letter_topic.send(key=dead_letter.original_key, value=dead_letter.to_json())
+        for lead in outcome.leads:
+            await leads_topic.send(key=lead.lead_id.encode(), value=lead.to_json())
         _write_tables(outcome)
-        metrics.record_outcome(outcome)
-        metrics.INGEST_BATCH_SIZE.observe(len(events))
-        metrics.INGEST_BATCH_SECONDS.observe(time.perf_counter() - started)
+        _record(outcome, len(events), time.perf_counter() - started)
         yield None
 
 
@@ -69,10 +81,10 @@ def _input_message(event: EventT) -> InputMessage:
     )
 
 
-def _write_tables(outcome: BatchOutcome) -> None:
-    for account_id, (partition, ledger) in outcome.ledger_writes.items():
-        _put(account_ledgers, partition, account_id, ledger.to_bytes())
-    for identity, (partition, entry) in outcome.seen_writes.items():
+def _write_tables(outcome: PipelineOutcome) -> None:
+    for account_id, (partition, state) in outcome.account_writes.items():
+        _put(accounts, partition, account_id, state.to_bytes())
+    for identity, (partition, entry) in outcome.ingest.seen_writes.items():
         _put(seen_reports, partition, identity, entry.to_bytes())
 
 
@@ -81,3 +93,15 @@ def _put(table: Table, partition: int, key: str, value: bytes) -> None:
     # account's reports arrive on, whatever partitioner the bank's producer used.
     table.data[key] = value
     table.send_changelog(partition, key, value)
+
+
+def _record(outcome: PipelineOutcome, batch_size: int, seconds: float) -> None:
+    metrics.record_outcome(outcome.ingest)
+    metrics.record_leads(outcome.leads)
+    metrics.REPORTS_LATE.inc(outcome.late_reports)
+    if outcome.scores is not None:
+        metrics.SCORED_REPORTS.inc(len(outcome.scores))
+        metrics.SCORING_BATCH_SIZE.observe(len(outcome.scores))
+        metrics.SCORING_SECONDS.observe(outcome.scoring_seconds)
+    metrics.INGEST_BATCH_SIZE.observe(batch_size)
+    metrics.INGEST_BATCH_SECONDS.observe(seconds)

@@ -65,11 +65,11 @@ leads_topic = app.topic(
 
 # Per-account ledger (ingest.state.AccountLedger) and per-report identity (SeenReport), both
 # written on the partition of the account's reports so they move with it on a rebalance.
-# Values are our own compact binary codecs (bytes: Faust's "raw" serializer); keys are text
-# (Faust's JSON serializer, so a key on the changelog reads "A1" with the quotes).
-account_ledgers = app.Table(
-    "account-ledgers", key_type=str, value_type=bytes, partitions=settings.partitions
-)
+# Per-account state (models.account_state.AccountState: ledger, features, open lead) and
+# per-report identities (ingest.state.SeenReport), written on the partition of the account's
+# reports so they move with it on a rebalance. Values are our own encodings (bytes: Faust's
+# "raw" serializer); keys are text (Faust's JSON serializer: "A1" with the quotes).
+accounts = app.Table("accounts", key_type=str, value_type=bytes, partitions=settings.partitions)
 seen_reports = app.Table(
     "seen-reports", key_type=str, value_type=bytes, partitions=settings.partitions
 )

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlsplit
@@ -21,6 +21,7 @@ from tqdm import tqdm
 from feeds.kafka_out import ensure_topics, send_lines
 from feeds.model import CST
 from feeds.simulate import Simulation, SimulationConfig, report_lines, write_jsonl, write_truth
+from ingest.pipeline import InputMessage
 from streams.app import app, settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -226,3 +227,193 @@ async def status(self: AppCommand, web_url: str, follow: bool) -> None:
         if not follow:
             return
         await asyncio.sleep(2)
+
+
+@app.command(
+    option(
+        "--input",
+        "input_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="A JSONL file of reports (else: the reports topic).",
+    ),
+    option(
+        "--until",
+        type=click.DateTime(),
+        default=None,
+        help="With the topic: read reports appended up to this time (UTC).",
+    ),
+    option(
+        "--output",
+        type=click.Path(file_okay=False, path_type=Path),
+        required=True,
+        help="Directory for the model artifact (model.json + forest.npz).",
+    ),
+    option(
+        "--alert-rate",
+        type=float,
+        default=0.005,
+        show_default=True,
+        help="Expected share of account-days above the threshold.",
+    ),
+    option("--trees", type=int, default=100, show_default=True),
+    option("--max-samples", type=int, default=256, show_default=True),
+    option("--seed", type=int, default=7, show_default=True),
+    option(
+        "--version",
+        "model_version",
+        default=None,
+        help="Model version (default: creation time and data hash).",
+    ),
+)
+async def train(
+    self: AppCommand,
+    input_file: Path | None,
+    until: datetime | None,
+    output: Path,
+    alert_rate: float,
+    trees: int,
+    max_samples: int,
+    seed: int,
+    model_version: str | None,
+) -> None:
+    """Train the isolation forest on a history of reports and write a model artifact."""
+    from models.forest import TrainingConfig
+    from models.training import train as train_model
+    from models.training import training_set
+
+    messages = _history(input_file, until)
+    data = training_set(messages, int(settings.lateness_seconds * 1000))
+    config = TrainingConfig(
+        n_estimators=trees,
+        max_samples=max_samples,
+        expected_alert_rate=alert_rate,
+        random_state=seed,
+    )
+    model = train_model(data, config, version=model_version)
+    model.save(output)
+    meta = model.metadata
+    print(
+        f"model {meta.version}: {data.features.shape[0]:,} account-days from "
+        f"{data.record_count:,} reports ({meta.training_period['start'][:10]} .. "
+        f"{meta.training_period['end'][:10]}), threshold {meta.threshold:.4f} -> {output}"
+    )
+
+
+def _history(input_file: Path | None, until: datetime | None) -> Iterable[InputMessage]:
+    from models.offline import file_messages
+    from streams.topic_reader import topic_messages
+
+    if input_file is not None:
+        return file_messages(input_file)
+    until_ms = int(until.replace(tzinfo=UTC).timestamp() * 1000) if until else None
+    return topic_messages(settings, settings.topic("reports"), until_ms)
+
+
+@app.command(
+    option(
+        "--input",
+        "input_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        required=True,
+        help="A JSONL file of reports.",
+    ),
+    option(
+        "--model",
+        "model_dir",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        required=True,
+    ),
+    option(
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        required=True,
+        help="Leads, one JSON per line (every revision).",
+    ),
+    option(
+        "--scores",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Also write each account's highest score (for fundwatch evaluate).",
+    ),
+)
+async def backtest(
+    self: AppCommand, input_file: Path, model_dir: Path, output: Path, scores: Path | None
+) -> None:
+    """Run the worker's feature, scoring and lead code over a file, without Kafka."""
+    from models.backtest import run_backtest
+
+    summary = run_backtest(
+        input_file, model_dir, output, scores, lateness_ms=int(settings.lateness_seconds * 1000)
+    )
+    print(summary)
+
+
+@app.command(
+    option(
+        "--truth",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        required=True,
+        help="Ground truth: the simulator's or the AMLSim converter's.",
+    ),
+    option(
+        "--leads",
+        "leads_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        required=True,
+    ),
+    option(
+        "--scores",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="Per-account highest scores from fundwatch backtest.",
+    ),
+)
+async def evaluate(self: AppCommand, truth: Path, leads_file: Path, scores: Path | None) -> None:
+    """Precision, recall, PR-AUC and detection delay per typology against ground truth."""
+    from models.evaluate import evaluate_files
+
+    print(evaluate_files(truth, leads_file, scores))
+
+
+@app.command(
+    argument(
+        "directory", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path)
+    ),
+    option(
+        "--version",
+        "model_version",
+        default=None,
+        help="Re-publish this version from the models topic (a rollback).",
+    ),
+    option("--list", "list_only", is_flag=True, help="List the published versions and stop."),
+)
+async def rollout(
+    self: AppCommand, directory: Path | None, model_version: str | None, list_only: bool
+) -> None:
+    """Publish a model artifact to every running worker (or roll back to an earlier version).
+
+    Workers switch to it between two batches, without a restart; an artifact that fails its
+    checks is refused by every worker, which keeps the model it has.
+    """
+    from streams.model_topic import list_models, publish_model
+
+    if list_only:
+        for line in list_models(settings):
+            print(line)
+        return
+    if directory is None and model_version is None:
+        raise click.UsageError("give a model directory, --version VERSION or --list")
+    print(publish_model(settings, directory, model_version))
+
+
+@app.command(
+    option("--follow", is_flag=True, help="Keep showing new leads as they arrive."),
+    option("--limit", type=int, default=20, show_default=True, help="Latest leads shown first."),
+    option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True),
+)
+async def leads(self: AppCommand, follow: bool, limit: int, lang: str) -> None:
+    """Show leads with their reasons, latest revision of each, as they appear."""
+    from streams.lead_view import show_leads
+
+    show_leads(settings, limit=limit, follow=follow, lang=lang)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 from ingest.pipeline import BatchOutcome, Verdict
+from models.active_model import ActiveModel
 from schemas.errors import RejectReason
+from schemas.lead import Lead
 
 # The *_created series double the exposition and no dashboard of ours reads them.
 disable_created_metrics()
@@ -45,6 +47,34 @@ SEEN_REPORTS_EXPIRED = Counter(
     "fundwatch_seen_reports_expired_total",
     "Report identities forgotten because they fell out of the de-duplication horizon.",
 )
+REPORTS_LATE = Counter(
+    "fundwatch_reports_late_total",
+    "Reports further behind their account's newest report than the allowed lateness: "
+    "counted in lifetime totals, not in the windows.",
+)
+SCORED_REPORTS = Counter("fundwatch_scored_reports_total", "Reports scored by the model.")
+SCORING_BATCH_SIZE = Histogram(
+    "fundwatch_scoring_batch_size",
+    "Feature vectors per scoring call.",
+    buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000),
+)
+SCORING_SECONDS = Histogram(
+    "fundwatch_scoring_duration_seconds",
+    "Time of one vectorised scoring call.",
+    buckets=(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1),
+)
+LEADS_EMITTED = Counter(
+    "fundwatch_leads_emitted_total",
+    "Lead revisions published, by severity, sector and county.",
+    ["severity", "sector", "county"],
+)
+MODEL_INFO = Gauge(
+    "fundwatch_model_info", "The model in use (value 1 on its version).", ["version"]
+)
+MODEL_THRESHOLD = Gauge("fundwatch_model_threshold", "Alert threshold of the model in use.")
+MODELS_REFUSED = Counter(
+    "fundwatch_models_refused_total", "Published model artifacts that failed their checks."
+)
 # A bank_id read from a record that failed the schema is arbitrary text: not a label.
 _UNTRUSTED_BANK = {RejectReason.UNDECODABLE.value, RejectReason.SCHEMA.value}
 
@@ -62,3 +92,14 @@ def record_outcome(outcome: BatchOutcome) -> None:
             reason = next(reasons)
             bank = "unknown" if reason in _UNTRUSTED_BANK or not bank_id else bank_id
             REPORTS_REJECTED.labels(reason, bank).inc()
+
+
+def record_leads(leads: list[Lead]) -> None:
+    for lead in leads:
+        LEADS_EMITTED.labels(lead.severity.value, lead.sector, lead.county).inc()
+
+
+def set_model(model: ActiveModel) -> None:
+    MODEL_INFO.clear()
+    MODEL_INFO.labels(model.version).set(1)
+    MODEL_THRESHOLD.set(model.view.threshold)

@@ -17,6 +17,8 @@ class Settings:
     # Micro-batches of the ingest agent: at most this many reports, waiting at most this long.
     batch_size: int = 500
     batch_wait_seconds: float = 0.05
+    # A report this far behind its account's newest one still updates the windows.
+    lateness_seconds: float = 7200.0
     # A re-send of a report is recognised while its tx_time is this recent.
     dedup_horizon_days: int = 35
     dedup_sweep_seconds: float = 600.0
@@ -47,6 +49,7 @@ class Settings:
             replication_factor=int(get("replication_factor", defaults.replication_factor)),
             batch_size=int(get("batch_size", defaults.batch_size)),
             batch_wait_seconds=float(get("batch_wait_seconds", defaults.batch_wait_seconds)),
+            lateness_seconds=float(get("lateness_seconds", defaults.lateness_seconds)),
             dedup_horizon_days=int(get("dedup_horizon_days", defaults.dedup_horizon_days)),
             dedup_sweep_seconds=float(get("dedup_sweep_seconds", defaults.dedup_sweep_seconds)),
             session_timeout_seconds=float(

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 
+from ingest.pipeline import InputMessage
+from schemas.envelopes import SourcePosition
 from streams.settings import Settings
 
 
@@ -20,24 +23,8 @@ def _consumer(settings: Settings) -> KafkaConsumer:
 
 def read_all(settings: Settings, topic: str) -> Iterator[tuple[bytes | None, bytes | None]]:
     """Every (key, value) currently in the topic, partition by partition, then stop."""
-    consumer = _consumer(settings)
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
-            return
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        end = consumer.end_offsets(partitions)
-        remaining = {tp for tp in partitions if end[tp] > 0}
-        while remaining:
-            for tp, records in consumer.poll(timeout_ms=1000).items():
-                for record in records:
-                    if record.offset < end[tp]:
-                        yield record.key, record.value
-                if consumer.position(tp) >= end[tp]:
-                    remaining.discard(tp)
-    finally:
-        consumer.close()
+    for record in _records_to_end(settings, topic):
+        yield record.key, record.value
 
 
 def read_latest(settings: Settings, topic: str, limit: int) -> list[bytes]:
@@ -61,5 +48,35 @@ def read_latest(settings: Settings, topic: str, limit: int) -> list[bytes]:
                     remaining.discard(tp)
         values.sort(key=lambda item: item[0])
         return [v for _, v in values[-limit:]]
+    finally:
+        consumer.close()
+
+
+def topic_messages(
+    settings: Settings, topic: str, until_ms: int | None = None
+) -> Iterator[InputMessage]:
+    """The topic's messages as pipeline input, partition by partition from the beginning,
+    up to those appended at ``until_ms`` (all of them when None)."""
+    for record in _records_to_end(settings, topic):
+        if until_ms is not None and record.timestamp > until_ms:
+            continue
+        yield InputMessage(
+            record.key,
+            record.value,
+            SourcePosition(topic, record.partition, record.offset, record.timestamp),
+        )
+
+
+def _records_to_end(settings: Settings, topic: str) -> Iterator[ConsumerRecord]:
+    consumer = _consumer(settings)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        for tp in sorted(partitions, key=lambda t: t.partition):
+            end = consumer.end_offsets([tp])[tp]
+            consumer.assign([tp])
+            consumer.seek_to_beginning(tp)
+            while consumer.position(tp) < end:
+                for records in consumer.poll(timeout_ms=1000).values():
+                    yield from (r for r in records if r.offset < end)
     finally:
         consumer.close()

@@ -10,6 +10,7 @@ import pytest
 
 from feeds.kafka_out import ensure_topics, send_lines
 from ingest.state import AccountLedger
+from models.account_state import AccountState
 from schemas.report import parse_report
 from streams.topic_reader import read_all
 from tests.integration.conftest import Deployment, wait_for
@@ -20,11 +21,12 @@ pytestmark = pytest.mark.integration
 
 def ledgers_in_kafka(deployment: Deployment) -> dict[str, AccountLedger]:
     """The account ledgers as a new worker would recover them: the changelog, last value wins."""
-    topic = f"{deployment.settings.topic_prefix}-account-ledgers-changelog"
+    topic = f"{deployment.settings.topic_prefix}-accounts-changelog"
     latest: dict[str, AccountLedger] = {}
     for key, value in read_all(deployment.settings, topic):
         assert key is not None and value is not None
-        latest[orjson.loads(key)] = AccountLedger.from_bytes(value)  # Faust writes JSON keys
+        state = AccountState.from_bytes(value, lateness_ms=7_200_000)
+        latest[orjson.loads(key)] = state.ledger  # Faust writes JSON keys
     return latest
 
 

@@ -21,7 +21,7 @@ class Tables:
     def __init__(self) -> None:
         self.ledgers: dict[str, bytes] = {}
         self.seen: dict[str, bytes] = {}
-        self.stage = IngestStage(self.ledgers, self.seen)
+        self.stage = IngestStage(self.ledger, self.seen)
 
     def run(
         self, messages: list[InputMessage], write_ledgers: bool = True, write_seen: bool = True
@@ -36,7 +36,8 @@ class Tables:
         return outcome
 
     def ledger(self, account: str) -> AccountLedger:
-        return AccountLedger.from_bytes(self.ledgers[account])
+        blob = self.ledgers.get(account)
+        return AccountLedger.from_bytes(blob) if blob is not None else AccountLedger()
 
 
 def message(

@@ -1,0 +1,78 @@
+"""Publishing model artifacts on the compacted models topic, and listing them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kafka import KafkaProducer
+
+from feeds.kafka_out import MODEL_MESSAGE_MAX_BYTES, ensure_topics
+from models.forest import ForestModel, ModelArtifactError
+from streams.settings import Settings
+from streams.topic_reader import read_all
+
+
+def publish_model(settings: Settings, directory: Path | None, version: str | None) -> str:
+    """Publish the artifact in ``directory``, or re-publish ``version`` from the topic.
+
+    The last artifact published is the one every worker uses, so re-publishing an older
+    version rolls back. The artifact is checked here first: a broken one is never sent.
+    """
+    ensure_topics(settings)
+    topic = settings.topic("models")
+    if directory is not None:
+        blob = ForestModel.load(directory).to_bytes()
+    elif version is not None:
+        blob = _published(settings).get(version, b"")
+        if not blob:
+            raise ModelArtifactError(f"version {version!r} is not on {topic}")
+    else:
+        raise ModelArtifactError("give a model directory or --version")
+    model = ForestModel.from_bytes(blob)
+    producer = KafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers,
+        acks="all",
+        max_request_size=MODEL_MESSAGE_MAX_BYTES,
+    )
+    try:
+        producer.send(topic, key=model.metadata.version.encode(), value=blob).get(timeout=60)
+    finally:
+        producer.close()
+    return (
+        f"published model {model.metadata.version} ({len(blob):,} bytes) on {topic}; "
+        "running workers switch to it before their next batch"
+    )
+
+
+def _published(settings: Settings) -> dict[str, bytes]:
+    """Version -> artifact, in publication order (the last one is in use)."""
+    published: dict[str, bytes] = {}
+    for key, value in read_all(settings, settings.topic("models")):
+        if key is not None and value is not None:
+            published.pop(key.decode(), None)
+            published[key.decode()] = value
+    return published
+
+
+def list_models(settings: Settings) -> list[str]:
+    """Published versions in publication order; workers use the last one that is valid."""
+    published = _published(settings)
+    if not published:
+        return [f"no model published on {settings.topic('models')} yet"]
+    rows: list[tuple[str, str, bool]] = []
+    for version, blob in published.items():
+        try:
+            meta = ForestModel.from_bytes(blob).metadata
+        except ModelArtifactError as exc:
+            rows.append((version, f"INVALID (refused by workers): {exc}", False))
+            continue
+        detail = (
+            f"created {meta.created_at}, {meta.sample_count:,} training rows, "
+            f"threshold {meta.threshold:.4f}"
+        )
+        rows.append((version, detail, True))
+    in_use = max((i for i, row in enumerate(rows) if row[2]), default=None)
+    return [
+        f"{version}  {detail}{'  <- in use' if i == in_use else ''}"
+        for i, (version, detail, _) in enumerate(rows)
+    ]

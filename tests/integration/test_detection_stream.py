@@ -1,0 +1,168 @@
+"""Detection on the real broker: the worker and the backtest agree; models swap live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+
+from feeds.kafka_out import send_lines
+from models.account_state import AccountState
+from models.offline import OfflineRunner, file_messages
+from models.pipeline import PipelineConfig
+from streams.topic_reader import read_all
+from tests.integration.conftest import Deployment, wait_for
+
+pytestmark = pytest.mark.integration
+LATENESS_MS = 7_200_000
+SMALL_WORLD = ["--days", "21", "--individuals", "500", "--businesses", "60", "--schemes", "3"]
+
+
+def simulate(deployment: Deployment, directory: Path, seed: int) -> tuple[Path, Path]:
+    reports, truth = directory / f"reports-{seed}.jsonl", directory / f"truth-{seed}.json"
+    deployment.run_cli(
+        "simulate",
+        "--output",
+        str(reports),
+        "--truth",
+        str(truth),
+        "--seed",
+        str(seed),
+        *SMALL_WORLD,
+    )
+    return reports, truth
+
+
+def train(deployment: Deployment, reports: Path, directory: Path, version: str) -> Path:
+    model_dir = directory / version
+    deployment.run_cli(
+        "train",
+        "--input",
+        str(reports),
+        "--output",
+        str(model_dir),
+        "--version",
+        version,
+        "--alert-rate",
+        "0.01",
+    )
+    return model_dir
+
+
+def lead_revisions(values: list[bytes]) -> dict[tuple[str, int], dict]:
+    revisions = {}
+    for value in values:
+        lead = orjson.loads(value)
+        lead.pop("emitted_at")  # wall-clock time of publication: the one field that differs
+        revisions[(lead["lead_id"], lead["revision"])] = lead
+    return revisions
+
+
+def stream_leads(deployment: Deployment) -> dict[tuple[str, int], dict]:
+    values = [v for _, v in read_all(deployment.settings, deployment.settings.topic("leads"))]
+    return lead_revisions([v for v in values if v is not None])
+
+
+def stream_features(deployment: Deployment) -> dict[str, np.ndarray]:
+    topic = f"{deployment.settings.topic_prefix}-accounts-changelog"
+    latest = {}
+    for key, value in read_all(deployment.settings, topic):
+        assert key is not None and value is not None
+        latest[orjson.loads(key)] = value
+    return {
+        account: AccountState.from_bytes(blob, LATENESS_MS).features.vector()
+        for account, blob in latest.items()
+    }
+
+
+def test_worker_and_backtest_give_identical_features_and_leads(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    history, _ = simulate(deployment, tmp_path, seed=1)
+    model_dir = train(deployment, history, tmp_path, "m1")
+    deployment.run_cli("rollout", str(model_dir))
+    live, _ = simulate(deployment, tmp_path, seed=2)
+    lines = live.read_bytes().splitlines()
+
+    worker = deployment.start_worker()
+    send_lines(lines, deployment.settings)
+    wait_for(
+        lambda: worker.total("fundwatch_reports_accepted_total") == len(lines),
+        300,
+        f"{len(lines)} reports accepted",
+        interval=1,
+    )
+    wait_for(
+        lambda: worker.total("fundwatch_scored_reports_total") == len(lines),
+        60,
+        "every report scored",
+    )
+
+    leads_file = tmp_path / "leads.jsonl"
+    deployment.run_cli(
+        "backtest", "--input", str(live), "--model", str(model_dir), "--output", str(leads_file)
+    )
+    offline_leads = lead_revisions(leads_file.read_bytes().splitlines())
+    assert offline_leads, "the simulated schemes should produce leads"
+    assert all(lead["model_version"] == "m1" for lead in offline_leads.values())
+    wait_for(
+        lambda: stream_leads(deployment) == offline_leads,
+        60,
+        "the leads on the topic to equal the backtest's",
+    )
+
+    runner = OfflineRunner(PipelineConfig(lateness_ms=LATENESS_MS))
+    for _ in runner.run(file_messages(live)):
+        pass
+    offline_features = {k: s.features.vector() for k, s in runner.final_states().items()}
+    streamed = stream_features(deployment)
+    assert streamed.keys() == offline_features.keys()
+    for account, vector in offline_features.items():
+        assert np.array_equal(streamed[account], vector), account
+
+
+def test_a_published_model_is_used_and_a_broken_one_refused(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    history, _ = simulate(deployment, tmp_path, seed=3)
+    first = train(deployment, history, tmp_path, "first")
+    deployment.run_cli("rollout", str(first))
+    worker = deployment.start_worker()
+    wait_for(
+        lambda: worker.metrics().get('fundwatch_model_info{version="first"}') == 1,
+        60,
+        "the worker to use the first model",
+    )
+
+    # A corrupt artifact put on the topic by hand: refused, the worker keeps its model.
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=deployment.settings.bootstrap_servers)
+    producer.send(deployment.settings.topic("models"), key=b"broken", value=b"not a model")
+    producer.flush()
+    producer.close()
+    wait_for(
+        lambda: worker.total("fundwatch_models_refused_total") == 1,
+        60,
+        "the broken model to be refused",
+    )
+    assert worker.metrics().get('fundwatch_model_info{version="first"}') == 1
+
+    second = train(deployment, history, tmp_path, "second")
+    deployment.run_cli("rollout", str(second))
+    wait_for(
+        lambda: worker.metrics().get('fundwatch_model_info{version="second"}') == 1,
+        60,
+        "the worker to switch to the second model without a restart",
+    )
+    listing = deployment.run_cli("rollout", "--list").stdout
+    assert "first" in listing and "second  " in listing and "INVALID" in listing
+
+    deployment.run_cli("rollout", "--version", "first")  # roll back
+    wait_for(
+        lambda: worker.metrics().get('fundwatch_model_info{version="first"}') == 1,
+        60,
+        "the rollback to the first model",
+    )
