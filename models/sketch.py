@@ -28,17 +28,29 @@ def short_hash(full_hash: int) -> int:
 EXACT_LIMIT = 64
 
 
+RANK_BITS = 56  # a rank is at most 56 (55 hash bits above the register index, plus one)
+
+
 class HyperLogLog:
     # The harmonic sum and the empty-register count are kept up to date on each change, so an
-    # estimate per report costs O(1) instead of a pass over 512 registers.
+    # estimate per report costs O(1) instead of a pass over 512 registers. The sum is an
+    # integer, sum of 2^(56 - rank), so it is exact: an updated sketch and the same sketch
+    # decoded from its registers give the same estimate to the last bit.
     __slots__ = ("_empty", "_harmonic", "exact", "registers")
 
     def __init__(self, registers: bytes | None = None, exact: set[int] | None = None) -> None:
-        self.registers = bytearray(registers or bytes(HLL_REGISTERS))
-        if len(self.registers) != HLL_REGISTERS:
-            raise ValueError(f"HyperLogLog needs {HLL_REGISTERS} registers")
-        self._harmonic = math.fsum(2.0**-r for r in self.registers)
-        self._empty = self.registers.count(0)
+        if registers is None:
+            self.registers = bytearray(HLL_REGISTERS)
+            self._harmonic = HLL_REGISTERS << RANK_BITS
+            self._empty = HLL_REGISTERS
+        else:
+            self.registers = bytearray(registers)
+            if len(self.registers) != HLL_REGISTERS:
+                raise ValueError(f"HyperLogLog needs {HLL_REGISTERS} registers")
+            self._harmonic = sum(
+                self.registers.count(rank) << (RANK_BITS - rank) for rank in set(self.registers)
+            )
+            self._empty = self.registers.count(0)
         # The hashes themselves while there are few (None once past EXACT_LIMIT).
         self.exact: set[int] | None = set() if registers is None and exact is None else exact
         for full_hash in exact or ():
@@ -54,17 +66,17 @@ class HyperLogLog:
     def _add_register(self, full_hash: int) -> None:
         index = full_hash & (HLL_REGISTERS - 1)
         rest = full_hash >> HLL_BITS  # 55 bits
-        rank = 56 - rest.bit_length() if rest else 56
+        rank = RANK_BITS - rest.bit_length() if rest else RANK_BITS
         old = self.registers[index]
         if rank > old:
             self.registers[index] = rank
-            self._harmonic += 2.0**-rank - 2.0**-old
+            self._harmonic += (1 << (RANK_BITS - rank)) - (1 << (RANK_BITS - old))
             self._empty -= old == 0
 
     def estimate(self) -> int:
         if self.exact is not None:
             return len(self.exact)
-        raw = _ALPHA * HLL_REGISTERS * HLL_REGISTERS / self._harmonic
+        raw = _ALPHA * HLL_REGISTERS * HLL_REGISTERS * (1 << RANK_BITS) / self._harmonic
         if raw <= 2.5 * HLL_REGISTERS and self._empty:
             return round(HLL_REGISTERS * math.log(HLL_REGISTERS / self._empty))
         return round(raw)

@@ -160,3 +160,15 @@ def test_hyperloglog_is_exact_for_few_and_close_for_many() -> None:
         sketch.add(counterparty_hash(f"A{i}"))
     assert abs(sketch.estimate() - 5000) < 5000 * 3 * 0.046
     assert HyperLogLog.from_text(sketch.to_text()).estimate() == sketch.estimate()
+
+
+def test_a_decoded_sketch_estimates_exactly_like_the_live_one() -> None:
+    # The worker decodes an account's sketch once per batch, the backtest at other points:
+    # the estimate must not depend on where the sketch was last decoded.
+    live = HyperLogLog()
+    for i in range(20_000):
+        live.add(counterparty_hash(f"P{i}"))
+        if i % 997 == 0:
+            decoded = HyperLogLog.from_text(live.to_text())
+            assert decoded._harmonic == live._harmonic
+            assert decoded.estimate() == live.estimate()
