@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The quick start's main job (run by `make demo`, which installs first): start the local Kafka
-# broker and one fundwatch worker, stream a month of simulated Baoshan bank reports through it
-# (with a few broken ones), and show what flows: accepted, duplicates, dead letters.
+# broker, train a first model on a simulated history and publish it, start one fundwatch
+# worker, stream a month of simulated Baoshan bank reports with fundraising schemes in them
+# (and a few broken reports), and show the leads with their reasons as they appear.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,17 @@ mkdir -p "$RUN_DIR"
 
 fundwatch kafka start
 fundwatch topics
+
+# A first model, trained on a history the live stream is not part of (another seed, the
+# month before). Kept between runs: delete $RUN_DIR/model-first to train again.
+if [[ ! -f "$RUN_DIR/model-first/model.json" ]]; then
+    echo "Training a first model on a simulated September (about a minute) ..."
+    fundwatch simulate --seed 101 --start 2026-09-01 --output "$RUN_DIR/history.jsonl" \
+        --truth "$RUN_DIR/history-truth.json" 2>/dev/null
+    fundwatch train --input "$RUN_DIR/history.jsonl" --output "$RUN_DIR/model-first" \
+        --version first
+fi
+fundwatch model publish "$RUN_DIR/model-first"
 
 echo "Starting a worker (web port $WEB_PORT, log in $RUN_DIR/worker.log) ..."
 fundwatch worker --loglevel info --web-port "$WEB_PORT" --web-host 127.0.0.1 \
@@ -29,13 +41,18 @@ for _ in $(seq 1 120); do
     sleep 1
 done
 
-echo "Streaming simulated bank reports at up to $RATE/s (ground truth: $RUN_DIR/truth.json) ..."
+echo "Leads appear below as the worker raises and revises them (fundwatch leads --follow)."
+fundwatch leads --follow --limit 0 &
+leads_pid=$!
+trap 'kill "$leads_pid" "$worker_pid" 2>/dev/null; wait "$worker_pid" 2>/dev/null || true' EXIT
+
+echo "Streaming simulated October reports at up to $RATE/s (ground truth: $RUN_DIR/truth.json) ..."
 fundwatch simulate --rate "$RATE" --truth "$RUN_DIR/truth.json" 2>"$RUN_DIR/simulate.log" &
 simulate_pid=$!
 while kill -0 "$simulate_pid" 2>/dev/null; do
-    sleep 3
-    printf '\n%s\n' "$(date +%T)"
-    fundwatch status --web-url "http://127.0.0.1:$WEB_PORT" || true
+    sleep 15
+    printf '\n%s  ' "$(date +%T)"
+    fundwatch status --web-url "http://127.0.0.1:$WEB_PORT" | tail -n 3 || true
 done
 wait "$simulate_pid"
 
@@ -51,8 +68,12 @@ for _ in $(seq 1 60); do
     [[ "$current" == "$previous" ]] && break
     previous=$current
 done
+kill "$leads_pid" 2>/dev/null || true
 echo
 echo "$current"
+echo
+echo "Leads now on the topic, latest revision of each (fundwatch leads --lang en):"
+fundwatch leads --limit 3 --lang en
 echo
 echo "Dead letters (the reason, then each error):"
 fundwatch dlq --limit 6

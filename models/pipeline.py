@@ -38,6 +38,8 @@ class PipelineOutcome:
     # One write per account touched: (partition, state).
     account_writes: dict[str, tuple[int, AccountState]] = field(default_factory=dict)
     leads: list[Lead] = field(default_factory=list)
+    # Per lead: when the report that raised or revised it reached Kafka (epoch ms, if known).
+    lead_arrivals_ms: list[int | None] = field(default_factory=list)
     late_reports: int = 0
     scores: np.ndarray | None = None  # per accepted report, in order
     scoring_seconds: float = 0.0
@@ -63,25 +65,28 @@ class Pipeline:
             out.account_writes[account_id] = (partition, state)
 
         snapshots: list[AccountSnapshot] = []
-        for _, report in ingested.accepted:
+        arrivals: list[int | None] = []
+        for message, report in ingested.accepted:
             features = self._state(report.account_id).features
             out.late_reports += not features.apply(report)
             if model is not None or self._config.keep_vectors:
                 vector = features.vector()
                 snapshots.append(features.snapshot(report, vector))
+                arrivals.append(message.source.timestamp_ms)
         if self._config.keep_vectors:
             out.snapshots = snapshots
         if model is not None and snapshots:
             started = time.perf_counter()
             out.scores = model.score(np.vstack([s.features for s in snapshots]))
             out.scoring_seconds = time.perf_counter() - started
-            for snapshot, score in zip(snapshots, out.scores, strict=True):
+            for snapshot, score, arrival in zip(snapshots, out.scores, arrivals, strict=True):
                 state = self._state(snapshot.account_id)
                 state.lead, lead = observe(
                     state.lead, snapshot, float(score), model.view, self._config.lead_policy, now
                 )
                 if lead is not None:
                     out.leads.append(lead)
+                    out.lead_arrivals_ms.append(arrival)
         return out
 
     def _state(self, account_id: str) -> AccountState:

@@ -53,6 +53,10 @@ async def ingest(stream: StreamT[bytes]) -> AsyncIterator[None]:
             await dead_letter_topic.send(key=dead_letter.original_key, value=dead_letter.to_json())
         for lead in outcome.leads:
             await leads_topic.send(key=lead.lead_id.encode(), value=lead.to_json())
+        published = time.time()
+        for arrival_ms in outcome.lead_arrivals_ms:
+            if arrival_ms is not None:
+                metrics.LEAD_LATENCY.observe(max(0.0, published - arrival_ms / 1000))
         _write_tables(outcome)
         _record(outcome, len(events), time.perf_counter() - started)
         yield None

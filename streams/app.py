@@ -77,6 +77,10 @@ seen_reports = app.Table(
 
 def main() -> None:
     """Entry point of the ``fundwatch`` console command."""
+    # Faust's built-in commands first, so that ours replace a built-in of the same name
+    # (``fundwatch model`` is the project's model rollout, not Faust's record listing).
+    import faust.cli.faust  # noqa: F401
+
     # Imported for their side effects: they register the agents, web pages and commands.
     import streams.agents
     import streams.commands

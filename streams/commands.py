@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -23,6 +24,20 @@ from feeds.model import CST
 from feeds.simulate import Simulation, SimulationConfig, report_lines, write_jsonl, write_truth
 from ingest.pipeline import InputMessage
 from streams.app import app, settings
+
+
+@contextmanager
+def failing_clearly(what: str) -> Iterator[None]:
+    """Errors a user can act on (a broken model, too little history) as one line and exit
+    status 1, instead of the traceback Faust's command runner would print."""
+    from models.forest import ModelArtifactError
+    from models.training import TrainingError
+
+    try:
+        yield
+    except (ModelArtifactError, TrainingError) as exc:
+        raise SystemExit(f"{what}: {exc}") from exc
+
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 KAFKA_SCRIPT = REPO_ROOT / "deploy" / "kafka" / "kafka.sh"
@@ -283,7 +298,8 @@ async def train(
     from models.training import training_set
 
     messages = _history(input_file, until)
-    data = training_set(messages, int(settings.lateness_seconds * 1000))
+    with failing_clearly("no model trained"):
+        data = training_set(messages, int(settings.lateness_seconds * 1000))
     config = TrainingConfig(
         n_estimators=trees,
         max_samples=max_samples,
@@ -343,9 +359,10 @@ async def backtest(
     """Run the worker's feature, scoring and lead code over a file, without Kafka."""
     from models.backtest import run_backtest
 
-    summary = run_backtest(
-        input_file, model_dir, output, scores, lateness_ms=int(settings.lateness_seconds * 1000)
-    )
+    with failing_clearly("backtest not run"):
+        summary = run_backtest(
+            input_file, model_dir, output, scores, lateness_ms=int(settings.lateness_seconds * 1000)
+        )
     print(summary)
 
 
@@ -377,6 +394,7 @@ async def evaluate(self: AppCommand, truth: Path, leads_file: Path, scores: Path
 
 
 @app.command(
+    argument("action", type=click.Choice(["publish", "list"])),
     argument(
         "directory", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path)
     ),
@@ -384,27 +402,28 @@ async def evaluate(self: AppCommand, truth: Path, leads_file: Path, scores: Path
         "--version",
         "model_version",
         default=None,
-        help="Re-publish this version from the models topic (a rollback).",
+        help="publish: re-publish this version from the models topic (a rollback).",
     ),
-    option("--list", "list_only", is_flag=True, help="List the published versions and stop."),
 )
-async def rollout(
-    self: AppCommand, directory: Path | None, model_version: str | None, list_only: bool
+async def model(
+    self: AppCommand, action: str, directory: Path | None, model_version: str | None
 ) -> None:
-    """Publish a model artifact to every running worker (or roll back to an earlier version).
+    """Publish a model artifact to every running worker, or list the published versions.
 
-    Workers switch to it between two batches, without a restart; an artifact that fails its
-    checks is refused by every worker, which keeps the model it has.
+    Workers switch to a published model between two batches, without a restart; an artifact
+    that fails its checks is refused by every worker, which keeps the model it has.
+    (This replaces Faust's own ``model`` command, which lists Faust record types.)
     """
     from streams.model_topic import list_models, publish_model
 
-    if list_only:
+    if action == "list":
         for line in list_models(settings):
             print(line)
         return
     if directory is None and model_version is None:
-        raise click.UsageError("give a model directory, --version VERSION or --list")
-    print(publish_model(settings, directory, model_version))
+        raise click.UsageError("publish needs a model directory or --version VERSION")
+    with failing_clearly("model not published"):
+        print(publish_model(settings, directory, model_version))
 
 
 @app.command(

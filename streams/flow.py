@@ -15,6 +15,9 @@ class Flow:
     duplicates: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     rejected: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # by reason
     replayed: float = 0.0
+    scored: float = 0.0
+    lead_revisions: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    model_version: str = ""
 
 
 def fetch_flow(web_url: str) -> Flow:
@@ -31,6 +34,12 @@ def fetch_flow(web_url: str) -> Flow:
                 flow.rejected[sample.labels["reason"]] += sample.value
             elif sample.name == "fundwatch_reports_replayed_total":
                 flow.replayed += sample.value
+            elif sample.name == "fundwatch_scored_reports_total":
+                flow.scored += sample.value
+            elif sample.name == "fundwatch_leads_emitted_total":
+                flow.lead_revisions[sample.labels["severity"]] += sample.value
+            elif sample.name == "fundwatch_model_info" and sample.value == 1:
+                flow.model_version = sample.labels["version"]
     return flow
 
 
@@ -44,4 +53,7 @@ def render_flow(flow: Flow) -> str:
     )
     rejected = ", ".join(f"{r} {n:,.0f}" for r, n in sorted(flow.rejected.items())) or "none"
     lines.append(f"dead-lettered: {rejected}")
+    leads = ", ".join(f"{s} {n:,.0f}" for s, n in sorted(flow.lead_revisions.items())) or "none"
+    model = f"model {flow.model_version}" if flow.model_version else "no model yet"
+    lines.append(f"scored: {flow.scored:,.0f} ({model}); lead revisions: {leads}")
     return "\n".join(lines)

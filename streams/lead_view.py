@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 import orjson
@@ -35,6 +36,10 @@ def render_lead(lead: dict[str, Any], lang: str = "zh") -> str:
 
 
 def show_leads(settings: Settings, limit: int, follow: bool, lang: str) -> None:
+    # The consumer blocks the event loop, so the loop's signal handlers never run: let
+    # SIGTERM and Ctrl-C stop the process the plain way.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
     topic = settings.topic("leads")
     try:
@@ -51,7 +56,8 @@ def show_leads(settings: Settings, limit: int, follow: bool, lang: str) -> None:
                 for record in records:
                     lead = orjson.loads(record.value)
                     latest[lead["lead_id"]] = lead
-        shown = sorted(latest.values(), key=lambda lead: lead["last_evidence_time"])[-limit:]
+        shown = sorted(latest.values(), key=lambda lead: lead["last_evidence_time"])
+        shown = shown[-limit:] if limit > 0 else []
         for lead in shown:
             print(render_lead(lead, lang))
         print(

@@ -68,6 +68,12 @@ LEADS_EMITTED = Counter(
     "Lead revisions published, by severity, sector and county.",
     ["severity", "sector", "county"],
 )
+LEAD_LATENCY = Histogram(
+    "fundwatch_lead_latency_seconds",
+    "From the arrival on Kafka of the report that raised or revised a lead to the lead's "
+    "publication.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
 MODEL_INFO = Gauge(
     "fundwatch_model_info", "The model in use (value 1 on its version).", ["version"]
 )

@@ -18,11 +18,12 @@ def publish_model(settings: Settings, directory: Path | None, version: str | Non
     The last artifact published is the one every worker uses, so re-publishing an older
     version rolls back. The artifact is checked here first: a broken one is never sent.
     """
-    ensure_topics(settings)
     topic = settings.topic("models")
     if directory is not None:
-        blob = ForestModel.load(directory).to_bytes()
+        blob = ForestModel.load(directory).to_bytes()  # checked before anything is sent
+        ensure_topics(settings)
     elif version is not None:
+        ensure_topics(settings)
         blob = _published(settings).get(version, b"")
         if not blob:
             raise ModelArtifactError(f"version {version!r} is not on {topic}")

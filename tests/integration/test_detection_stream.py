@@ -82,7 +82,7 @@ def test_worker_and_backtest_give_identical_features_and_leads(
 ) -> None:
     history, _ = simulate(deployment, tmp_path, seed=1)
     model_dir = train(deployment, history, tmp_path, "m1")
-    deployment.run_cli("rollout", str(model_dir))
+    deployment.run_cli("model", "publish", str(model_dir))
     live, _ = simulate(deployment, tmp_path, seed=2)
     lines = live.read_bytes().splitlines()
 
@@ -128,7 +128,7 @@ def test_a_published_model_is_used_and_a_broken_one_refused(
 ) -> None:
     history, _ = simulate(deployment, tmp_path, seed=3)
     first = train(deployment, history, tmp_path, "first")
-    deployment.run_cli("rollout", str(first))
+    deployment.run_cli("model", "publish", str(first))
     worker = deployment.start_worker()
     wait_for(
         lambda: worker.metrics().get('fundwatch_model_info{version="first"}') == 1,
@@ -151,16 +151,16 @@ def test_a_published_model_is_used_and_a_broken_one_refused(
     assert worker.metrics().get('fundwatch_model_info{version="first"}') == 1
 
     second = train(deployment, history, tmp_path, "second")
-    deployment.run_cli("rollout", str(second))
+    deployment.run_cli("model", "publish", str(second))
     wait_for(
         lambda: worker.metrics().get('fundwatch_model_info{version="second"}') == 1,
         60,
         "the worker to switch to the second model without a restart",
     )
-    listing = deployment.run_cli("rollout", "--list").stdout
+    listing = deployment.run_cli("model", "list").stdout
     assert "first" in listing and "second  " in listing and "INVALID" in listing
 
-    deployment.run_cli("rollout", "--version", "first")  # roll back
+    deployment.run_cli("model", "publish", "--version", "first")  # roll back
     wait_for(
         lambda: worker.metrics().get('fundwatch_model_info{version="first"}') == 1,
         60,
