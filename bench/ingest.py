@@ -20,6 +20,8 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
@@ -74,21 +76,22 @@ async def raw_read(settings: Settings, count: int) -> float:
         await consumer.stop()
 
 
-def accepted(port: int) -> float:
+PROCESSED = r"fundwatch_reports_(?:accepted|duplicate|rejected)_total\{[^}]*\}"
+
+
+def metric_total(port: int, sample: str = PROCESSED) -> float:
+    """Sum of the worker's samples whose name and labels match ``sample`` (-1: no answer)."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
             text = resp.read().decode()
     except OSError:
         return -1.0
-    return sum(
-        float(v)
-        for v in re.findall(
-            r"^fundwatch_reports_(?:accepted|duplicate)_total\{[^}]*\} ([0-9.e+]+)$", text, re.M
-        )
-    )
+    return sum(float(v) for v in re.findall(rf"^{sample} ([0-9.e+]+)$", text, re.M))
 
 
-def worker_rate(settings: Settings, env: dict[str, str], count: int, port: int) -> float:
+@contextmanager
+def running_worker(env: dict[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """One `fundwatch worker` with its own data directory, stopped on exit."""
     with tempfile.TemporaryDirectory() as tmp, open(Path(tmp) / "worker.log", "wb") as log:
         proc = subprocess.Popen(
             [*FUNDWATCH, "worker", "--web-port", str(port)],
@@ -98,17 +101,24 @@ def worker_rate(settings: Settings, env: dict[str, str], count: int, port: int) 
             cwd=tmp,
         )
         try:
-            while accepted(port) <= 0:
+            while metric_total(port) < 0:
                 if proc.poll() is not None:
                     raise SystemExit((Path(tmp) / "worker.log").read_text())
                 time.sleep(0.05)
-            started, first = time.perf_counter(), accepted(port)
-            while (done := accepted(port)) < count:
-                time.sleep(0.2)
-            return (done - first) / (time.perf_counter() - started)
+            yield proc
         finally:
             proc.terminate()
             proc.wait(timeout=60)
+
+
+def worker_rate(port: int, count: int, sample: str = PROCESSED) -> float:
+    """Reports/s of a running worker from its first processed report to ``count``."""
+    while metric_total(port, sample) <= 0:
+        time.sleep(0.05)
+    started, first = time.perf_counter(), metric_total(port, sample)
+    while (done := metric_total(port, sample)) < count:
+        time.sleep(0.2)
+    return (done - first) / (time.perf_counter() - started)
 
 
 def main() -> None:
@@ -127,7 +137,8 @@ def main() -> None:
     settings = Settings.from_env(env)
     count = preload(settings, args.reports)
     raw = asyncio.run(raw_read(settings, count))
-    fundwatch = worker_rate(settings, env, count, args.web_port)
+    with running_worker(env, args.web_port):
+        fundwatch = worker_rate(args.web_port, count)
     print(f"raw aiokafka read          {raw:>10,.0f} reports/s")
     print(f"fundwatch worker (ingest)  {fundwatch:>10,.0f} reports/s")
     print(f"ratio fundwatch / raw read {fundwatch / raw:>10.3f}")

@@ -1,0 +1,135 @@
+"""Detection throughput and lead latency of one fundwatch worker, with a raw read as baseline.
+
+Run by hand (not a test): ``python bench/detection.py [--reports 100000]``. On the local broker
+(its own port and topic prefix) it, in one run:
+  1. trains a model on a simulated history (another seed) and publishes it on the models topic;
+  2. preloads ``--reports`` simulated reports, reads them with a raw aiokafka consumer (the
+     ceiling of this machine and broker), then starts one worker and measures reports/s
+     through validation, de-duplication, features, scoring and leads;
+  3. streams ``--paced`` more reports at ``--rate`` reports/s (below the worker's throughput)
+     and reads the latency from a report's arrival on Kafka to its lead from the worker's
+     ``fundwatch_lead_latency_seconds`` histogram (p50 and p99 by linear interpolation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.ingest import PROCESSED, raw_read, running_worker, start_broker, worker_rate  # noqa: E402
+from feeds.kafka_out import account_key, ensure_topics, send_lines  # noqa: E402
+from feeds.model import CST  # noqa: E402
+from feeds.simulate import Simulation, SimulationConfig, report_lines  # noqa: E402
+from ingest.pipeline import InputMessage  # noqa: E402
+from models.forest import TrainingConfig  # noqa: E402
+from models.training import train, training_set  # noqa: E402
+from schemas.envelopes import SourcePosition  # noqa: E402
+from streams.model_topic import publish_model  # noqa: E402
+from streams.settings import Settings  # noqa: E402
+
+SEPTEMBER, OCTOBER = datetime(2026, 9, 1, tzinfo=CST), datetime(2026, 10, 1, tzinfo=CST)
+LATENCY_BUCKET = re.compile(r'^fundwatch_lead_latency_seconds_bucket\{le="([^"]+)"\} (\S+)$', re.M)
+
+
+def simulated_lines(seed: int, count: int, start: datetime = OCTOBER) -> list[bytes]:
+    """About ``count`` reports of a month (more people for more reports), cut at ``count``."""
+    individuals = max(2000, count // 35)
+    config = SimulationConfig(
+        seed=seed, start=start, individuals=individuals, businesses=max(200, individuals // 10)
+    )
+    return list(report_lines(Simulation(config).reports()))[:count]
+
+
+def publish_first_model(settings: Settings, directory: Path) -> str:
+    lines = simulated_lines(seed=101, count=80_000, start=SEPTEMBER)
+    messages = (
+        InputMessage(account_key(line), line, SourcePosition("history", 0, i))
+        for i, line in enumerate(lines)
+    )
+    started = time.perf_counter()
+    model = train(training_set(messages, 7_200_000), TrainingConfig(), version="bench")
+    model.save(directory)
+    seconds = time.perf_counter() - started
+    print(f"trained a model on {len(lines):,} history reports in {seconds:.0f} s")
+    return publish_model(settings, directory, None)
+
+
+def latency_buckets(port: int) -> list[tuple[float, float]]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    return [(float(le), float(count)) for le, count in LATENCY_BUCKET.findall(text)]
+
+
+def quantile(before: list[tuple[float, float]], after: list[tuple[float, float]], q: float) -> str:
+    """The q-quantile of the observations made between two readings of a histogram."""
+    counts = [(le, a - b) for (le, a), (_, b) in zip(after, before, strict=True)]
+    total = counts[-1][1]
+    if total <= 0:
+        return "no leads"
+    rank = q * total
+    lower_le, lower_count = 0.0, 0.0
+    for le, cumulative in counts:
+        if cumulative >= rank:
+            if le == float("inf"):
+                return f"> {lower_le:g} s"
+            share = (rank - lower_count) / max(cumulative - lower_count, 1e-9)
+            return f"{(lower_le + share * (le - lower_le)) * 1000:,.0f} ms"
+        lower_le, lower_count = le, cumulative
+    return "?"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reports", type=int, default=100_000)
+    parser.add_argument("--paced", type=int, default=20_000)
+    parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--kafka-port", type=int, default=49092)
+    parser.add_argument("--web-port", type=int, default=6099)
+    args = parser.parse_args()
+    bootstrap = start_broker(args.kafka_port)
+    env = {
+        **os.environ,
+        "FUNDWATCH_BOOTSTRAP_SERVERS": bootstrap,
+        "FUNDWATCH_TOPIC_PREFIX": f"bench{uuid.uuid4().hex[:6]}",
+        "PYTHONPATH": str(REPO),
+    }
+    settings = Settings.from_env(env)
+    ensure_topics(settings)
+    with tempfile.TemporaryDirectory() as tmp:
+        print(publish_first_model(settings, Path(tmp) / "model"))
+    lines = simulated_lines(seed=1, count=args.reports + args.paced)
+    backlog, paced = lines[: args.reports], lines[args.reports :]
+    sent = send_lines(backlog, settings)
+    print(f"preloaded {sent.sent:,} reports ({sent.rate:,.0f}/s)")
+    raw = asyncio.run(raw_read(settings, len(backlog)))
+    with running_worker(env, args.web_port):
+        rate = worker_rate(args.web_port, len(backlog), PROCESSED)
+        before = latency_buckets(args.web_port)
+        print(f"streaming {len(paced):,} more reports at {args.rate:,.0f}/s ...")
+        send_lines(paced, settings, rate=args.rate)
+        worker_rate(args.web_port, len(lines), PROCESSED)
+        after = latency_buckets(args.web_port)
+    leads = after[-1][1] - before[-1][1]
+    print(f"raw aiokafka read                {raw:>10,.0f} reports/s")
+    print(f"fundwatch worker (detection)     {rate:>10,.0f} reports/s")
+    print(f"ratio fundwatch / raw read       {rate / raw:>10.4f}")
+    print(
+        f"lead latency at {args.rate:,.0f} reports/s over {leads:,.0f} lead revisions: "
+        f"p50 {quantile(before, after, 0.5)}, p99 {quantile(before, after, 0.99)}"
+    )
+
+
+if __name__ == "__main__":
+    main()
