@@ -458,7 +458,8 @@ def _forward(rng: random.Random, plan: SchemePlan, day: int, day_start: datetime
     when = moment(rng, day_start, HOURS_SCHEME)
     cash = 0
     if rng.random() < 0.3 and total > 10_000_000:
-        cash = rng.randrange(5, 30) * 1_000_000
+        # Never more than the pool minus 10,000 yuan: the rest still goes to the sink.
+        cash = min(rng.randrange(5, 30) * 1_000_000, total - 1_000_000)
         t = Transfer(when, controller, cash_party(controller), cash, "cash", "取现")
         t.str_payer = _indicators(rng, "forward")
         plan.add(day, t)

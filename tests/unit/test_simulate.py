@@ -13,7 +13,14 @@ from typing import Any
 import pytest
 
 from feeds.model import CST, pools
-from feeds.simulate import Simulation, SimulationConfig, write_jsonl, write_truth
+from feeds.simulate import (
+    Simulation,
+    SimulationConfig,
+    report_lines,
+    write_jsonl,
+    write_truth,
+)
+from schemas.report import parse_report
 
 SMALL = SimulationConfig(seed=11, days=20, individuals=400, businesses=40, schemes=3)
 SECTORS = {
@@ -323,3 +330,10 @@ def test_config_rejects_naive_start() -> None:
 
 def test_start_is_cst_by_default() -> None:
     assert SimulationConfig().start.utcoffset() == CST.utcoffset(None)
+
+
+def test_a_scheme_never_forwards_more_than_it_holds() -> None:
+    # Seed 1 at full size once sent a controller's pool on with a negative amount (cash drawn
+    # exceeded the pool); every report of a month at the demo's size must pass the schema.
+    for line in report_lines(Simulation(SimulationConfig(seed=1)).reports()):
+        parse_report(line)
