@@ -29,13 +29,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.ingest import PROCESSED, raw_read, running_worker, start_broker, worker_rate  # noqa: E402
-from feeds.kafka_out import account_key, ensure_topics, send_lines  # noqa: E402
+from feeds.kafka_out import ensure_topics, send_lines  # noqa: E402
 from feeds.model import CST  # noqa: E402
 from feeds.simulate import Simulation, SimulationConfig, report_lines  # noqa: E402
-from ingest.pipeline import InputMessage  # noqa: E402
 from models.forest import TrainingConfig  # noqa: E402
+from models.offline import line_messages  # noqa: E402
 from models.training import train, training_set  # noqa: E402
-from schemas.envelopes import SourcePosition  # noqa: E402
 from streams.model_topic import publish_model  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 
@@ -54,10 +53,7 @@ def simulated_lines(seed: int, count: int, start: datetime = OCTOBER) -> list[by
 
 def publish_first_model(settings: Settings, directory: Path) -> str:
     lines = simulated_lines(seed=101, count=80_000, start=SEPTEMBER)
-    messages = (
-        InputMessage(account_key(line), line, SourcePosition("history", 0, i))
-        for i, line in enumerate(lines)
-    )
+    messages = line_messages(lines, "history")
     started = time.perf_counter()
     model = train(training_set(messages, 7_200_000), TrainingConfig(), version="bench")
     model.save(directory)

@@ -21,12 +21,16 @@ from schemas.envelopes import SourcePosition
 
 def file_messages(path: Path) -> Iterator[InputMessage]:
     """Each non-empty line of a JSONL file as a message keyed by its account_id, as the
-    bank-side producer sends it; the line number stands in for the offset."""
+    bank-side producer sends it."""
     with path.open("rb") as f:
-        for number, line in enumerate(f):
-            line = line.rstrip(b"\r\n")
-            if line:
-                yield InputMessage(account_key(line), line, SourcePosition(path.name, 0, number))
+        lines = (line.rstrip(b"\r\n") for line in f)
+        yield from line_messages((line for line in lines if line), path.name)
+
+
+def line_messages(lines: Iterable[bytes], source: str) -> Iterator[InputMessage]:
+    """Report lines as messages keyed by account_id; the position stands in for the offset."""
+    for number, line in enumerate(lines):
+        yield InputMessage(account_key(line), line, SourcePosition(source, 0, number))
 
 
 class OfflineRunner:

@@ -3,31 +3,41 @@
 from __future__ import annotations
 
 import base64
+import itertools
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pytest
 
 from feeds.kafka_out import ensure_topics, send_lines
+from feeds.simulate import Simulation, SimulationConfig, report_lines
 from ingest.state import AccountLedger
 from models.account_state import AccountState
+from models.offline import OfflineRunner, line_messages
+from models.pipeline import PipelineConfig
 from schemas.report import parse_report
 from streams.topic_reader import read_all
 from tests.integration.conftest import Deployment, wait_for
 from tests.reports import encode, valid_report
 
 pytestmark = pytest.mark.integration
+LATENESS_MS = 7_200_000
+
+
+def states_in_kafka(deployment: Deployment) -> dict[str, AccountState]:
+    """Each account's whole state as a new worker would recover it from the changelog."""
+    topic = f"{deployment.settings.topic_prefix}-accounts-changelog"
+    latest: dict[str, AccountState] = {}
+    for key, value in read_all(deployment.settings, topic):
+        assert key is not None and value is not None
+        latest[orjson.loads(key)] = AccountState.from_bytes(value, lateness_ms=LATENESS_MS)
+    return latest
 
 
 def ledgers_in_kafka(deployment: Deployment) -> dict[str, AccountLedger]:
     """The account ledgers as a new worker would recover them: the changelog, last value wins."""
-    topic = f"{deployment.settings.topic_prefix}-accounts-changelog"
-    latest: dict[str, AccountLedger] = {}
-    for key, value in read_all(deployment.settings, topic):
-        assert key is not None and value is not None
-        state = AccountState.from_bytes(value, lateness_ms=7_200_000)
-        latest[orjson.loads(key)] = state.ledger  # Faust writes JSON keys
-    return latest
+    return {account: state.ledger for account, state in states_in_kafka(deployment).items()}
 
 
 def expected_totals(lines: list[bytes]) -> dict[str, tuple[int, int, int]]:
@@ -148,7 +158,8 @@ def test_resent_reports_are_processed_once(deployment: Deployment) -> None:
 def test_worker_killed_mid_stream_resumes_with_nothing_lost_or_doubled(
     deployment: Deployment,
 ) -> None:
-    lines = simple_reports(40_000, accounts=2000)
+    simulation = Simulation(SimulationConfig(seed=3))
+    lines = list(itertools.islice(report_lines(simulation.reports()), 40_000))
     ensure_topics(deployment.settings)
     send_lines(lines, deployment.settings)
     worker = deployment.start_worker()
@@ -168,6 +179,16 @@ def test_worker_killed_mid_stream_resumes_with_nothing_lost_or_doubled(
 
     wait_for(all_in_kafka, 240, "all 40,000 reports in the ledgers", interval=2)
     assert ledger_totals(ledgers_in_kafka(deployment)) == expected_totals(lines)
+    # The rolling features survived too: equal to one uninterrupted run over the same reports.
+    offline = OfflineRunner(PipelineConfig(lateness_ms=LATENESS_MS))
+    for _ in offline.run(line_messages(lines, "file")):
+        pass
+    recovered = states_in_kafka(deployment)
+    assert recovered.keys() == offline.final_states().keys()
+    for account, state in offline.final_states().items():
+        np.testing.assert_array_equal(
+            recovered[account].features.vector(), state.features.vector(), err_msg=account
+        )
     # The restarted worker took over mid-stream: it did not start again from the beginning.
     assert 0 < restarted.total("fundwatch_reports_accepted_total") < 40_000
     assert restarted.total("fundwatch_reports_rejected_total") == 0
