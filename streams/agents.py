@@ -74,6 +74,21 @@ async def forget_old_report_identities() -> None:
     metrics.SEEN_REPORTS.set(len(seen_reports.data))
 
 
+@app.timer(interval=settings.gauge_interval_seconds)
+async def measure_lag_and_state() -> None:
+    """Consumer lag per assigned input partition, and the accounts this worker holds."""
+    consumer = app.consumer
+    topic = reports_topic.get_topic_name()
+    assigned = sorted(tp for tp in consumer.assignment() if tp.topic == topic)
+    ends = await consumer.highwaters(*assigned) if assigned else {}
+    metrics.CONSUMER_LAG.clear()  # partitions moved to another worker drop out
+    for tp in assigned:
+        position = await consumer.position(tp)
+        if ends.get(tp) is not None and position is not None:
+            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(ends[tp] - position)
+    metrics.ACCOUNTS_TRACKED.set(len(accounts.data))
+
+
 def _input_message(event: EventT) -> InputMessage:
     message = event.message
     return InputMessage(
@@ -105,6 +120,7 @@ def _record(outcome: PipelineOutcome, batch_size: int, seconds: float) -> None:
     metrics.REPORTS_LATE.inc(outcome.late_reports)
     if outcome.scores is not None:
         metrics.SCORED_REPORTS.inc(len(outcome.scores))
+        metrics.record_scores(outcome.scores)
         metrics.SCORING_BATCH_SIZE.observe(len(outcome.scores))
         metrics.SCORING_SECONDS.observe(outcome.scoring_seconds)
     metrics.INGEST_BATCH_SIZE.observe(batch_size)

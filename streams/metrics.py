@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 from ingest.pipeline import BatchOutcome, Verdict
@@ -74,8 +75,26 @@ LEAD_LATENCY = Histogram(
     "publication.",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
 )
+SCORES = Histogram(
+    "fundwatch_anomaly_score",
+    "Anomaly score of each scored report (0..1; the model's threshold is in "
+    "fundwatch_model_threshold).",
+    buckets=(0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9),
+)
+CONSUMER_LAG = Gauge(
+    "fundwatch_consumer_lag_messages",
+    "Reports on the input topic not yet read by this worker, per assigned partition.",
+    ["topic", "partition"],
+)
+ACCOUNTS_TRACKED = Gauge(
+    "fundwatch_accounts_tracked", "Accounts whose state this worker holds (its partitions)."
+)
 MODEL_INFO = Gauge(
     "fundwatch_model_info", "The model in use (value 1 on its version).", ["version"]
+)
+MODEL_LOADED = Gauge(
+    "fundwatch_model_loaded_timestamp_seconds",
+    "When this worker switched to the model in use (Unix time).",
 )
 MODEL_THRESHOLD = Gauge("fundwatch_model_threshold", "Alert threshold of the model in use.")
 MODELS_REFUSED = Counter(
@@ -105,7 +124,13 @@ def record_leads(leads: list[Lead]) -> None:
         LEADS_EMITTED.labels(lead.severity.value, lead.sector, lead.county).inc()
 
 
+def record_scores(scores: np.ndarray) -> None:
+    for score in scores.tolist():
+        SCORES.observe(score)
+
+
 def set_model(model: ActiveModel) -> None:
     MODEL_INFO.clear()
     MODEL_INFO.labels(model.version).set(1)
     MODEL_THRESHOLD.set(model.view.threshold)
+    MODEL_LOADED.set_to_current_time()

@@ -22,6 +22,8 @@ class Settings:
     # A re-send of a report is recognised while its tx_time is this recent.
     dedup_horizon_days: int = 35
     dedup_sweep_seconds: float = 600.0
+    # How often the lag and table-size gauges are refreshed.
+    gauge_interval_seconds: float = 5.0
     # A consumer that stops heartbeating for this long is taken out of the group.
     session_timeout_seconds: float = 10.0
     # Where Faust keeps its local files (table stores, worker state).

@@ -99,6 +99,17 @@ def test_worker_and_backtest_give_identical_features_and_leads(
         60,
         "every report scored",
     )
+    # The operational metrics move with the stream: scores, lag drained, accounts held.
+    assert worker.total("fundwatch_anomaly_score_count") == len(lines)
+    accounts = len({orjson.loads(line)["account_id"] for line in lines})
+    wait_for(
+        lambda: worker.total("fundwatch_accounts_tracked") == accounts,
+        30,
+        f"the worker to report {accounts} accounts tracked",
+    )
+    lag = {k: v for k, v in worker.metrics().items() if k.startswith("fundwatch_consumer_lag")}
+    assert len(lag) == deployment.settings.partitions, lag
+    wait_for(lambda: worker.total("fundwatch_consumer_lag_messages") == 0, 30, "the lag to drain")
 
     leads_file = tmp_path / "leads.jsonl"
     deployment.run_cli(
