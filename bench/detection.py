@@ -3,9 +3,11 @@
 Run by hand (not a test): ``python bench/detection.py [--reports 100000]``. On the local broker
 (its own port and topic prefix) it, in one run:
   1. trains a model on a simulated history (another seed) and publishes it on the models topic;
-  2. preloads ``--reports`` simulated reports, reads them with a raw aiokafka consumer (the
-     ceiling of this machine and broker), then starts one worker and measures reports/s
-     through validation, de-duplication, features, scoring and leads;
+  2. preloads ``--reports`` simulated reports and reads them with a raw aiokafka consumer (the
+     ceiling of this machine and broker) and with a bare Faust agent that only decodes and
+     forwards each report (bench/bare_agent.py: what Faust itself costs), then starts one
+     worker and measures reports/s through validation, de-duplication, features, scoring and
+     leads;
   3. streams ``--paced`` more reports at ``--rate`` reports/s (below the worker's throughput)
      and reads the latency from a report's arrival on Kafka to its lead from the worker's
      ``fundwatch_lead_latency_seconds`` histogram (p50 and p99 by linear interpolation).
@@ -17,6 +19,7 @@ import argparse
 import asyncio
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +27,8 @@ import urllib.request
 import uuid
 from datetime import datetime
 from pathlib import Path
+
+from kafka import KafkaConsumer, TopicPartition
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -60,6 +65,39 @@ def publish_first_model(settings: Settings, directory: Path) -> str:
     seconds = time.perf_counter() - started
     print(f"trained a model on {len(lines):,} history reports in {seconds:.0f} s")
     return publish_model(settings, directory, None)
+
+
+def bare_agent_rate(settings: Settings, env: dict[str, str], count: int) -> float:
+    """Reports/s of bench/bare_agent.py, from the growth of its output topic."""
+    output = f"{settings.topic_prefix}.bare-forwarded"
+    ensure_topics(settings, {output: (settings.partitions, {})})
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    partitions = [TopicPartition(output, p) for p in range(settings.partitions)]
+
+    def forwarded() -> int:
+        return sum(consumer.end_offsets(partitions).values())
+
+    with tempfile.TemporaryDirectory() as tmp, open(Path(tmp) / "bare.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, str(REPO / "bench" / "bare_agent.py"), "worker", "-l", "warn"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=tmp,
+        )
+        try:
+            while (first := forwarded()) == 0:
+                if proc.poll() is not None:
+                    raise SystemExit((Path(tmp) / "bare.log").read_text())
+                time.sleep(0.05)
+            started = time.perf_counter()
+            while (done := forwarded()) < count:
+                time.sleep(0.2)
+            return (done - first) / (time.perf_counter() - started)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+            consumer.close()
 
 
 def latency_buckets(port: int) -> list[tuple[float, float]]:
@@ -110,6 +148,7 @@ def main() -> None:
     sent = send_lines(backlog, settings)
     print(f"preloaded {sent.sent:,} reports ({sent.rate:,.0f}/s)")
     raw = asyncio.run(raw_read(settings, len(backlog)))
+    bare = bare_agent_rate(settings, env, len(backlog))
     with running_worker(env, args.web_port):
         rate = worker_rate(args.web_port, len(backlog), PROCESSED)
         before = latency_buckets(args.web_port)
@@ -119,8 +158,10 @@ def main() -> None:
         after = latency_buckets(args.web_port)
     leads = after[-1][1] - before[-1][1]
     print(f"raw aiokafka read                {raw:>10,.0f} reports/s")
+    print(f"bare Faust agent (decode, forward) {bare:>8,.0f} reports/s")
     print(f"fundwatch worker (detection)     {rate:>10,.0f} reports/s")
     print(f"ratio fundwatch / raw read       {rate / raw:>10.4f}")
+    print(f"ratio fundwatch / bare agent     {rate / bare:>10.4f}")
     print(
         f"lead latency at {args.rate:,.0f} reports/s over {leads:,.0f} lead revisions: "
         f"p50 {quantile(before, after, 0.5)}, p99 {quantile(before, after, 0.99)}"

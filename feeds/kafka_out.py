@@ -44,14 +44,16 @@ def app_topics(settings: Settings) -> dict[str, tuple[int, dict[str, str]]]:
     }
 
 
-def ensure_topics(settings: Settings) -> list[str]:
-    """Create the app's topics that do not exist yet; return the names created."""
+def ensure_topics(
+    settings: Settings, topics: dict[str, tuple[int, dict[str, str]]] | None = None
+) -> list[str]:
+    """Create the app's topics (or ``topics``) that do not exist yet; return those created."""
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id="fundwatch")
     try:
         existing = set(admin.list_topics())
         missing = [
             NewTopic(name, partitions, settings.replication_factor, topic_configs=configs)
-            for name, (partitions, configs) in app_topics(settings).items()
+            for name, (partitions, configs) in (topics or app_topics(settings)).items()
             if name not in existing
         ]
         if missing:

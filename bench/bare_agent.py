@@ -1,0 +1,52 @@
+"""A bare Faust agent that decodes each report and forwards it: bench/detection.py's baseline.
+
+The same Faust version, broker settings, producer linger and partitions as the fundwatch
+worker, and nothing else, so the ratio of the two shows what fundwatch's own work costs.
+Started by the bench as ``python bench/bare_agent.py worker``; it reads
+FUNDWATCH_BOOTSTRAP_SERVERS and FUNDWATCH_TOPIC_PREFIX like the worker.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import faust
+import orjson
+from faust import StreamT
+
+PREFIX = os.environ["FUNDWATCH_TOPIC_PREFIX"]
+OUTPUT_TOPIC = f"{PREFIX}.bare-forwarded"
+
+app = faust.App(
+    f"{PREFIX}-bare",
+    broker=f"kafka://{os.environ['FUNDWATCH_BOOTSTRAP_SERVERS']}",
+    store="memory://",
+    producer_linger=0.02,
+    broker_commit_interval=1.0,
+    web_enabled=False,
+    autodiscover=False,
+)
+reports = app.topic(
+    f"{PREFIX}.reports",
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+    internal=True,
+)
+forwarded = app.topic(
+    OUTPUT_TOPIC, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+)
+
+
+@app.agent(reports)
+async def forward(stream: StreamT[bytes]) -> AsyncIterator[None]:
+    async for event in stream.events():
+        orjson.loads(event.value)
+        await forwarded.send(key=event.key, value=event.value)
+        yield None
+
+
+if __name__ == "__main__":
+    app.main()
