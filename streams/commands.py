@@ -23,6 +23,8 @@ from feeds.kafka_out import ensure_topics, send_lines
 from feeds.model import CST
 from feeds.simulate import Simulation, SimulationConfig, report_lines, write_jsonl, write_truth
 from ingest.pipeline import InputMessage
+from schemas.lead import Severity
+from schemas.sectors import DEPARTMENTS
 from streams.app import app, settings
 
 
@@ -430,9 +432,32 @@ async def model(
     option("--follow", is_flag=True, help="Keep showing new leads as they arrive."),
     option("--limit", type=int, default=20, show_default=True, help="Latest leads shown first."),
     option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True),
+    option("--county", default=None, help="A county name (隆阳区) or 6-digit region code."),
+    option("--sector", default=None, help="A sector code, e.g. p2p_lending."),
+    option(
+        "--department",
+        type=click.Choice([d.code for d in DEPARTMENTS]),
+        default=None,
+        help="The lead department's code.",
+    ),
+    option("--severity", type=click.Choice([s.value for s in Severity]), default=None),
+    option("--show", "lead_id", default=None, help="Show this lead in full and stop."),
 )
-async def leads(self: AppCommand, follow: bool, limit: int, lang: str) -> None:
+async def leads(
+    self: AppCommand,
+    follow: bool,
+    limit: int,
+    lang: str,
+    county: str | None,
+    sector: str | None,
+    department: str | None,
+    severity: str | None,
+    lead_id: str | None,
+) -> None:
     """Show leads with their reasons, latest revision of each, as they appear."""
-    from streams.lead_view import show_leads
+    from streams.lead_view import LeadFilter, show_leads
 
-    show_leads(settings, limit=limit, follow=follow, lang=lang)
+    lead_filter = LeadFilter(county, sector, department, severity, lead_id)
+    show_leads(
+        settings, limit=limit, follow=follow and lead_id is None, lang=lang, lead_filter=lead_filter
+    )
