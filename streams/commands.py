@@ -23,6 +23,7 @@ from feeds.kafka_out import ensure_topics, send_lines
 from feeds.model import CST
 from feeds.simulate import Simulation, SimulationConfig, report_lines, write_jsonl, write_truth
 from ingest.pipeline import InputMessage
+from models.forest import TrainingConfig
 from schemas.lead import Severity
 from schemas.sectors import DEPARTMENTS
 from streams.app import app, settings
@@ -269,7 +270,7 @@ async def status(self: AppCommand, web_url: str, follow: bool) -> None:
     option(
         "--alert-rate",
         type=float,
-        default=0.005,
+        default=TrainingConfig.expected_alert_rate,
         show_default=True,
         help="Expected share of account-days above the threshold.",
     ),
@@ -295,7 +296,6 @@ async def train(
     model_version: str | None,
 ) -> None:
     """Train the isolation forest on a history of reports and write a model artifact."""
-    from models.forest import TrainingConfig
     from models.training import train as train_model
     from models.training import training_set
 
