@@ -12,6 +12,7 @@ from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from schemas.sectors import DEPARTMENTS
 from streams.settings import Settings
 
 
@@ -35,6 +36,8 @@ def app_topics(settings: Settings) -> dict[str, tuple[int, dict[str, str]]]:
         settings.topic("reports"): (settings.partitions, {}),
         settings.topic("reports.dlq"): (settings.partitions, {}),
         settings.topic("leads"): (settings.partitions, {}),
+        # Each department's own leads, so it can be granted read on its topic only.
+        **{settings.department_topic(d.code): (settings.partitions, {}) for d in DEPARTMENTS},
         # One partition, so every worker sees the publications in one order; compacted,
         # keyed by model version; a model is one message of a few MB.
         settings.topic("models"): (

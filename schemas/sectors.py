@@ -113,3 +113,18 @@ EXTRA_DEPARTMENTS: dict[str, tuple[Department, ...]] = {"trading_venue": (ANTI_F
 def sector_of(code: str | None) -> Sector:
     """The sector of an industry code; unknown or missing codes go to 打非办."""
     return SECTORS.get(code or "other", SECTORS["other"])
+
+
+def lead_routes(
+    sector: str, lead_department: str, cross_prefecture: bool, cross_province_major: bool
+) -> tuple[str, ...]:
+    """Department codes whose topic (``<prefix>.leads.dept.<code>``) gets a lead (三, 五(五)).
+
+    The sector's lead department always; 打非办 as well for a trading venue, and for a lead
+    whose money crosses the prefecture or that is a cross-province major lead.
+    """
+    routes = [lead_department]
+    routes += [d.code for d in EXTRA_DEPARTMENTS.get(sector, ())]
+    if cross_prefecture or cross_province_major:
+        routes.append(ANTI_FRAUD_OFFICE.code)
+    return tuple(dict.fromkeys(routes))  # in order, once each

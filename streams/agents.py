@@ -13,11 +13,13 @@ from ingest.pipeline import InputMessage
 from ingest.state import expired_reports
 from models.pipeline import Pipeline, PipelineConfig, PipelineOutcome
 from schemas.envelopes import SourcePosition
+from schemas.sectors import lead_routes
 from streams import metrics
 from streams.app import (
     accounts,
     app,
     dead_letter_topic,
+    department_topics,
     leads_topic,
     reports_topic,
     seen_reports,
@@ -52,7 +54,12 @@ async def ingest(stream: StreamT[bytes]) -> AsyncIterator[None]:
         for dead_letter in outcome.ingest.dead_letters:
             await dead_letter_topic.send(key=dead_letter.original_key, value=dead_letter.to_json())
         for lead in outcome.leads:
-            await leads_topic.send(key=lead.lead_id.encode(), value=lead.to_json())
+            key, value = lead.lead_id.encode(), lead.to_json()
+            await leads_topic.send(key=key, value=value)
+            for code in lead_routes(
+                lead.sector, lead.lead_department, lead.cross_prefecture, lead.cross_province_major
+            ):
+                await department_topics[code].send(key=key, value=value)
         published = time.time()
         for arrival_ms in outcome.lead_arrivals_ms:
             if arrival_ms is not None:

@@ -11,6 +11,7 @@ import sys
 
 import faust
 
+from schemas.sectors import DEPARTMENTS
 from streams.settings import Settings
 
 settings = Settings.from_env()
@@ -62,6 +63,19 @@ leads_topic = app.topic(
     partitions=settings.partitions,
     internal=True,
 )
+# The same leads, routed: one topic per lead department (schemas.sectors.lead_routes).
+department_topics = {
+    department.code: app.topic(
+        settings.department_topic(department.code),
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.partitions,
+        internal=True,
+    )
+    for department in DEPARTMENTS
+}
 
 # Per-account ledger (ingest.state.AccountLedger) and per-report identity (SeenReport), both
 # written on the partition of the account's reports so they move with it on a rebalance.

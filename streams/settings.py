@@ -36,6 +36,10 @@ class Settings:
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}.{name}"
 
+    def department_topic(self, code: str) -> str:
+        """One department's leads (schemas.sectors.DEPARTMENTS): fundwatch.leads.dept.cbrc."""
+        return self.topic(f"leads.dept.{code}")
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)

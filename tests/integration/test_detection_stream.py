@@ -12,6 +12,7 @@ from feeds.kafka_out import send_lines
 from models.account_state import AccountState
 from models.offline import OfflineRunner, file_messages
 from models.pipeline import PipelineConfig
+from schemas.sectors import DEPARTMENTS, lead_routes
 from streams.topic_reader import read_all
 from tests.integration.conftest import Deployment, wait_for
 
@@ -123,6 +124,23 @@ def test_worker_and_backtest_give_identical_features_and_leads(
         60,
         "the leads on the topic to equal the backtest's",
     )
+    # Every revision also reached each department it is routed to, and no other.
+    settings = deployment.settings
+    for department in DEPARTMENTS:
+        values = read_all(settings, settings.department_topic(department.code))
+        routed = lead_revisions([v for _, v in values if v is not None])
+        expected = {
+            key: lead
+            for key, lead in offline_leads.items()
+            if department.code
+            in lead_routes(
+                lead["sector"],
+                lead["lead_department"],
+                lead["cross_prefecture"],
+                lead["cross_province_major"],
+            )
+        }
+        assert routed == expected, department.code
 
     runner = OfflineRunner(PipelineConfig(lateness_ms=LATENESS_MS))
     for _ in runner.run(file_messages(live)):
