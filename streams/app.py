@@ -35,38 +35,12 @@ app = faust.App(
     autodiscover=False,
 )
 
-# Raw bytes in: the ingest agent decodes, so a bad record reaches the dead-letter topic as sent.
-reports_topic = app.topic(
-    settings.topic("reports"),
-    key_type=bytes,
-    value_type=bytes,
-    key_serializer="raw",
-    value_serializer="raw",
-    partitions=settings.partitions,
-    internal=True,
-)
-dead_letter_topic = app.topic(
-    settings.topic("reports.dlq"),
-    key_type=bytes,
-    value_type=bytes,
-    key_serializer="raw",
-    value_serializer="raw",
-    partitions=settings.partitions,
-    internal=True,
-)
-leads_topic = app.topic(
-    settings.topic("leads"),
-    key_type=bytes,
-    value_type=bytes,
-    key_serializer="raw",
-    value_serializer="raw",
-    partitions=settings.partitions,
-    internal=True,
-)
-# The same leads, routed: one topic per lead department (schemas.sectors.lead_routes).
-department_topics = {
-    department.code: app.topic(
-        settings.department_topic(department.code),
+
+def bytes_topic(name: str) -> faust.TopicT:
+    """A topic of raw bytes, keys and values: fundwatch encodes and decodes its records
+    itself, so a bad record reaches the dead-letter topic exactly as it was sent."""
+    return app.topic(
+        name,
         key_type=bytes,
         value_type=bytes,
         key_serializer="raw",
@@ -74,11 +48,14 @@ department_topics = {
         partitions=settings.partitions,
         internal=True,
     )
-    for department in DEPARTMENTS
-}
 
-# Per-account ledger (ingest.state.AccountLedger) and per-report identity (SeenReport), both
-# written on the partition of the account's reports so they move with it on a rebalance.
+
+reports_topic = bytes_topic(settings.topic("reports"))
+dead_letter_topic = bytes_topic(settings.topic("reports.dlq"))
+leads_topic = bytes_topic(settings.topic("leads"))
+# The same leads, routed: one topic per lead department (schemas.sectors.lead_routes).
+department_topics = {d.code: bytes_topic(settings.department_topic(d.code)) for d in DEPARTMENTS}
+
 # Per-account state (models.account_state.AccountState: ledger, features, open lead) and
 # per-report identities (ingest.state.SeenReport), written on the partition of the account's
 # reports so they move with it on a rebalance. Values are our own encodings (bytes: Faust's
