@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -33,27 +31,24 @@ from kafka import KafkaConsumer, TopicPartition
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.ingest import PROCESSED, raw_read, running_worker, start_broker, worker_rate  # noqa: E402
+from bench.ingest import (  # noqa: E402
+    PROCESSED,
+    bench_environment,
+    raw_read,
+    running_worker,
+    simulated_lines,
+    worker_rate,
+)
 from feeds.kafka_out import ensure_topics, send_lines  # noqa: E402
 from feeds.model import CST  # noqa: E402
-from feeds.simulate import Simulation, SimulationConfig, report_lines  # noqa: E402
 from models.forest import TrainingConfig  # noqa: E402
 from models.offline import line_messages  # noqa: E402
 from models.training import train, training_set  # noqa: E402
 from streams.model_topic import publish_model  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 
-SEPTEMBER, OCTOBER = datetime(2026, 9, 1, tzinfo=CST), datetime(2026, 10, 1, tzinfo=CST)
+SEPTEMBER = datetime(2026, 9, 1, tzinfo=CST)
 LATENCY_BUCKET = re.compile(r'^fundwatch_lead_latency_seconds_bucket\{le="([^"]+)"\} (\S+)$', re.M)
-
-
-def simulated_lines(seed: int, count: int, start: datetime = OCTOBER) -> list[bytes]:
-    """About ``count`` reports of a month (more people for more reports), cut at ``count``."""
-    individuals = max(2000, count // 35)
-    config = SimulationConfig(
-        seed=seed, start=start, individuals=individuals, businesses=max(200, individuals // 10)
-    )
-    return list(report_lines(Simulation(config).reports()))[:count]
 
 
 def publish_first_model(settings: Settings, directory: Path) -> str:
@@ -132,14 +127,7 @@ def main() -> None:
     parser.add_argument("--kafka-port", type=int, default=49092)
     parser.add_argument("--web-port", type=int, default=6099)
     args = parser.parse_args()
-    bootstrap = start_broker(args.kafka_port)
-    env = {
-        **os.environ,
-        "FUNDWATCH_BOOTSTRAP_SERVERS": bootstrap,
-        "FUNDWATCH_TOPIC_PREFIX": f"bench{uuid.uuid4().hex[:6]}",
-        "PYTHONPATH": str(REPO),
-    }
-    settings = Settings.from_env(env)
+    env, settings = bench_environment(args.kafka_port)
     ensure_topics(settings)
     with tempfile.TemporaryDirectory() as tmp:
         print(publish_first_model(settings, Path(tmp) / "model"))

@@ -22,6 +22,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
@@ -30,9 +31,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from feeds.kafka_out import ensure_topics, send_lines  # noqa: E402
+from feeds.model import CST  # noqa: E402
 from feeds.simulate import Simulation, SimulationConfig, report_lines  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 
+OCTOBER = datetime(2026, 10, 1, tzinfo=CST)
 FUNDWATCH = [sys.executable, "-c", "from streams.app import main; main()"]
 
 
@@ -42,12 +45,28 @@ def start_broker(port: int) -> str:
     return f"127.0.0.1:{port}"
 
 
-def preload(settings: Settings, count: int) -> int:
+def simulated_lines(seed: int, count: int, start: datetime = OCTOBER) -> list[bytes]:
+    """About ``count`` reports of a month (more people for more reports), cut at ``count``."""
     individuals = max(2000, count // 35)
-    sim = Simulation(
-        SimulationConfig(seed=1, individuals=individuals, businesses=max(200, individuals // 10))
+    config = SimulationConfig(
+        seed=seed, start=start, individuals=individuals, businesses=max(200, individuals // 10)
     )
-    lines = list(report_lines(sim.reports()))[:count]
+    return list(report_lines(Simulation(config).reports()))[:count]
+
+
+def bench_environment(kafka_port: int) -> tuple[dict[str, str], Settings]:
+    """Start the local broker; the environment and settings of a run on a fresh prefix."""
+    env = {
+        **os.environ,
+        "FUNDWATCH_BOOTSTRAP_SERVERS": start_broker(kafka_port),
+        "FUNDWATCH_TOPIC_PREFIX": f"bench{uuid.uuid4().hex[:6]}",
+        "PYTHONPATH": str(REPO),
+    }
+    return env, Settings.from_env(env)
+
+
+def preload(settings: Settings, count: int) -> int:
+    lines = simulated_lines(seed=1, count=count)
     ensure_topics(settings)
     summary = send_lines(lines, settings)
     print(f"preloaded {summary.sent:,} reports ({summary.rate:,.0f}/s)")
@@ -127,14 +146,7 @@ def main() -> None:
     parser.add_argument("--kafka-port", type=int, default=49092)
     parser.add_argument("--web-port", type=int, default=6099)
     args = parser.parse_args()
-    bootstrap = start_broker(args.kafka_port)
-    env = {
-        **os.environ,
-        "FUNDWATCH_BOOTSTRAP_SERVERS": bootstrap,
-        "FUNDWATCH_TOPIC_PREFIX": f"bench{uuid.uuid4().hex[:6]}",
-        "PYTHONPATH": str(REPO),
-    }
-    settings = Settings.from_env(env)
+    env, settings = bench_environment(args.kafka_port)
     count = preload(settings, args.reports)
     raw = asyncio.run(raw_read(settings, count))
     with running_worker(env, args.web_port):

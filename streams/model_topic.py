@@ -19,16 +19,15 @@ def publish_model(settings: Settings, directory: Path | None, version: str | Non
     version rolls back. The artifact is checked here first: a broken one is never sent.
     """
     topic = settings.topic("models")
-    if directory is not None:
-        blob = ForestModel.load(directory).to_bytes()  # checked before anything is sent
-        ensure_topics(settings)
-    elif version is not None:
-        ensure_topics(settings)
-        blob = _published(settings).get(version, b"")
+    if directory is None and version is None:
+        raise ModelArtifactError("give a model directory or --version")
+    # A directory's artifact is checked before anything touches Kafka.
+    blob = ForestModel.load(directory).to_bytes() if directory is not None else b""
+    ensure_topics(settings)
+    if not blob:
+        blob = _published(settings).get(version or "", b"")
         if not blob:
             raise ModelArtifactError(f"version {version!r} is not on {topic}")
-    else:
-        raise ModelArtifactError("give a model directory or --version")
     model = ForestModel.from_bytes(blob)
     producer = KafkaProducer(
         bootstrap_servers=settings.bootstrap_servers,

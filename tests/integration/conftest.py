@@ -20,9 +20,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
 import pytest
 
+from models.account_state import AccountState
 from streams.settings import Settings
+from streams.topic_reader import read_all
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KAFKA_SCRIPT = REPO_ROOT / "deploy" / "kafka" / "kafka.sh"
@@ -148,6 +151,16 @@ class Deployment:
 
         wait_for(ready, ready_timeout, "the worker to be ready")
         return worker
+
+    def account_states(self, lateness_ms: int = 7_200_000) -> dict[str, AccountState]:
+        """Each account's whole state as a new worker would recover it: the changelog of the
+        accounts table, last value wins (Faust writes the keys as JSON)."""
+        topic = f"{self.settings.topic_prefix}-accounts-changelog"
+        latest: dict[str, AccountState] = {}
+        for key, value in read_all(self.settings, topic):
+            assert key is not None and value is not None
+            latest[orjson.loads(key)] = AccountState.from_bytes(value, lateness_ms)
+        return latest
 
     def run_cli(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

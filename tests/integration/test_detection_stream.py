@@ -9,7 +9,6 @@ import orjson
 import pytest
 
 from feeds.kafka_out import send_lines
-from models.account_state import AccountState
 from models.offline import OfflineRunner, file_messages
 from models.pipeline import PipelineConfig
 from schemas.sectors import DEPARTMENTS, lead_routes
@@ -64,18 +63,6 @@ def lead_revisions(values: list[bytes]) -> dict[tuple[str, int], dict]:
 def stream_leads(deployment: Deployment) -> dict[tuple[str, int], dict]:
     values = [v for _, v in read_all(deployment.settings, deployment.settings.topic("leads"))]
     return lead_revisions([v for v in values if v is not None])
-
-
-def stream_features(deployment: Deployment) -> dict[str, np.ndarray]:
-    topic = f"{deployment.settings.topic_prefix}-accounts-changelog"
-    latest = {}
-    for key, value in read_all(deployment.settings, topic):
-        assert key is not None and value is not None
-        latest[orjson.loads(key)] = value
-    return {
-        account: AccountState.from_bytes(blob, LATENESS_MS).features.vector()
-        for account, blob in latest.items()
-    }
 
 
 def test_worker_and_backtest_give_identical_features_and_leads(
@@ -146,7 +133,7 @@ def test_worker_and_backtest_give_identical_features_and_leads(
     for _ in runner.run(file_messages(live)):
         pass
     offline_features = {k: s.features.vector() for k, s in runner.final_states().items()}
-    streamed = stream_features(deployment)
+    streamed = {k: s.features.vector() for k, s in deployment.account_states(LATENESS_MS).items()}
     assert streamed.keys() == offline_features.keys()
     for account, vector in offline_features.items():
         assert np.array_equal(streamed[account], vector), account

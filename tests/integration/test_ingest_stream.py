@@ -13,7 +13,6 @@ import pytest
 from feeds.kafka_out import ensure_topics, send_lines
 from feeds.simulate import Simulation, SimulationConfig, report_lines
 from ingest.state import AccountLedger
-from models.account_state import AccountState
 from models.offline import OfflineRunner, line_messages
 from models.pipeline import PipelineConfig
 from schemas.report import parse_report
@@ -25,19 +24,9 @@ pytestmark = pytest.mark.integration
 LATENESS_MS = 7_200_000
 
 
-def states_in_kafka(deployment: Deployment) -> dict[str, AccountState]:
-    """Each account's whole state as a new worker would recover it from the changelog."""
-    topic = f"{deployment.settings.topic_prefix}-accounts-changelog"
-    latest: dict[str, AccountState] = {}
-    for key, value in read_all(deployment.settings, topic):
-        assert key is not None and value is not None
-        latest[orjson.loads(key)] = AccountState.from_bytes(value, lateness_ms=LATENESS_MS)
-    return latest
-
-
 def ledgers_in_kafka(deployment: Deployment) -> dict[str, AccountLedger]:
     """The account ledgers as a new worker would recover them: the changelog, last value wins."""
-    return {account: state.ledger for account, state in states_in_kafka(deployment).items()}
+    return {account: state.ledger for account, state in deployment.account_states().items()}
 
 
 def expected_totals(lines: list[bytes]) -> dict[str, tuple[int, int, int]]:
@@ -183,7 +172,7 @@ def test_worker_killed_mid_stream_resumes_with_nothing_lost_or_doubled(
     offline = OfflineRunner(PipelineConfig(lateness_ms=LATENESS_MS))
     for _ in offline.run(line_messages(lines, "file")):
         pass
-    recovered = states_in_kafka(deployment)
+    recovered = deployment.account_states(LATENESS_MS)
     assert recovered.keys() == offline.final_states().keys()
     for account, state in offline.final_states().items():
         np.testing.assert_array_equal(
