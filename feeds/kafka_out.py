@@ -38,6 +38,11 @@ def app_topics(settings: Settings) -> dict[str, tuple[int, dict[str, str]]]:
         settings.topic("leads"): (settings.partitions, {}),
         # Each department's own leads, so it can be granted read on its topic only.
         **{settings.department_topic(d.code): (settings.partitions, {}) for d in DEPARTMENTS},
+        # Current states, compacted: each lead's status with its history, keyed by lead_id;
+        # the negative list, keyed by entity, on one partition so every reader applies the
+        # changes in one order.
+        settings.topic("lead-status"): (settings.partitions, {"cleanup.policy": "compact"}),
+        settings.topic("watchlist"): (1, {"cleanup.policy": "compact"}),
         # One partition, so every worker sees the publications in one order; compacted,
         # keyed by model version; a model is one message of a few MB.
         settings.topic("models"): (

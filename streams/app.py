@@ -55,6 +55,9 @@ dead_letter_topic = bytes_topic(settings.topic("reports.dlq"))
 leads_topic = bytes_topic(settings.topic("leads"))
 # The same leads, routed: one topic per lead department (schemas.sectors.lead_routes).
 department_topics = {d.code: bytes_topic(settings.department_topic(d.code)) for d in DEPARTMENTS}
+# Compacted current states written by analysts (casework.lead_status, casework.watchlist).
+lead_status_topic = bytes_topic(settings.topic("lead-status"))
+watchlist_topic = bytes_topic(settings.topic("watchlist"))
 
 # Per-account state (models.account_state.AccountState: ledger, features, open lead) and
 # per-report identities (ingest.state.SeenReport), written on the partition of the account's
