@@ -20,8 +20,11 @@ Episodes and revisions
   * A report below the threshold never emits.
 
 Severity (schemas.lead.Severity), with the defaults of LeadPolicy
-  * 涉案 case_related: the account is listed (negative list, judicial or police notice), passed
-    in as ``listed=True`` by the caller.
+  * 涉案 case_related: the report involves an entity on the negative list (casework.watchlist):
+    the account itself (its account, customer id or name is listed) or its counterparty (money
+    to or from a listed entity). Such a report counts as anomalous whatever its score, so a
+    listed account's activity, or one payment to a listed scheme, raises or revises a lead.
+    The lead carries the watchlist keys it matched (``watchlist_matches``) and a reason each.
   * 重大 major: money raised >= 5,000,000 yuan (500万元), or participants >= 200, or the lead is
     跨省重大.
   * 一般 general: otherwise.
@@ -42,14 +45,16 @@ from datetime import UTC, datetime
 
 import orjson
 
-from models.reasons import explain
+from casework.watchlist import WatchlistHit
+from models.reasons import explain, watchlist_reasons
 from models.snapshot import AccountSnapshot
 from schemas.lead import Lead, Severity
 from schemas.sectors import sector_of
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
-LEAD_STATE_VERSION = 1
+LEAD_STATE_VERSION = 2  # 2 added watchlist_matches; version 1 values still decode
+MAX_WATCHLIST_MATCHES = 8
 
 YUNNAN_PROVINCE = "53"
 # The one table of county names; the monthly report counts leads per county with it.
@@ -109,6 +114,9 @@ class LeadState:
     cross_province_major: bool
     money_raised_fen_at_revision: int
     participants_at_revision: int
+    # "role|watchlist key" of each listed entity this episode touched (role: account or
+    # counterparty), oldest first, at most MAX_WATCHLIST_MATCHES.
+    watchlist_matches: tuple[str, ...] = ()
 
     def to_bytes(self) -> bytes:
         """Compact JSON array, version first (about 120 bytes)."""
@@ -125,6 +133,7 @@ class LeadState:
                 int(self.cross_province_major),
                 self.money_raised_fen_at_revision,
                 self.participants_at_revision,
+                list(self.watchlist_matches),
             ]
         )
 
@@ -135,12 +144,18 @@ class LeadState:
             fields = orjson.loads(blob)
         except orjson.JSONDecodeError as exc:
             raise LeadStateError(f"lead state is not JSON: {exc}") from exc
-        if not isinstance(fields, list) or not fields or fields[0] != LEAD_STATE_VERSION:
+        if not isinstance(fields, list) or not fields or fields[0] not in (1, LEAD_STATE_VERSION):
             version = fields[0] if isinstance(fields, list) and fields else None
             raise LeadStateError(f"lead state version {version!r} is not supported")
-        if len(fields) != 11:
-            raise LeadStateError(f"lead state has {len(fields)} fields, expected 11")
-        _, lead_id, revision, start, anomalous, revised, severity, cp, cpm, money, people = fields
+        expected = 11 if fields[0] == 1 else 12
+        if len(fields) != expected:
+            raise LeadStateError(f"lead state has {len(fields)} fields, expected {expected}")
+        matches = fields[11] if expected == 12 else []
+        if not isinstance(matches, list) or not all(isinstance(m, str) for m in matches):
+            raise LeadStateError(f"lead state has bad watchlist matches: {matches!r}")
+        _, lead_id, revision, start, anomalous, revised, severity, cp, cpm, money, people = fields[
+            :11
+        ]
         if not isinstance(lead_id, str) or severity not in _SEVERITY_VALUES:
             raise LeadStateError(f"lead state has a bad lead_id or severity: {fields!r}")
         ints = (revision, start, anomalous, revised, cp, cpm, money, people)
@@ -157,6 +172,7 @@ class LeadState:
             cross_province_major=bool(cpm),
             money_raised_fen_at_revision=money,
             participants_at_revision=people,
+            watchlist_matches=tuple(matches),
         )
 
 
@@ -167,6 +183,7 @@ class _Assessment:
     severity: Severity
     cross_prefecture: bool
     cross_province_major: bool
+    watchlist_matches: tuple[str, ...] = ()
 
 
 def county_of(region: str) -> str:
@@ -213,15 +230,24 @@ def severity_of(
 
 
 def _assess(
-    snapshot: AccountSnapshot, policy: LeadPolicy, listed: bool, state: LeadState | None
+    snapshot: AccountSnapshot,
+    policy: LeadPolicy,
+    hit: WatchlistHit | None,
+    state: LeadState | None,
 ) -> _Assessment:
     """Severity and flags now; within an open episode they never drop below the last revision."""
     cpm = is_cross_province_major(
         snapshot.counterparty_provinces, snapshot.money_raised_fen, snapshot.participants, policy
     )
+    listed = hit is not None
     severity = severity_of(snapshot.money_raised_fen, snapshot.participants, cpm, policy, listed)
+    matches = state.watchlist_matches if state is not None else ()
+    if hit is not None:
+        match = f"{hit.role}|{hit.entry_key}"
+        if match not in matches and len(matches) < MAX_WATCHLIST_MATCHES:
+            matches = (*matches, match)
     if state is None:
-        return _Assessment(severity, snapshot.cross_prefecture, cpm)
+        return _Assessment(severity, snapshot.cross_prefecture, cpm, matches)
     previous = Severity(state.severity)
     if _SEVERITY_RANK[previous] > _SEVERITY_RANK[severity]:
         severity = previous
@@ -229,6 +255,7 @@ def _assess(
         severity,
         snapshot.cross_prefecture or state.cross_prefecture,
         cpm or state.cross_province_major,
+        matches,
     )
 
 
@@ -253,7 +280,8 @@ def _revision_due(
     policy: LeadPolicy,
 ) -> bool:
     changed = (
-        assessment.severity.value != state.severity
+        assessment.watchlist_matches != state.watchlist_matches
+        or assessment.severity.value != state.severity
         or assessment.cross_prefecture != state.cross_prefecture
         or assessment.cross_province_major != state.cross_province_major
     )
@@ -284,6 +312,7 @@ def _revised_state(
         cross_province_major=assessment.cross_province_major,
         money_raised_fen_at_revision=snapshot.money_raised_fen,
         participants_at_revision=snapshot.participants,
+        watchlist_matches=assessment.watchlist_matches,
     )
 
 
@@ -325,7 +354,9 @@ def build_lead(
         emitted_at=emitted_at,
         customer_name=snapshot.customer_name,
         evidence_tx_ids=tuple(evidence),
-        reasons=explain(snapshot.features, model.feature_quantiles, policy.max_reasons),
+        reasons=watchlist_reasons(state.watchlist_matches)
+        + explain(snapshot.features, model.feature_quantiles, policy.max_reasons),
+        watchlist_matches=state.watchlist_matches,
     )
 
 
@@ -336,21 +367,21 @@ def observe(
     model: ModelView,
     policy: LeadPolicy,
     emitted_at: datetime,
-    listed: bool = False,
+    watchlist_hit: WatchlistHit | None = None,
 ) -> tuple[LeadState | None, Lead | None]:
     """Apply one scored report to the account's open episode: (new state, lead to publish).
 
-    ``listed`` marks an account on the negative list (涉案 case_related); the watchlist that
-    sets it is not built yet.
+    ``watchlist_hit`` is set when the report involves an entity on the negative list: the
+    report then counts as anomalous and the lead is case-related (涉案).
     """
     clock_ms = _clock_ms(snapshot)
     if state is not None and _episode_over(state, clock_ms, policy):
         state = None
-    if not score >= model.threshold:  # also false for NaN
+    if not score >= model.threshold and watchlist_hit is None:  # also false for NaN
         return state, None
 
     tx_ms = snapshot.last_tx_ms
-    assessment = _assess(snapshot, policy, listed, state)
+    assessment = _assess(snapshot, policy, watchlist_hit, state)
     if state is None:
         lead_id = lead_id_of(snapshot.bank_id, snapshot.account_id, tx_ms)
         new = _revised_state(lead_id, 1, tx_ms, tx_ms, clock_ms, assessment, snapshot)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
+from casework.watchlist import Watchlist
 from feeds.kafka_out import account_key
 from ingest.pipeline import InputMessage
 from models.account_state import AccountState
@@ -34,7 +35,13 @@ def line_messages(lines: Iterable[bytes], source: str) -> Iterator[InputMessage]
 
 
 class OfflineRunner:
-    def __init__(self, config: PipelineConfig, model: ActiveModel | None = None) -> None:
+    def __init__(
+        self,
+        config: PipelineConfig,
+        model: ActiveModel | None = None,
+        watchlist: Watchlist | None = None,
+    ) -> None:
+        self.watchlist = watchlist
         self.accounts: dict[str, bytes] = {}
         self.seen: dict[str, bytes] = {}
         self.config = config
@@ -46,7 +53,9 @@ class OfflineRunner:
     ) -> Iterator[PipelineOutcome]:
         iterator = iter(messages)
         while batch := list(islice(iterator, batch_size)):
-            outcome = self._pipeline.process(batch, self.model, datetime.now(UTC))
+            outcome = self._pipeline.process(
+                batch, self.model, datetime.now(UTC), self.watchlist
+            )
             for account_id, (_, state) in outcome.account_writes.items():
                 self.accounts[account_id] = state.to_bytes()
             for identity, (_, entry) in outcome.ingest.seen_writes.items():

@@ -16,6 +16,7 @@ from datetime import datetime
 
 import numpy as np
 
+from casework.watchlist import Watchlist, WatchlistHit
 from ingest.pipeline import BatchOutcome, IngestStage, InputMessage, ReadView
 from ingest.state import AccountLedger
 from models.account_state import AccountState
@@ -54,8 +55,13 @@ class Pipeline:
         self._ingest = IngestStage(self._ledger_of, seen)
 
     def process(
-        self, messages: Iterable[InputMessage], model: ActiveModel | None, now: datetime
+        self,
+        messages: Iterable[InputMessage],
+        model: ActiveModel | None,
+        now: datetime,
+        watchlist: Watchlist | None = None,
     ) -> PipelineOutcome:
+        """``watchlist``: the negative list as it stands for this batch (None: empty)."""
         self._batch_states = {}
         ingested = self._ingest.process(messages, now)
         out = PipelineOutcome(ingested)
@@ -66,6 +72,7 @@ class Pipeline:
 
         snapshots: list[AccountSnapshot] = []
         arrivals: list[int | None] = []
+        hits: list[WatchlistHit | None] = []
         for message, report in ingested.accepted:
             features = self._state(report.account_id).features
             out.late_reports += not features.apply(report)
@@ -73,16 +80,19 @@ class Pipeline:
                 vector = features.vector()
                 snapshots.append(features.snapshot(report, vector))
                 arrivals.append(message.source.timestamp_ms)
+                hits.append(watchlist.hit(report) if watchlist is not None else None)
         if self._config.keep_vectors:
             out.snapshots = snapshots
         if model is not None and snapshots:
             started = time.perf_counter()
             out.scores = model.score(np.vstack([s.features for s in snapshots]))
             out.scoring_seconds = time.perf_counter() - started
-            for snapshot, score, arrival in zip(snapshots, out.scores, arrivals, strict=True):
+            scored = zip(snapshots, out.scores, arrivals, hits, strict=True)
+            for snapshot, score, arrival, hit in scored:
                 state = self._state(snapshot.account_id)
+                policy = self._config.lead_policy
                 state.lead, lead = observe(
-                    state.lead, snapshot, float(score), model.view, self._config.lead_policy, now
+                    state.lead, snapshot, float(score), model.view, policy, now, hit
                 )
                 if lead is not None:
                     out.leads.append(lead)

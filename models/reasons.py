@@ -214,3 +214,23 @@ def explain(
     ]
     candidates.sort(key=lambda c: (c.tier, -c.ratio, c.index))
     return tuple(c.reason for c in candidates[: max(0, max_reasons)])
+
+
+def watchlist_reasons(matches: Sequence[str]) -> tuple[Reason, ...]:
+    """One reason per negative-list entity a lead's episode touched ("role|key", see
+    models.leads), first in the list because they decide the lead's severity."""
+    reasons = []
+    for match in matches:
+        role, _, key = match.partition("|")
+        if role == "account":
+            zh, en = (
+                f"账户主体在负面清单上（{key}）",
+                f"the account's holder is on the negative list ({key})",
+            )
+        else:
+            zh, en = (
+                f"与负面清单主体有资金往来（{key}）",
+                f"money to or from a listed entity ({key})",
+            )
+        reasons.append(Reason(f"watchlist_{role}", 1.0, 100.0, 0.0, zh, en))
+    return tuple(reasons)

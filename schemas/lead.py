@@ -58,6 +58,9 @@ class Lead:
     customer_name: str | None = None
     evidence_tx_ids: tuple[str, ...] = ()
     reasons: tuple[Reason, ...] = field(default_factory=tuple)
+    # "role|entity" of each negative-list entity the episode touched: "account|account:622..."
+    # (the account is listed) or "counterparty|name:某某投资有限公司" (money to or from it).
+    watchlist_matches: tuple[str, ...] = ()
 
     def to_json(self) -> bytes:
         body: dict[str, Any] = asdict(self)

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from casework.watchlist import WatchlistHit
 from models.feature_names import FEATURE_NAMES
 from models.leads import (
     DAY_MS,
@@ -251,8 +252,41 @@ def test_nan_score_is_not_anomalous() -> None:
 
 
 def test_listed_account_is_case_related() -> None:
-    _, lead = observe(None, snap(T0), HIGH, MODEL, POLICY, EMITTED, listed=True)
+    hit = WatchlistHit("account:A1", "account", 100_00, "in")
+    _, lead = observe(None, snap(T0), HIGH, MODEL, POLICY, EMITTED, hit)
     assert lead is not None and lead.severity is Severity.CASE_RELATED
+
+
+def test_money_from_a_listed_entity_raises_a_case_related_lead_whatever_the_score() -> None:
+    hit = WatchlistHit("name:某某投资有限公司", "counterparty", 5_000 * YUAN, "in")
+    state, lead = observe(None, snap(T0), LOW, MODEL, POLICY, EMITTED, hit)
+    assert lead is not None and state is not None
+    assert lead.severity is Severity.CASE_RELATED
+    assert lead.watchlist_matches == ("counterparty|name:某某投资有限公司",)
+    assert lead.reasons[0].feature == "watchlist_counterparty"
+    assert (
+        "负面清单" in lead.reasons[0].text_zh and "name:某某投资有限公司" in lead.reasons[0].text_en
+    )
+
+    # A quiet report after it emits nothing; the episode stays case-related...
+    state, quiet = observe(state, snap(T0 + HOUR_MS), LOW, MODEL, POLICY, EMITTED)
+    assert quiet is None and state is not None
+    # ...and a second listed entity is news: a revision at once, carrying both.
+    other = WatchlistHit("account:6222000099990000", "counterparty", 100 * YUAN, "out")
+    state, revised = observe(state, snap(T0 + 2 * HOUR_MS), LOW, MODEL, POLICY, EMITTED, other)
+    assert revised is not None and revised.revision == 2
+    assert revised.severity is Severity.CASE_RELATED
+    assert revised.watchlist_matches == (
+        "counterparty|name:某某投资有限公司",
+        "counterparty|account:6222000099990000",
+    )
+    assert state is not None and LeadState.from_bytes(state.to_bytes()) == state
+
+
+def test_lead_state_written_before_the_watchlist_still_decodes() -> None:
+    version_1 = orjson.dumps([1, "L0123456789abcdef", 2, T0, T0, T0, "major", 1, 0, 500, 40])
+    state = LeadState.from_bytes(version_1)
+    assert (state.revision, state.severity, state.watchlist_matches) == (2, "major", ())
 
 
 # -- severity and flags ------------------------------------------------------------------------
