@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 from tqdm import tqdm
 
+from casework.watchlist import Watchlist
 from models.active_model import ActiveModel
 from models.forest import ForestModel
 from models.offline import OfflineRunner, file_messages
@@ -21,9 +22,11 @@ def run_backtest(
     leads_file: Path,
     scores_file: Path | None,
     lateness_ms: int,
+    watchlist: Watchlist | None = None,
 ) -> str:
+    """``watchlist``: the negative list the run checks reports against (None: empty)."""
     model = ActiveModel.from_forest(ForestModel.load(model_dir))
-    runner = OfflineRunner(PipelineConfig(lateness_ms=lateness_ms), model)
+    runner = OfflineRunner(PipelineConfig(lateness_ms=lateness_ms), model, watchlist)
     best: dict[str, float] = {}
     reports = leads = rejected = 0
     started = time.perf_counter()

@@ -53,9 +53,7 @@ class OfflineRunner:
     ) -> Iterator[PipelineOutcome]:
         iterator = iter(messages)
         while batch := list(islice(iterator, batch_size)):
-            outcome = self._pipeline.process(
-                batch, self.model, datetime.now(UTC), self.watchlist
-            )
+            outcome = self._pipeline.process(batch, self.model, datetime.now(UTC), self.watchlist)
             for account_id, (_, state) in outcome.account_writes.items():
                 self.accounts[account_id] = state.to_bytes()
             for identity, (_, entry) in outcome.ingest.seen_writes.items():

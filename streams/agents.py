@@ -25,18 +25,28 @@ from streams.app import (
     seen_reports,
     settings,
 )
+from streams.casework_topics import CaseworkFollower
 from streams.model_registry import ModelRegistry
 
 pipeline = Pipeline(
     accounts, seen_reports, PipelineConfig(lateness_ms=int(settings.lateness_seconds * 1000))
 )
 models = ModelRegistry(settings)
+# The leads, their status and the negative list, as this worker knows them: the watchlist
+# for detection, everything for the web console.
+casework = CaseworkFollower(settings)
 
 
 @app.task
 async def follow_models() -> None:
     """Keep this worker on the latest model published on the models topic."""
     await models.follow()
+
+
+@app.task
+async def follow_casework() -> None:
+    """Keep this worker's LeadBook (and so its watchlist) current."""
+    await casework.follow()
 
 
 @app.agent(reports_topic)
@@ -46,11 +56,13 @@ async def ingest(stream: StreamT[bytes]) -> AsyncIterator[None]:
     # instead of warning and flushing every 100 messages.
     app.producer.buffer.max_messages = 5 * settings.batch_size
     await models.caught_up.wait()
+    await casework.caught_up.wait()
     batches = stream.take_events(settings.batch_size, within=settings.batch_wait_seconds)
     async for events in batches:
         started = time.perf_counter()
         model = models.current  # one model for the whole batch
-        outcome = pipeline.process([_input_message(e) for e in events], model, datetime.now(UTC))
+        messages = [_input_message(e) for e in events]
+        outcome = pipeline.process(messages, model, datetime.now(UTC), casework.book.watchlist)
         for dead_letter in outcome.ingest.dead_letters:
             await dead_letter_topic.send(key=dead_letter.original_key, value=dead_letter.to_json())
         for lead in outcome.leads:

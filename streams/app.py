@@ -77,6 +77,7 @@ def main() -> None:
 
     # Imported for their side effects: they register the agents, web pages and commands.
     import streams.agents
+    import streams.casework_commands
     import streams.commands
     import streams.web  # noqa: F401
 

@@ -19,6 +19,7 @@ import orjson
 from faust.cli import AppCommand, argument, option
 from tqdm import tqdm
 
+from casework.lead_status import LeadStatus, Outcome
 from feeds.kafka_out import ensure_topics, send_lines
 from feeds.model import CST
 from feeds.simulate import Simulation, SimulationConfig, report_lines, write_jsonl, write_truth
@@ -33,12 +34,14 @@ from streams.app import app, settings
 def failing_clearly(what: str) -> Iterator[None]:
     """Errors a user can act on (a broken model, too little history) as one line and exit
     status 1, instead of the traceback Faust's command runner would print."""
+    from casework.lead_status import StatusChangeError
+    from casework.watchlist import WatchlistError
     from models.forest import ModelArtifactError
     from models.training import TrainingError
 
     try:
         yield
-    except (ModelArtifactError, TrainingError) as exc:
+    except (ModelArtifactError, TrainingError, WatchlistError, StatusChangeError) as exc:
         raise SystemExit(f"{what}: {exc}") from exc
 
 
@@ -354,16 +357,41 @@ def _history(input_file: Path | None, until: datetime | None) -> Iterable[InputM
         default=None,
         help="Also write each account's highest score (for fundwatch evaluate).",
     ),
+    option(
+        "--watchlist",
+        "watchlist_csv",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="A negative list as CSV (the format of `fundwatch watchlist import`).",
+    ),
 )
 async def backtest(
-    self: AppCommand, input_file: Path, model_dir: Path, output: Path, scores: Path | None
+    self: AppCommand,
+    input_file: Path,
+    model_dir: Path,
+    output: Path,
+    scores: Path | None,
+    watchlist_csv: Path | None,
 ) -> None:
     """Run the worker's feature, scoring and lead code over a file, without Kafka."""
+    from casework.watchlist import Watchlist, entries_from_csv
     from models.backtest import run_backtest
 
     with failing_clearly("backtest not run"):
+        watchlist = (
+            Watchlist(
+                entries_from_csv(watchlist_csv.read_text("utf-8"), "backtest", datetime.now(UTC))
+            )
+            if watchlist_csv is not None
+            else None
+        )
         summary = run_backtest(
-            input_file, model_dir, output, scores, lateness_ms=int(settings.lateness_seconds * 1000)
+            input_file,
+            model_dir,
+            output,
+            scores,
+            lateness_ms=int(settings.lateness_seconds * 1000),
+            watchlist=watchlist,
         )
     print(summary)
 
@@ -441,7 +469,33 @@ async def model(
         help="The lead department's code.",
     ),
     option("--severity", type=click.Choice([s.value for s in Severity]), default=None),
+    option(
+        "--status",
+        type=click.Choice([s.value for s in LeadStatus]),
+        default=None,
+        help="Only leads with this handling status.",
+    ),
     option("--show", "lead_id", default=None, help="Show this lead in full and stop."),
+    option(
+        "--set-status",
+        type=click.Choice([s.value for s in LeadStatus]),
+        default=None,
+        help="With --show: change the lead's status (new, tracking, verifying, handed_over, "
+        "closed).",
+    ),
+    option("--note", default="", help="With --set-status: a note (required to go back)."),
+    option(
+        "--outcome",
+        type=click.Choice([o.value for o in Outcome]),
+        default=None,
+        help="With --set-status closed: confirmed, not_confirmed or other.",
+    ),
+    option("--by", default=None, help="With --set-status: who (default: the login name)."),
+    option(
+        "--list-account",
+        is_flag=True,
+        help="With --set-status: also put the lead's account on the negative list.",
+    ),
 )
 async def leads(
     self: AppCommand,
@@ -452,12 +506,26 @@ async def leads(
     sector: str | None,
     department: str | None,
     severity: str | None,
+    status: str | None,
     lead_id: str | None,
+    set_status: str | None,
+    note: str,
+    outcome: str | None,
+    by: str | None,
+    list_account: bool,
 ) -> None:
-    """Show leads with their reasons, latest revision of each, as they appear."""
+    """Show leads with their reasons and status, latest revision of each, as they appear;
+    show one lead in full (--show ID), or change its status (--show ID --set-status S)."""
     from streams.lead_view import LeadFilter, show_leads
 
-    lead_filter = LeadFilter(county, sector, department, severity, lead_id)
+    if set_status is not None:
+        from streams.casework_commands import set_lead_status
+
+        if lead_id is None:
+            raise click.UsageError("--set-status needs --show LEAD_ID")
+        print(set_lead_status(lead_id, set_status, note, outcome, by, list_account))
+        return
+    lead_filter = LeadFilter(county, sector, department, severity, status, lead_id)
     show_leads(
         settings, limit=limit, follow=follow and lead_id is None, lang=lang, lead_filter=lead_filter
     )

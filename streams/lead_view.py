@@ -3,41 +3,31 @@
 from __future__ import annotations
 
 import signal
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
+from casework.lead_book import LeadBook, LeadFilter
+from casework.lead_status import OUTCOME_NAMES_ZH, STATUS_NAMES_ZH, LeadStatus, LeadStatusRecord
 from schemas.sectors import DEPARTMENTS
+from streams.casework_topics import load_lead_book
 from streams.settings import Settings
+
+__all__ = ["LeadFilter", "render_lead", "render_lead_detail", "show_leads"]
 
 SEVERITY_ZH = {"general": "一般", "major": "重大", "case_related": "涉案"}
 DEPARTMENT_NAMES = {d.code: (d.name_zh, d.name_en) for d in DEPARTMENTS}
 
 
-@dataclass(frozen=True)
-class LeadFilter:
-    """Which leads to show; an empty field matches every lead."""
-
-    county: str | None = None  # a county name (隆阳区) or its 6-digit region code
-    sector: str | None = None
-    department: str | None = None  # a department code, e.g. cbrc
-    severity: str | None = None
-    lead_id: str | None = None
-
-    def matches(self, lead: dict[str, Any]) -> bool:
-        return (
-            (self.county is None or self.county in (lead["county"], lead["region"]))
-            and (self.sector is None or lead["sector"] == self.sector)
-            and (self.department is None or lead["lead_department"] == self.department)
-            and (self.severity is None or lead["severity"] == self.severity)
-            and (self.lead_id is None or lead["lead_id"] == self.lead_id)
-        )
-
-
-def render_lead_detail(lead: dict[str, Any], lang: str = "zh") -> str:
-    """One lead in full: the summary and reasons, then every field an analyst checks."""
+def render_lead_detail(
+    lead: dict[str, Any],
+    lang: str = "zh",
+    status: LeadStatusRecord | None = None,
+    listing: str | None = None,
+) -> str:
+    """One lead in full: the summary and reasons, every field an analyst checks, its status
+    history and whether its account is on the negative list."""
     zh = lang == "zh"
     department = DEPARTMENT_NAMES.get(lead["lead_department"], (lead["lead_department"],) * 2)
     rows = [
@@ -48,15 +38,23 @@ def render_lead_detail(lead: dict[str, Any], lang: str = "zh") -> str:
         ("最近证据" if zh else "last evidence", lead["last_evidence_time"]),
         ("证据交易" if zh else "evidence tx_ids", ", ".join(lead["evidence_tx_ids"]) or "-"),
         ("发布时间" if zh else "emitted at", lead["emitted_at"]),
+        ("负面清单" if zh else "negative list", listing or "-"),
     ]
+    for change in status.history if status is not None else ():
+        name = STATUS_NAMES_ZH[change.status] if zh else change.status.value
+        if change.outcome is not None:
+            name += f" ({OUTCOME_NAMES_ZH[change.outcome] if zh else change.outcome.value})"
+        when = change.at.isoformat(timespec="minutes")
+        rows.append(("处置" if zh else "status", f"{when}  {name}  {change.by}  {change.note}"))
     width = max(len(label) for label, _ in rows)
     return render_lead(lead, lang) + "".join(
         f"\n    {label:<{width}}  {value}" for label, value in rows
     )
 
 
-def render_lead(lead: dict[str, Any], lang: str = "zh") -> str:
+def render_lead(lead: dict[str, Any], lang: str = "zh", status: str = "new") -> str:
     severity = SEVERITY_ZH[lead["severity"]] if lang == "zh" else lead["severity"]
+    state = STATUS_NAMES_ZH[LeadStatus(status)] if lang == "zh" else status
     flags = []
     if lead["cross_province_major"]:
         flags.append("跨省重大" if lang == "zh" else "cross-province major")
@@ -65,6 +63,7 @@ def render_lead(lead: dict[str, Any], lang: str = "zh") -> str:
     money = lead["money_raised_fen"] / 100
     head = (
         f"{lead['last_evidence_time'][:16]}  [{severity}{' ' + '/'.join(flags) if flags else ''}]"
+        f" [{state}]"
         f"  {lead['county']} {lead['sector']} → {lead['lead_department']}  "
         f"{lead['bank_id']}:{lead['account_id']} {lead.get('customer_name') or ''}\n"
         f"    {lead['lead_id']} r{lead['revision']}  score {lead['score']:.3f} "
@@ -82,49 +81,68 @@ def show_leads(
     limit: int,
     follow: bool,
     lang: str,
-    lead_filter: LeadFilter = LeadFilter(),
+    lead_filter: LeadFilter | None = None,
 ) -> None:
+    lead_filter = lead_filter or LeadFilter()
     # The consumer blocks the event loop, so the loop's signal handlers never run: let
     # SIGTERM and Ctrl-C stop the process the plain way.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
     topic = settings.topic("leads")
+    # Where following starts is taken before the book is read, so that no revision published
+    # meanwhile is missed (one read twice is ignored: the book keeps the highest revision).
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
-            print(f"{topic} does not exist yet: start a worker (fundwatch worker)")
-            return
         consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        end = consumer.end_offsets(partitions)
-        latest: dict[str, dict[str, Any]] = {}
-        while any(consumer.position(tp) < end[tp] for tp in partitions):
-            for records in consumer.poll(timeout_ms=1000).values():
-                for record in records:
-                    lead = orjson.loads(record.value)
-                    latest[lead["lead_id"]] = lead
-        # Filtered on each lead's latest revision: a lead that became major is not general.
-        latest = {key: lead for key, lead in latest.items() if lead_filter.matches(lead)}
-        if lead_filter.lead_id is not None:
-            if lead_filter.lead_id not in latest:
-                raise SystemExit(f"no lead {lead_filter.lead_id} on {topic}")
-            print(render_lead_detail(latest[lead_filter.lead_id], lang))
-            return
-        shown = sorted(latest.values(), key=lambda lead: lead["last_evidence_time"])
-        shown = shown[-limit:] if limit > 0 else []
-        for lead in shown:
-            print(render_lead(lead, lang))
-        print(
-            f"-- {len(latest)} leads on {topic}"
-            + (" matching the filter" if lead_filter != LeadFilter() else "")
-            + ("; following new revisions" if follow else "")
-        )
-        while follow:
-            for records in consumer.poll(timeout_ms=1000).values():
-                for record in records:
-                    lead = orjson.loads(record.value)
-                    if lead_filter.matches(lead):
-                        print(render_lead(lead, lang), flush=True)
+        consumer.seek_to_end(*partitions)
+        for tp in partitions:
+            consumer.position(tp)
+        _show(settings, consumer, limit, follow, lang, lead_filter)
     finally:
         consumer.close()
+
+
+def _show(
+    settings: Settings,
+    consumer: KafkaConsumer,
+    limit: int,
+    follow: bool,
+    lang: str,
+    lead_filter: LeadFilter,
+) -> None:
+    topic = settings.topic("leads")
+    book = load_lead_book(settings)
+    if lead_filter.lead_id is not None:
+        if lead_filter.lead_id not in book.leads:
+            raise SystemExit(f"no lead {lead_filter.lead_id} on {topic}")
+        print(detail_of(book, lead_filter.lead_id, lang))
+        return
+    # Filtered on each lead's latest revision: a lead that became major is not general.
+    matching = book.select(lead_filter)
+    shown = matching[-limit:] if limit > 0 else []
+    for lead in shown:
+        print(render_lead(lead, lang, book.status(lead["lead_id"]).value))
+    print(
+        f"-- {len(matching)} leads on {topic}"
+        + (" matching the filter" if lead_filter != LeadFilter() else "")
+        + ("; following new revisions" if follow else "")
+    )
+    while follow:
+        for records in consumer.poll(timeout_ms=1000).values():
+            for record in records:
+                lead = book.apply_lead(orjson.loads(record.value))
+                if lead is None:
+                    continue
+                status = book.status(lead["lead_id"])
+                if lead_filter.matches(lead, status):
+                    print(render_lead(lead, lang, status.value), flush=True)
+
+
+def detail_of(book: LeadBook, lead_id: str, lang: str) -> str:
+    lead = book.leads[lead_id]
+    listing = book.listing_of(lead)
+    listed = (
+        f"{listing.key} ({listing.source.value}, {listing.added_at:%Y-%m-%d})" if listing else None
+    )
+    return render_lead_detail(lead, lang, book.statuses.get(lead_id), listed)

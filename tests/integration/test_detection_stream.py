@@ -73,6 +73,14 @@ def test_worker_and_backtest_give_identical_features_and_leads(
     deployment.run_cli("model", "publish", str(model_dir))
     live, _ = simulate(deployment, tmp_path, seed=2)
     lines = live.read_bytes().splitlines()
+    # One ordinary account on the negative list, as a police notice would put it there: its
+    # leads are case-related, in the stream and in the backtest alike.
+    listed_account = orjson.loads(lines[0])["account_id"]
+    watchlist = tmp_path / "watchlist.csv"
+    watchlist.write_text(
+        f"entity_type,entity_id,source,reason\naccount,{listed_account},police,立案侦查\n"
+    )
+    deployment.run_cli("watchlist", "import", str(watchlist))
 
     worker = deployment.start_worker()
     send_lines(lines, deployment.settings)
@@ -101,10 +109,21 @@ def test_worker_and_backtest_give_identical_features_and_leads(
 
     leads_file = tmp_path / "leads.jsonl"
     deployment.run_cli(
-        "backtest", "--input", str(live), "--model", str(model_dir), "--output", str(leads_file)
+        "backtest",
+        "--input",
+        str(live),
+        "--model",
+        str(model_dir),
+        "--output",
+        str(leads_file),
+        "--watchlist",
+        str(watchlist),
     )
     offline_leads = lead_revisions(leads_file.read_bytes().splitlines())
     assert offline_leads, "the simulated schemes should produce leads"
+    listed_leads = [x for x in offline_leads.values() if x["account_id"] == listed_account]
+    assert listed_leads and all(x["severity"] == "case_related" for x in listed_leads)
+    assert listed_leads[0]["watchlist_matches"] == [f"account|account:{listed_account}"]
     assert all(lead["model_version"] == "m1" for lead in offline_leads.values())
     wait_for(
         lambda: stream_leads(deployment) == offline_leads,

@@ -57,7 +57,12 @@ def test_filters_keep_only_matching_leads() -> None:
     assert LeadFilter(county="530581").matches(lead())
     assert not LeadFilter(county="隆阳区").matches(lead())
     assert LeadFilter(sector="p2p_lending", department="cbrc").matches(lead())
-    assert not LeadFilter(department="dfb").matches(lead())
+    # A cross-prefecture lead is routed to 打非办 too, so its filter keeps it.
+    assert LeadFilter(department="dfb").matches(lead())
+    assert not LeadFilter(department="dfb").matches(lead(cross_prefecture=False))
+    assert not LeadFilter(department="nyj").matches(lead())
+    assert LeadFilter(status="new").matches(lead())
+    assert not LeadFilter(status="closed").matches(lead())
     assert not LeadFilter(severity="general").matches(lead())
     assert LeadFilter(severity="general").matches(lead(severity="general"))
     assert not LeadFilter(lead_id="Lother").matches(lead())
