@@ -1,13 +1,14 @@
 # fundwatch: the two commands of the README quick start, and what they need.
 #   make demo   install, start the local Kafka broker and a worker, stream simulated reports
-#   make test   install, then lint and run every test (the integration tests start the broker)
+#   make test   install (Python packages, and Chromium from Debian's packages), then lint and
+#               run every test (the integration tests start the broker)
 
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint clean
+.PHONY: install browser demo test lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +18,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Debian's Chromium and CJK fonts: the console's browser tests and PDF reports need them.
+browser:
+	bash deploy/browser/install.sh
+
 demo: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash deploy/demo.sh
 
@@ -24,7 +29,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest
 
 clean:
