@@ -31,7 +31,12 @@ app = faust.App(
     broker_session_timeout=settings.session_timeout_seconds,
     broker_heartbeat_interval=settings.session_timeout_seconds / 5,
     producer_linger=0.02,
+    table_standby_replicas=settings.standby_replicas,
     web_enabled=True,
+    # Faust's table and router views would show account state to anyone who reaches the
+    # port; the console (streams/console) is the signed-in way in.
+    web_tables_enabled=False,
+    web_router_enabled=False,
     autodiscover=False,
 )
 
@@ -79,6 +84,7 @@ def main() -> None:
     import streams.agents
     import streams.casework_commands
     import streams.commands
+    import streams.report_command
     import streams.web  # noqa: F401
 
     if sys.argv[1:2] == ["worker"]:

@@ -1,0 +1,766 @@
+"""The monthly report as Markdown or as one self-contained HTML page (print-ready for A4).
+
+Both renderings come from one outline (sections of paragraphs, tables and charts), so they
+hold the same figures. In the HTML every key figure carries ``data-figure`` (and
+``data-county``, ``data-sector``, ``data-lead``, ``data-status``, ``data-month`` ... saying
+whose figure it is), so tests and other tools read figures without parsing the layout.
+Chinese by default (``lang="zh"``); ``lang="en"`` for English.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from html import escape
+
+from casework.charts import SERIES_COLORS, Series, bar_chart, funnel_chart, line_chart
+from casework.lead_status import OUTCOME_NAMES_ZH, STATUS_NAMES_ZH, LeadStatus, Outcome
+from casework.monthly_report import (
+    BEIJING,
+    BY_EVIDENCE,
+    CARRIED_OVER,
+    CROSS_PREFECTURE,
+    CROSS_PROVINCE_MAJOR,
+    HIGH_RISK_AREA_LEADS,
+    HIGH_RISK_MAJOR_LEADS,
+    NEW,
+    RISK_ELEVATED,
+    RISK_HIGH,
+    RISK_LOW,
+    WATCHLIST_MATCH,
+    AreaFigures,
+    MonthlyReport,
+    parse_month,
+)
+from casework.watchlist import SOURCE_NAMES_ZH, ListingSource
+from schemas.sectors import DEPARTMENTS, sector_of
+
+LANGUAGES = ("zh", "en")
+
+# Display names of the sector codes (the report schema's industry enum).
+SECTOR_NAMES: dict[str, tuple[str, str]] = {
+    "p2p_lending": ("P2P网络借贷", "P2P lending"),
+    "third_party_payment": ("第三方支付", "third-party payment"),
+    "equity_crowdfunding": ("股权众筹", "equity crowdfunding"),
+    "microloan": ("小额贷款", "microloans"),
+    "private_fund": ("私募基金", "private funds"),
+    "financing_registration": ("融资登记", "financing registration"),
+    "capital_management": ("资本管理", "capital management"),
+    "financial_services": ("金融服务", "financial services"),
+    "trading_venue": ("交易场所", "trading venues"),
+    "financing_guarantee": ("融资担保", "financing guarantee"),
+    "ecommerce": ("电子商务", "e-commerce"),
+    "pawn": ("典当", "pawnbroking"),
+    "financial_leasing": ("融资租赁", "financial leasing"),
+    "investment_advisory": ("投资咨询", "investment advisory"),
+    "wealth_management": ("理财", "wealth management"),
+    "asset_management": ("资产管理", "asset management"),
+    "consignment": ("寄卖", "consignment"),
+    "real_estate_agency": ("房地产中介", "real estate agencies"),
+    "real_estate_developer": ("房地产开发", "real estate developers"),
+    "farmer_cooperative": ("农民专业合作社", "farmer cooperatives"),
+    "elderly_care": ("养老服务", "elderly care"),
+    "private_school": ("民办教育", "private schools"),
+    "private_hospital": ("民营医疗", "private hospitals"),
+    "high_tech": ("高新技术", "high tech"),
+    "retail": ("零售", "retail"),
+    "manufacturing": ("制造业", "manufacturing"),
+    "agriculture": ("农业", "agriculture"),
+    "logistics": ("物流", "logistics"),
+    "catering": ("餐饮", "catering"),
+    "construction": ("建筑业", "construction"),
+    "other": ("其他", "other"),
+}
+COUNTY_NAMES_EN = {
+    "隆阳区": "Longyang District",
+    "施甸县": "Shidian County",
+    "龙陵县": "Longling County",
+    "昌宁县": "Changning County",
+    "腾冲市": "Tengchong City",
+    "云南省其他地区": "elsewhere in Yunnan",
+    "省外": "outside Yunnan",
+}
+DEPARTMENT_NAMES = {d.code: (d.name_zh, d.name_en) for d in DEPARTMENTS}
+MONTH_NAMES_EN = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+LABELS: dict[str, tuple[str, str]] = {
+    "title": (
+        "保山市防范和处置非法集资监测月报",
+        "Baoshan City illegal fundraising monitoring report",
+    ),
+    "period": ("统计期间（北京时间）", "Period (Beijing time)"),
+    "generated": ("生成时间", "Generated"),
+    "overview": ("一、总体情况", "1. Overview"),
+    "by_county": ("二、分县（市、区）监测情况", "2. By county"),
+    "by_sector": ("三、分行业监测情况", "3. By sector"),
+    "suspected": ("四、涉嫌非法集资主体及线索", "4. Entities suspected and their leads"),
+    "handling": ("五、线索处置情况", "5. How leads were handled"),
+    "trend": ("六、近期趋势", "6. Trend over recent months"),
+    "notes": ("说明", "Notes"),
+    "item": ("项目", "Item"),
+    "value": ("数值", "Value"),
+    "entities_monitored": ("监测主体数", "Entities monitored"),
+    "entities_suspected": ("涉嫌主体数", "Entities suspected"),
+    "leads_in_month": ("本月线索数", "Leads in the month"),
+    "leads_new": ("新增线索", "New leads"),
+    "leads_carried_over": ("结转线索", "Carried-over leads"),
+    "leads_by_evidence": ("证据涉及本月的其他线索", "Other leads with evidence in the month"),
+    "risk_level": ("总体风险等级", "Overall risk level"),
+    "leads_major": ("重大线索", "Major leads"),
+    "leads_case_related": ("涉案线索", "Case-related leads"),
+    "leads_cross_prefecture": ("跨州(市)线索", "Cross-prefecture leads"),
+    "leads_cross_province_major": ("跨省重大线索", "Cross-province major leads"),
+    "high_risk_counties": ("高风险地区", "High-risk counties"),
+    "high_risk_sectors": ("高风险行业", "High-risk sectors"),
+    "none": ("无", "none"),
+    "county": ("县（市、区）", "County"),
+    "sector": ("行业", "Sector"),
+    "category": ("监测类别", "Plan category"),
+    "department": ("牵头部门", "Lead department"),
+    "monitored": ("监测主体", "Monitored"),
+    "suspected_entities": ("涉嫌主体", "Suspected"),
+    "leads": ("线索", "Leads"),
+    "new_leads": ("新增", "New"),
+    "serious_leads": ("重大/涉案", "Major/case"),
+    "high_risk": ("高风险", "High risk"),
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
+    "chart_county": ("各县（市、区）线索数", "Leads by county"),
+    "chart_sector": ("各行业线索数", "Leads by sector"),
+    "chart_funnel": ("线索处置进度（截至月末）", "Lead handling funnel (at month end)"),
+    "chart_trend": ("近期各月线索数", "Leads per month"),
+    "no_data": ("本月无数据", "no data this month"),
+    "no_suspected": ("本月无涉嫌主体。", "No entity was suspected this month."),
+    "entity": ("主体（账户@银行）", "Entity (account@bank)"),
+    "lead_id": ("线索编号", "Lead"),
+    "severity": ("等级", "Severity"),
+    "flags": ("标记", "Flags"),
+    "money_raised": ("集资金额（元）", "Raised (CNY)"),
+    "participants": ("参与人数", "People"),
+    "status": ("状态（月末）", "Status at month end"),
+    "listed": ("负面清单", "Listed"),
+    "standing": ("类型", "Standing"),
+    "lead_status": ("状态（月末）", "Status"),
+    "status_counts": ("月末线索状态", "Lead status at the end of the month"),
+    "count": ("数量", "Count"),
+    "outcomes": ("办结结果", "Outcomes of closed leads"),
+    "outcome": ("结果", "Outcome"),
+    "first_actions": ("本月首次处置线索数", "Leads first acted on in the month"),
+    "closed_in_month": ("本月办结线索数", "Leads closed in the month"),
+    "median_first_action": (
+        "发布至首次处置时长中位数（小时）",
+        "Median hours from emission to first action",
+    ),
+    "median_close": ("发布至办结时长中位数（小时）", "Median hours from emission to closing"),
+    "month": ("月份", "Month"),
+    "trend_new": ("新增线索", "New leads"),
+    "trend_in_month": ("当月线索", "Leads in the month"),
+    "trend_closed": ("办结线索", "Leads closed"),
+}
+RISK_NAMES = {
+    RISK_HIGH: ("高", "high"),
+    RISK_ELEVATED: ("较高", "elevated"),
+    RISK_LOW: ("低", "low"),
+}
+SEVERITY_NAMES = {
+    "general": ("一般", "general"),
+    "major": ("重大", "major"),
+    "case_related": ("涉案", "case-related"),
+}
+FLAG_NAMES = {
+    CROSS_PROVINCE_MAJOR: ("跨省重大", "cross-province major"),
+    CROSS_PREFECTURE: ("跨州(市)", "cross-prefecture"),
+    WATCHLIST_MATCH: ("涉负面清单主体", "touches a listed entity"),
+}
+STANDING_NAMES = {
+    NEW: ("新增", "new"),
+    CARRIED_OVER: ("结转", "carried over"),
+    BY_EVIDENCE: ("证据涉及本月", "by evidence"),
+}
+STATUS_NAMES_EN = {
+    LeadStatus.NEW: "new",
+    LeadStatus.TRACKING: "tracking",
+    LeadStatus.VERIFYING: "verifying",
+    LeadStatus.HANDED_OVER: "handed over",
+    LeadStatus.CLOSED: "closed",
+}
+OUTCOME_NAMES_EN = {
+    Outcome.CONFIRMED: "confirmed illegal fundraising",
+    Outcome.NOT_CONFIRMED: "ruled out",
+    Outcome.OTHER: "other matter",
+}
+
+NOTES: tuple[tuple[str, str], ...] = (
+    (
+        "月份按北京时间（UTC+8）划分。",
+        "Months are calendar months in Beijing time (UTC+8).",
+    ),
+    (
+        "本月线索：本月首次发布的（新增），本月之前发布且月初未办结的（结转），"
+        "或证据时间与本月重叠的（证据涉及本月，含月后发现的线索）。",
+        "Leads in the month: first emitted in it (new); emitted before it and not closed when it "
+        "began (carried over); or with evidence in it (including leads found after it ended).",
+    ),
+    (
+        f"总体风险：有涉案或跨省重大线索，或重大线索不少于{HIGH_RISK_MAJOR_LEADS}条，为高；"
+        "有重大或跨州(市)线索，为较高；否则为低。已排除（办结且结果为排除）的线索不计。",
+        "Overall risk: high with any case-related or cross-province major lead, or at least "
+        f"{HIGH_RISK_MAJOR_LEADS} major leads; elevated with any major or cross-prefecture lead; "
+        "low otherwise. Leads closed as ruled out are not counted.",
+    ),
+    (
+        f"高风险地区、行业：有重大、涉案或跨省重大线索，或线索不少于{HIGH_RISK_AREA_LEADS}条"
+        "（已排除的不计）。",
+        "High-risk county or sector: one major, case-related or cross-province major lead, or "
+        f"at least {HIGH_RISK_AREA_LEADS} leads (leads ruled out are not counted).",
+    ),
+    (
+        "状态为月末时的状态；处置时长自线索首次发布起计，统计本月内的首次处置和办结。",
+        "Statuses are those at the end of the month; handling times run from a lead's first "
+        "emission, over first actions and closings made in the month.",
+    ),
+    (
+        "监测主体：本月有交易报告的账户，以及本月有线索的账户。线索金额、人数取最新版本；"
+        "负面清单为生成报告时的名单。",
+        "Entities monitored: accounts with reports in the month, and accounts with a lead in it. "
+        "A lead's figures are its latest revision's; the negative list is as at generation.",
+    ),
+)
+
+
+def _t(key: str, lang: str) -> str:
+    zh, en = LABELS[key]
+    return zh if lang == "zh" else en
+
+
+def _pick(names: tuple[str, str], lang: str) -> str:
+    return names[0] if lang == "zh" else names[1]
+
+
+def month_title(month: str, lang: str) -> str:
+    year, number = parse_month(month)
+    return f"{year}年{number}月" if lang == "zh" else f"{MONTH_NAMES_EN[number - 1]} {year}"
+
+
+def county_name(county: str, lang: str) -> str:
+    return county if lang == "zh" else COUNTY_NAMES_EN.get(county, county)
+
+
+def sector_name(code: str, lang: str) -> str:
+    return _pick(SECTOR_NAMES.get(code, (code, code)), lang)
+
+
+def department_name(code: str, lang: str) -> str:
+    return _pick(DEPARTMENT_NAMES.get(code, (code, code)), lang)
+
+
+def status_name(status: str, lang: str) -> str:
+    value = LeadStatus(status)
+    return STATUS_NAMES_ZH[value] if lang == "zh" else STATUS_NAMES_EN[value]
+
+
+def outcome_name(outcome: str, lang: str) -> str:
+    value = Outcome(outcome)
+    return OUTCOME_NAMES_ZH[value] if lang == "zh" else OUTCOME_NAMES_EN[value]
+
+
+def _aside(text: str, lang: str) -> str:
+    """Text in brackets after a value: full-width ones in Chinese."""
+    return f"（{text}）" if lang == "zh" else f" ({text})"
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen / 100:,.2f}"
+
+
+def _hours(hours: float | None) -> str:
+    return "—" if hours is None else f"{hours:.1f}"
+
+
+def _local(moment: datetime) -> str:
+    return f"{moment.astimezone(BEIJING):%Y-%m-%d %H:%M}"
+
+
+# -- the outline both renderings share ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    text: str
+    attrs: dict[str, str] = field(default_factory=dict)  # data-* attributes (HTML only)
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    headers: tuple[str, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+    caption: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Paragraph:
+    text: str
+    attrs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    svg: str  # HTML only: Markdown has the same figures in a table
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    heading: str
+    blocks: tuple[Table | Paragraph | Chart, ...]
+    slug: str
+
+
+def _figure(text: object, figure: str, **who: str) -> Cell:
+    attrs = {"figure": figure, **{k.replace("_", "-"): v for k, v in who.items()}}
+    return Cell(str(text), attrs)
+
+
+def _area_rows(
+    areas: Sequence[AreaFigures], kind: str, lang: str, with_sector_columns: bool
+) -> tuple[tuple[Cell, ...], ...]:
+    rows = []
+    for area in areas:
+        who = {kind: area.name}
+        if kind == "county":
+            head: tuple[Cell, ...] = (Cell(county_name(area.name, lang)),)
+        else:
+            sector = sector_of(area.name)
+            head = (Cell(sector_name(area.name, lang)),)
+            if with_sector_columns:
+                head += (
+                    Cell(sector.seed_category or "—"),
+                    Cell(department_name(sector.department.code, lang)),
+                )
+        rows.append(
+            (
+                *head,
+                _figure(area.monitored, "monitored", **who),
+                _figure(area.suspected, "suspected", **who),
+                _figure(area.leads, "leads", **who),
+                _figure(area.new_leads, "new-leads", **who),
+                _figure(area.serious_leads, "serious-leads", **who),
+                _figure(_t("yes" if area.high_risk else "no", lang), "high-risk", **who),
+            )
+        )
+    return tuple(rows)
+
+
+def outline(report: MonthlyReport, lang: str = "zh") -> list[Section]:
+    """The report's sections, in the language asked for."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"lang must be one of {LANGUAGES}, not {lang!r}")
+    return [
+        _overview(report, lang),
+        _by_county(report, lang),
+        _by_sector(report, lang),
+        _suspected_section(report, lang),
+        _handling_section(report, lang),
+        _trend_section(report, lang),
+        Section(_t("notes", lang), tuple(Paragraph(_pick(note, lang)) for note in NOTES), "notes"),
+    ]
+
+
+def _overview(report: MonthlyReport, lang: str) -> Section:
+    risk = report.risk
+    none = _t("none", lang)
+    sep = "、" if lang == "zh" else ", "
+    counties = sep.join(county_name(c, lang) for c in report.high_risk_counties) or none
+    sectors = sep.join(sector_name(s, lang) for s in report.high_risk_sectors) or none
+    rows = [
+        ("entities_monitored", report.entities_monitored, "entities-monitored"),
+        ("entities_suspected", report.entities_suspected, "entities-suspected"),
+        ("leads_in_month", report.leads_in_month, "leads-in-month"),
+        ("leads_new", report.leads_new, "leads-new"),
+        ("leads_carried_over", report.leads_carried_over, "leads-carried-over"),
+        ("leads_by_evidence", report.leads_by_evidence, "leads-by-evidence"),
+        ("leads_major", risk.major, "leads-major"),
+        ("leads_case_related", risk.case_related, "leads-case-related"),
+        ("leads_cross_prefecture", risk.cross_prefecture, "leads-cross-prefecture"),
+        ("leads_cross_province_major", risk.cross_province_major, "leads-cross-province-major"),
+    ]
+    table_rows: list[tuple[Cell, ...]] = [
+        (
+            Cell(_t("risk_level", lang)),
+            _figure(_pick(RISK_NAMES[risk.level], lang), "risk-level", level=risk.level),
+        )
+    ]
+    table_rows += [(Cell(_t(key, lang)), _figure(value, figure)) for key, value, figure in rows]
+    table_rows += [
+        (
+            Cell(_t("high_risk_counties", lang)),
+            _figure(counties, "high-risk-counties", names="|".join(report.high_risk_counties)),
+        ),
+        (
+            Cell(_t("high_risk_sectors", lang)),
+            _figure(sectors, "high-risk-sectors", names="|".join(report.high_risk_sectors)),
+        ),
+    ]
+    return Section(
+        _t("overview", lang),
+        (
+            Table((_t("item", lang), _t("value", lang)), tuple(table_rows)),
+            Paragraph(_pick(NOTES[2], lang)),
+        ),
+        "overview",
+    )
+
+
+def _by_county(report: MonthlyReport, lang: str) -> Section:
+    headers = (
+        _t("county", lang),
+        _t("monitored", lang),
+        _t("suspected_entities", lang),
+        _t("leads", lang),
+        _t("new_leads", lang),
+        _t("serious_leads", lang),
+        _t("high_risk", lang),
+    )
+    chart = bar_chart(
+        [(county_name(a.name, lang), a.leads) for a in report.counties],
+        _t("chart_county", lang),
+        "leads-by-county",
+        no_data=_t("no_data", lang),
+    )
+    table = Table(headers, _area_rows(report.counties, "county", lang, False))
+    return Section(_t("by_county", lang), (table, Chart(chart)), "by-county")
+
+
+def _by_sector(report: MonthlyReport, lang: str) -> Section:
+    headers = (
+        _t("sector", lang),
+        _t("category", lang),
+        _t("department", lang),
+        _t("monitored", lang),
+        _t("suspected_entities", lang),
+        _t("leads", lang),
+        _t("new_leads", lang),
+        _t("serious_leads", lang),
+        _t("high_risk", lang),
+    )
+    with_leads = [a for a in report.sectors if a.leads]
+    chart = bar_chart(
+        [(sector_name(a.name, lang), a.leads) for a in with_leads],
+        _t("chart_sector", lang),
+        "leads-by-sector",
+        color="#c98a1b",
+        no_data=_t("no_data", lang),
+    )
+    if not report.sectors:
+        return Section(_t("by_sector", lang), (Paragraph(_t("no_data", lang)),), "by-sector")
+    table = Table(headers, _area_rows(report.sectors, "sector", lang, True))
+    return Section(_t("by_sector", lang), (table, Chart(chart)), "by-sector")
+
+
+def _suspected_section(report: MonthlyReport, lang: str) -> Section:
+    if not report.suspected:
+        return Section(_t("suspected", lang), (Paragraph(_t("no_suspected", lang)),), "suspected")
+    headers = (
+        _t("entity", lang),
+        _t("county", lang),
+        _t("sector", lang),
+        _t("lead_id", lang),
+        _t("severity", lang),
+        _t("flags", lang),
+        _t("money_raised", lang),
+        _t("participants", lang),
+        _t("lead_status", lang),
+        _t("department", lang),
+        _t("listed", lang),
+        _t("standing", lang),
+    )
+    sep = "、" if lang == "zh" else ", "
+    rows = []
+    for entity in report.suspected:
+        name = f"{entity.account_id}@{entity.bank_id}"
+        if entity.customer_name:
+            name += _aside(entity.customer_name, lang)
+        for line in entity.leads:
+            who = {"lead": line.lead_id}
+            status = status_name(line.status, lang)
+            if line.outcome:
+                status += _aside(outcome_name(line.outcome, lang), lang)
+            listed = _t("no", lang)
+            if line.listed:
+                source = ListingSource(line.listing_source) if line.listing_source else None
+                listed = _t("yes", lang)
+                if source is not None:
+                    listed += _aside(
+                        SOURCE_NAMES_ZH[source] if lang == "zh" else source.value, lang
+                    )
+            rows.append(
+                (
+                    Cell(name, {"account": entity.account_id}),
+                    Cell(county_name(entity.county, lang)),
+                    Cell(sector_name(entity.sector, lang)),
+                    _figure(line.lead_id, "lead-id", **who),
+                    _figure(
+                        _pick(SEVERITY_NAMES.get(line.severity, (line.severity,) * 2), lang),
+                        "severity",
+                        value=line.severity,
+                        **who,
+                    ),
+                    _figure(
+                        sep.join(_pick(FLAG_NAMES[f], lang) for f in line.flags) or "—",
+                        "flags",
+                        value=" ".join(line.flags),
+                        **who,
+                    ),
+                    _figure(_yuan(line.money_raised_fen), "money-raised", **who),
+                    _figure(f"{line.participants:,}", "participants", **who),
+                    _figure(status, "status", value=line.status, **who),
+                    Cell(department_name(line.department, lang)),
+                    _figure(listed, "listed", value="yes" if line.listed else "no", **who),
+                    _figure(
+                        _pick(STANDING_NAMES[line.standing], lang),
+                        "standing",
+                        value=line.standing,
+                        **who,
+                    ),
+                )
+            )
+    return Section(_t("suspected", lang), (Table(headers, tuple(rows)),), "suspected")
+
+
+def _handling_section(report: MonthlyReport, lang: str) -> Section:
+    handling = report.handling
+    status_table = Table(
+        (_t("status", lang), _t("count", lang)),
+        tuple(
+            (Cell(status_name(status, lang)), _figure(count, "status-count", status=status))
+            for status, count in handling.status_counts.items()
+        ),
+        caption=_t("status_counts", lang),
+    )
+    outcome_table = Table(
+        (_t("outcome", lang), _t("count", lang)),
+        tuple(
+            (Cell(outcome_name(outcome, lang)), _figure(count, "outcome-count", outcome=outcome))
+            for outcome, count in handling.outcome_counts.items()
+        ),
+        caption=_t("outcomes", lang),
+    )
+    timing = Table(
+        (_t("item", lang), _t("value", lang)),
+        (
+            (
+                Cell(_t("first_actions", lang)),
+                _figure(handling.first_actions_in_month, "first-actions-in-month"),
+            ),
+            (
+                Cell(_t("closed_in_month", lang)),
+                _figure(handling.closed_in_month, "closed-in-month"),
+            ),
+            (
+                Cell(_t("median_first_action", lang)),
+                _figure(
+                    _hours(handling.median_hours_to_first_action), "median-hours-to-first-action"
+                ),
+            ),
+            (
+                Cell(_t("median_close", lang)),
+                _figure(_hours(handling.median_hours_to_close), "median-hours-to-close"),
+            ),
+        ),
+    )
+    funnel = funnel_chart(
+        [(status_name(status, lang), count) for status, count in handling.funnel],
+        _t("chart_funnel", lang),
+        "status-funnel",
+        no_data=_t("no_data", lang),
+    )
+    return Section(
+        _t("handling", lang), (status_table, Chart(funnel), outcome_table, timing), "handling"
+    )
+
+
+def _trend_section(report: MonthlyReport, lang: str) -> Section:
+    months = [point.month for point in report.trend]
+    chart = line_chart(
+        months,
+        [
+            Series(
+                _t("trend_in_month", lang), [p.in_month for p in report.trend], SERIES_COLORS[1]
+            ),
+            Series(_t("trend_new", lang), [p.new for p in report.trend], SERIES_COLORS[0]),
+            Series(_t("trend_closed", lang), [p.closed for p in report.trend], SERIES_COLORS[2]),
+        ],
+        _t("chart_trend", lang),
+        "trend",
+        no_data=_t("no_data", lang),
+    )
+    rows = tuple(
+        (
+            Cell(point.month),
+            _figure(point.new, "trend-new", month=point.month),
+            _figure(point.in_month, "trend-in-month", month=point.month),
+            _figure(point.closed, "trend-closed", month=point.month),
+        )
+        for point in report.trend
+    )
+    headers = (
+        _t("month", lang),
+        _t("trend_new", lang),
+        _t("trend_in_month", lang),
+        _t("trend_closed", lang),
+    )
+    return Section(_t("trend", lang), (Table(headers, rows), Chart(chart)), "trend")
+
+
+def _subtitle(report: MonthlyReport, lang: str) -> tuple[str, str]:
+    last_day = report.period_end - timedelta(days=1)
+    colon = "：" if lang == "zh" else ": "
+    period = f"{_t('period', lang)}{colon}{report.period_start:%Y-%m-%d} — {last_day:%Y-%m-%d}"
+    generated = f"{_t('generated', lang)}{colon}{_local(report.generated_at)} (UTC+8)"
+    return period, generated
+
+
+# -- Markdown -----------------------------------------------------------------------------------
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(table: Table) -> list[str]:
+    lines = [f"**{table.caption}**", ""] if table.caption else []
+    lines.append("| " + " | ".join(_md_cell(h) for h in table.headers) + " |")
+    lines.append("|" + "|".join("---" for _ in table.headers) + "|")
+    lines += ["| " + " | ".join(_md_cell(c.text) for c in row) + " |" for row in table.rows]
+    return [*lines, ""]
+
+
+def render_markdown(report: MonthlyReport, lang: str = "zh") -> str:
+    """The report as Markdown (tables only: the charts' figures are in the tables)."""
+    sections = outline(report, lang)
+    period, generated = _subtitle(report, lang)
+    lines = [
+        f"# {_t('title', lang)}",
+        "",
+        f"## {month_title(report.month, lang)}",
+        "",
+        f"{period}  ",
+        generated,
+        "",
+    ]
+    for section in sections:
+        lines += [f"## {section.heading}", ""]
+        for block in section.blocks:
+            if isinstance(block, Table):
+                lines += _md_table(block)
+            elif isinstance(block, Paragraph):
+                bullet = "- " if section.slug == "notes" else ""
+                lines += [bullet + block.text, ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# -- HTML -------------------------------------------------------------------------------------
+
+CSS = """
+@page { size: A4; margin: 15mm 13mm 16mm 13mm; }
+* { box-sizing: border-box; }
+body { font-family: "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "PingFang SC",
+  "Microsoft YaHei", sans-serif; font-size: 10pt; color: #1a1a1a; line-height: 1.45; margin: 0; }
+@media screen { body { max-width: 210mm; margin: 0 auto; padding: 12mm; } }
+header { text-align: center; border-bottom: 2px solid #b03a2e; padding-bottom: 6px;
+  margin-bottom: 10px; }
+h1 { font-size: 18pt; color: #b03a2e; margin: 0 0 4px; letter-spacing: 1px; }
+.month { font-size: 13pt; font-weight: bold; margin: 0 0 4px; }
+.meta { color: #555; font-size: 9pt; margin: 0; }
+h2 { font-size: 12.5pt; border-left: 4px solid #b03a2e; padding-left: 6px; margin: 16px 0 8px;
+  break-after: avoid; page-break-after: avoid; }
+table { border-collapse: collapse; width: 100%; margin: 6px 0 10px; font-size: 9pt; }
+caption { text-align: left; font-weight: bold; padding: 2px 0; }
+th, td { border: 1px solid #bfbfbf; padding: 3px 5px; vertical-align: top; }
+th { background: #f3ece9; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table.narrow { width: auto; min-width: 55%; }
+thead { display: table-header-group; }
+tr { break-inside: avoid; page-break-inside: avoid; }
+.chart { display: block; max-width: 170mm; margin: 4px 0 12px; break-inside: avoid; }
+.risk-high { color: #fff; background: #b03a2e; font-weight: bold; }
+.risk-elevated { background: #f6d7a7; font-weight: bold; }
+.risk-low { background: #dcefdc; }
+section.notes p { color: #444; font-size: 8.5pt; margin: 2px 0; }
+section.suspected table { font-size: 7.5pt; }
+section.suspected th, section.suspected td { padding: 2px 3px; }
+section.suspected td[data-account], section.suspected td[data-figure="lead-id"] {
+  overflow-wrap: anywhere; }
+"""
+
+
+_NUMBER = re.compile(r"^[\d,.]+$")
+
+
+def _attrs(attrs: dict[str, str]) -> str:
+    return "".join(f' data-{escape(k)}="{escape(v)}"' for k, v in attrs.items())
+
+
+def _html_cell(cell: Cell) -> str:
+    css = ""
+    if cell.attrs.get("figure") == "risk-level":
+        css = f' class="risk-{escape(cell.attrs.get("level", ""))}"'
+    elif _NUMBER.match(cell.text):
+        css = ' class="num"'
+    return f"<td{css}{_attrs(cell.attrs)}>{escape(cell.text)}</td>"
+
+
+def _html_table(table: Table) -> str:
+    # Item/value tables need not span the page.
+    css = ' class="narrow"' if len(table.headers) == 2 else ""
+    caption = f"<caption>{escape(table.caption)}</caption>" if table.caption else ""
+    head = "".join(f"<th>{escape(h)}</th>" for h in table.headers)
+    body = "".join("<tr>" + "".join(_html_cell(c) for c in row) + "</tr>" for row in table.rows)
+    return f"<table{css}>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render_html(report: MonthlyReport, lang: str = "zh") -> str:
+    """The report as one HTML page: inline CSS and SVG, nothing fetched, A4 when printed."""
+    sections = outline(report, lang)
+    period, generated = _subtitle(report, lang)
+    title = f"{_t('title', lang)} {month_title(report.month, lang)}"
+    parts = [
+        "<!DOCTYPE html>",
+        f'<html lang="{"zh-CN" if lang == "zh" else "en"}">',
+        '<head><meta charset="utf-8">',
+        f"<title>{escape(title)}</title>",
+        f"<style>{CSS}</style></head>",
+        f'<body data-month="{escape(report.month)}" data-lang="{lang}">',
+        "<header>",
+        f"<h1>{escape(_t('title', lang))}</h1>",
+        f'<p class="month">{escape(month_title(report.month, lang))}</p>',
+        f'<p class="meta">{escape(period)}</p>',
+        f'<p class="meta">{escape(generated)}</p>',
+        "</header>",
+    ]
+    for section in sections:
+        parts.append(f'<section class="{section.slug}"><h2>{escape(section.heading)}</h2>')
+        for block in section.blocks:
+            if isinstance(block, Table):
+                parts.append(_html_table(block))
+            elif isinstance(block, Chart):
+                parts.append(block.svg)
+            else:
+                parts.append(f"<p{_attrs(block.attrs)}>{escape(block.text)}</p>")
+        parts.append("</section>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
