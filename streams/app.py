@@ -84,6 +84,7 @@ def main() -> None:
     import streams.agents
     import streams.casework_commands
     import streams.commands
+    import streams.console.views
     import streams.report_command
     import streams.web  # noqa: F401
 

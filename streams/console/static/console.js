@@ -1,0 +1,564 @@
+"use strict";
+// The analysts' console: one page, four views (#/ leads, #/lead/<id>, #/watchlist, #/health).
+// Data comes from /console/api/*; the open view is polled every 2 s and redrawn only when the
+// server's token says something changed. Text from the server is put in with textContent.
+(function () {
+  const POLL_MS = 2000;
+  const TEXT = {
+    zh: {
+      title: "非法集资监测预警", nav_leads: "线索", nav_watchlist: "负面清单",
+      nav_health: "运行状态", sign_out: "退出", switch: "English",
+      all: "全部", county: "县区", sector: "行业", severity: "线索等级", status: "状态",
+      leads_count: "共 {n} 条线索", leads_capped: "（显示最新 {n} 条）",
+      no_leads: "暂无线索。新线索出现时会自动显示，无需刷新。",
+      loading: "正在读取线索主题……", last_evidence: "最近证据", account: "账户",
+      customer: "客户", department: "牵头部门", raised: "集资金额（元）", participants: "人数",
+      score: "得分", listed: "已列入负面清单", lead: "线索", back: "← 返回线索列表",
+      summary: "概况", bank: "银行", region: "地区代码", category: "监测类别",
+      routed_to: "推送部门", threshold: "阈值", model: "模型版本", revision: "修订",
+      first_evidence: "首次证据", first_emitted: "首次发布", flags: "标记",
+      cross_province: "跨省重大", cross_prefecture: "跨州（市）",
+      reasons: "预警原因",
+      evidence: "证据交易", watchlist_matches: "涉及负面清单主体",
+      flows: "账户资金流入流出（近 30 日，北京时间）", inflow: "流入", outflow: "流出",
+      flows_other_worker:
+        "该账户的状态由另一个工作进程持有（按账户分区）：请在持有该分区的工作进程的控制台查看资金走势。",
+      flows_none: "暂无该账户的日度数据。", reports: "报告数",
+      history: "状态记录", no_history: "尚无状态变更（新线索）。", when: "时间", by: "操作人",
+      note: "说明", outcome: "处理结果", change: "变更状态", new_status: "新状态",
+      unchanged: "（不变）", list_account: "核实后将该账户列入负面清单",
+      already_listed: "该账户已在负面清单上：{source}，{by}，{at}", save: "提交",
+      saved: "已保存。", not_found: "没有这条线索，或您的部门无权查看。",
+      entity: "主体", entity_type: "类型", source: "来源", reason: "原因",
+      added_by: "列入人", added_at: "列入时间", no_entries: "负面清单为空。",
+      health_note: "以下数字为本工作进程的统计。", no_model: "尚无模型：请发布模型。",
+      model_loaded: "启用时间", reports_accepted: "已接收报告", reports_rejected: "拒收报告",
+      reports_duplicate: "重复报告", consumer_lag: "消费延迟（条）",
+      accounts_tracked: "本进程持有账户数", leads_emitted: "已发布线索修订",
+      casework: "线索/状态/清单主题", caught_up: "已读到最新", catching_up: "读取中",
+      partition: "分区", lag: "延迟", models_refused: "被拒绝的模型",
+      session_ends: "会话到期", error: "出错了：", list_separator: "、",
+    },
+    en: {
+      title: "Illegal fundraising monitoring", nav_leads: "Leads", nav_watchlist: "Negative list",
+      nav_health: "Health", sign_out: "Sign out", switch: "中文",
+      all: "all", county: "County", sector: "Sector", severity: "Severity", status: "Status",
+      leads_count: "{n} leads", leads_capped: " (newest {n} shown)",
+      no_leads: "No leads yet. New leads appear here without reloading.",
+      loading: "Reading the leads topic…", last_evidence: "Last evidence", account: "Account",
+      customer: "Customer", department: "Lead department", raised: "Raised (CNY)",
+      participants: "Participants", score: "Score", listed: "on the negative list",
+      lead: "Lead", back: "← back to the leads", summary: "Summary", bank: "Bank",
+      region: "Region code", category: "Plan category", routed_to: "Routed to",
+      threshold: "threshold", model: "Model version", revision: "Revision",
+      first_evidence: "First evidence", first_emitted: "First published", flags: "Flags",
+      cross_province: "cross-province major", cross_prefecture: "cross-prefecture",
+      reasons: "Reasons",
+      evidence: "Evidence transactions", watchlist_matches: "Negative-list entities involved",
+      flows: "Money in and out of the account (last 30 days, Beijing time)", inflow: "in",
+      outflow: "out",
+      flows_other_worker:
+        "This account's state is held by another worker (accounts are partitioned): its chart " +
+        "is on the console of the worker that holds the account's partition.",
+      flows_none: "No daily figures for this account yet.", reports: "reports",
+      history: "Status history", no_history: "No status change yet (new lead).", when: "When",
+      by: "By", note: "Note", outcome: "Outcome", change: "Change the status",
+      new_status: "New status", unchanged: "(unchanged)",
+      list_account: "Verified: put this account on the negative list",
+      already_listed: "The account is on the negative list: {source}, {by}, {at}",
+      save: "Save", saved: "Saved.",
+      not_found: "No such lead, or your department may not see it.", entity: "Entity",
+      entity_type: "Type", source: "Source", reason: "Reason", added_by: "Added by",
+      added_at: "Added at", no_entries: "The negative list is empty.",
+      health_note: "The figures below are this worker's.",
+      no_model: "No model yet: publish one.", model_loaded: "in use since",
+      reports_accepted: "Reports accepted", reports_rejected: "Reports rejected",
+      reports_duplicate: "Duplicate reports", consumer_lag: "Consumer lag (messages)",
+      accounts_tracked: "Accounts held by this worker",
+      leads_emitted: "Lead revisions published", casework: "Leads/status/watchlist topics",
+      caught_up: "caught up", catching_up: "catching up", partition: "Partition", lag: "Lag",
+      models_refused: "Models refused", session_ends: "session ends", error: "Error: ",
+      list_separator: ", ",
+    },
+  };
+
+  const query = new URLSearchParams(location.search);
+  const langCookie = document.cookie.match(/(?:^|; )lang=(zh|en)/);
+  let lang = query.get("lang") || (langCookie ? langCookie[1] : "zh");
+  if (!(lang in TEXT)) lang = "zh";
+  if (query.get("lang")) saveLang();
+
+  let me = null; // /console/api/me: the user, the CSRF token, code names
+  let view = null; // {name, id, token, data, filters}
+  const filters = { county: "", sector: "", severity: "", status: "" };
+  let seenLeads = null; // lead ids already shown, to mark new ones
+
+  function t(key, values) {
+    let text = TEXT[lang][key] || key;
+    for (const [name, value] of Object.entries(values || {})) {
+      text = text.replace("{" + name + "}", value);
+    }
+    return text;
+  }
+
+  function label(kind, code) {
+    const names = me && me.labels[kind] && me.labels[kind][code];
+    return names ? names[lang] || names.zh : code;
+  }
+
+  function saveLang() {
+    document.cookie = "lang=" + lang + "; path=/console; max-age=31536000; SameSite=Strict";
+  }
+
+  // el("td", {class: "x"}, "text", childNode ...): children are text or nodes, never HTML.
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+      else node.setAttribute(name, value === true ? "" : value);
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : String(child));
+    }
+    return node;
+  }
+
+  function svg(tag, attrs, ...children) {
+    const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+    for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, value);
+    for (const child of children) node.append(child instanceof Node ? child : String(child));
+    return node;
+  }
+
+  function number(value, digits) {
+    return Number(value).toLocaleString(lang === "zh" ? "zh-CN" : "en-US", {
+      maximumFractionDigits: digits === undefined ? 0 : digits,
+    });
+  }
+
+  const TIME = new Intl.DateTimeFormat("en-CA", {
+    timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  });
+  function when(iso) {
+    if (!iso) return "-";
+    const parts = Object.fromEntries(TIME.formatToParts(new Date(iso)).map((p) => [p.type, p.value]));
+    return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`;
+  }
+
+  async function api(path, options) {
+    const response = await fetch(path, Object.assign({ credentials: "same-origin" }, options));
+    if (response.status === 401) {
+      location.href = "/console/login";
+      throw new Error("not signed in");
+    }
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const error = new Error(body.error || response.statusText);
+      error.status = response.status;
+      throw error;
+    }
+    return body;
+  }
+
+  function post(path, body) {
+    return api(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf_token },
+      body: JSON.stringify(body),
+    });
+  }
+
+  const main = () => document.getElementById("main");
+
+  // -- the header -----------------------------------------------------------------------------
+
+  function drawChrome() {
+    document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+    document.title = t("title") + " · fundwatch";
+    for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
+    document.getElementById("lang-switch").textContent = t("switch");
+    const departments = me.departments.map((code) => label("department", code)).join(t("list_separator"));
+    document.getElementById("user").textContent = `${me.name} · ${departments}`;
+    document.getElementById("footer").textContent =
+      `fundwatch · ${t("session_ends")} ${when(me.session_ends)}`;
+    for (const link of document.querySelectorAll("nav a")) {
+      link.classList.toggle("active", view !== null && link.dataset.view === view.name);
+    }
+  }
+
+  // -- the lead list --------------------------------------------------------------------------
+
+  function leadsPath(since) {
+    const params = new URLSearchParams();
+    for (const [name, value] of Object.entries(filters)) if (value) params.set(name, value);
+    if (since) params.set("since", since);
+    return "/console/api/leads?" + params;
+  }
+
+  function select(name, options, labelOf) {
+    return el(
+      "label", { class: "filter" }, t(name),
+      el(
+        "select",
+        { name: name, onchange: (event) => { filters[name] = event.target.value; refresh(true); } },
+        el("option", { value: "" }, t("all")),
+        options.map((code) =>
+          el("option", { value: code, selected: filters[name] === code }, labelOf(code))),
+      ),
+    );
+  }
+
+  function drawList(data) {
+    const counties = Array.from(new Set([...data.counties, filters.county].filter(Boolean)));
+    const sectors = Array.from(new Set([...data.sectors, filters.sector].filter(Boolean)));
+    const severities = Object.keys(me.labels.severity);
+    const statuses = Object.keys(me.labels.status);
+    const fresh = new Set();
+    for (const lead of data.leads) {
+      if (seenLeads !== null && !seenLeads.has(lead.lead_id)) fresh.add(lead.lead_id);
+    }
+    seenLeads = new Set([...(seenLeads || []), ...data.leads.map((lead) => lead.lead_id)]);
+    const rows = data.leads.map((lead) =>
+      el(
+        "tr",
+        {
+          class: "lead-row" + (fresh.has(lead.lead_id) ? " fresh" : ""),
+          "data-lead-id": lead.lead_id,
+          tabindex: "0",
+          onclick: () => { location.hash = "#/lead/" + encodeURIComponent(lead.lead_id); },
+          onkeydown: (event) => {
+            if (event.key === "Enter") location.hash = "#/lead/" + encodeURIComponent(lead.lead_id);
+          },
+        },
+        el("td", {}, when(lead.last_evidence_time)),
+        el("td", {}, el("span", { class: "badge sev-" + lead.severity }, label("severity", lead.severity))),
+        el("td", {}, lead.county),
+        el("td", { title: label("sector_category", lead.sector) }, lead.sector),
+        el("td", {}, label("department", lead.lead_department)),
+        el("td", {}, el("div", {}, lead.customer_name || "-"),
+          el("div", { class: "muted" }, `${lead.bank_id}:${lead.account_id}`)),
+        el("td", { class: "num" }, number(lead.money_raised_yuan)),
+        el("td", { class: "num" }, number(lead.participants)),
+        el("td", { class: "num" }, number(lead.score, 3)),
+        el("td", {}, el("span", { class: "badge st-" + lead.status }, label("status", lead.status)),
+          lead.listed ? el("span", { class: "badge listed", title: t("listed") }, "✕") : null),
+      ));
+    let summary = t("leads_count", { n: number(data.total) });
+    if (data.total > data.leads.length) summary += t("leads_capped", { n: data.leads.length });
+    main().replaceChildren(
+      el("div", { class: "filters" },
+        select("county", counties, (c) => c),
+        select("sector", sectors, (s) => s),
+        select("severity", severities, (s) => label("severity", s)),
+        select("status", statuses, (s) => label("status", s)),
+        el("span", { id: "lead-count", class: "muted" }, summary)),
+      data.leads.length === 0
+        ? el("p", { class: "empty", id: "no-leads" }, data.caught_up ? t("no_leads") : t("loading"))
+        : el("table", { class: "leads" },
+          el("thead", {}, el("tr", {},
+            [t("last_evidence"), t("severity"), t("county"), t("sector"), t("department"),
+              t("account"), t("raised"), t("participants"), t("score"), t("status")]
+              .map((name) => el("th", {}, name)))),
+          el("tbody", {}, rows)),
+    );
+  }
+
+  // -- one lead -------------------------------------------------------------------------------
+
+  function row(name, ...value) {
+    return el("tr", {}, el("th", {}, name), el("td", {}, ...value));
+  }
+
+  function flowChart(activity) {
+    if (!activity.held_here) return el("p", { class: "notice", id: "flows-elsewhere" }, t("flows_other_worker"));
+    if (activity.error) return el("p", { class: "notice" }, activity.error);
+    const days = activity.days || [];
+    if (days.length === 0) return el("p", { class: "notice" }, t("flows_none"));
+    const width = 720, height = 220, left = 70, bottom = 24, top = 12;
+    const peak = Math.max(1, ...days.map((d) => Math.max(d.inflow_yuan, d.outflow_yuan)));
+    const step = (width - left) / days.length;
+    const bar = Math.max(2, step / 2 - 1);
+    const y = (v) => top + (height - top - bottom) * (1 - v / peak);
+    const chart = svg("svg", {
+      viewBox: `0 0 ${width} ${height}`, class: "flows", role: "img", id: "flow-chart",
+      "aria-label": t("flows"),
+    });
+    for (const fraction of [0, 0.5, 1]) {
+      const v = peak * fraction;
+      chart.append(svg("line", { x1: left, x2: width, y1: y(v), y2: y(v), class: "grid" }));
+      chart.append(svg("text", { x: left - 6, y: y(v) + 4, class: "axis", "text-anchor": "end" }, number(v)));
+    }
+    days.forEach((d, i) => {
+      const x = left + i * step;
+      const tip = `${d.day} ${t("inflow")} ${number(d.inflow_yuan)} (${d.inflow_count}) · ` +
+        `${t("outflow")} ${number(d.outflow_yuan)} (${d.outflow_count})`;
+      chart.append(svg("rect", { x: x + 1, y: y(d.inflow_yuan), width: bar, height: y(0) - y(d.inflow_yuan), class: "in" },
+        svg("title", {}, tip)));
+      chart.append(svg("rect", { x: x + 1 + bar, y: y(d.outflow_yuan), width: bar, height: y(0) - y(d.outflow_yuan), class: "out" },
+        svg("title", {}, tip)));
+    });
+    const ticks = [[0, "start"], [Math.floor(days.length / 2), "middle"], [days.length - 1, "end"]];
+    for (const [i, anchor] of ticks) {
+      const x = left + i * step + (anchor === "start" ? 1 : anchor === "end" ? step : step / 2);
+      chart.append(svg("text", { x: x, y: height - 6, class: "axis", "text-anchor": anchor },
+        days[i].day.slice(5)));
+    }
+    const total = (key) => days.reduce((sum, d) => sum + d[key], 0);
+    return el("div", {},
+      chart,
+      el("p", { class: "legend" },
+        el("span", { class: "key in" }), `${t("inflow")} ${number(total("inflow_yuan"))} ¥ `,
+        el("span", { class: "key out" }), `${t("outflow")} ${number(total("outflow_yuan"))} ¥ · `,
+        `${t("reports")} ${number(activity.report_count)}`));
+  }
+
+  function statusForm(data) {
+    const current = data.status;
+    const message = el("p", { id: "change-message", role: "alert", class: "message" });
+    const outcome = el("select", { name: "outcome", id: "outcome" },
+      Object.keys(me.labels.outcome).map((code) => el("option", { value: code }, label("outcome", code))));
+    const outcomeLabel = el("label", { id: "outcome-field", hidden: true }, t("outcome"), outcome);
+    const status = el("select", {
+      name: "status", id: "new-status",
+      onchange: () => { outcomeLabel.hidden = status.value !== "closed"; },
+    },
+    el("option", { value: "" }, t("unchanged")),
+    Object.keys(me.labels.status).filter((code) => code !== current && code !== "new")
+      .concat(current !== "new" ? ["new"] : [])
+      .map((code) => el("option", { value: code }, label("status", code))));
+    const note = el("textarea", { name: "note", id: "note", rows: 3 });
+    const listing = data.listing;
+    const listBox = el("input", { type: "checkbox", name: "list_account", id: "list-account", disabled: listing !== null });
+    const form = el("form", { class: "change", id: "status-form" },
+      el("label", {}, t("new_status"), status),
+      outcomeLabel,
+      el("label", { class: "wide" }, t("note"), note),
+      el("label", { class: "check" }, listBox, " ", t("list_account")),
+      listing
+        ? el("p", { class: "muted" }, t("already_listed", {
+          source: label("source", listing.source), by: listing.added_by, at: when(listing.added_at),
+        }))
+        : null,
+      el("button", { type: "submit", id: "save-status" }, t("save")),
+      message);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      message.className = "message";
+      message.textContent = "";
+      try {
+        await post(`/console/api/leads/${encodeURIComponent(data.lead.lead_id)}/status`, {
+          status: status.value,
+          note: note.value,
+          outcome: status.value === "closed" ? outcome.value : null,
+          list_account: listBox.checked,
+        });
+        view.token = null; // redraw with the saved state
+        await refresh(true);
+        const saved = document.getElementById("change-message");
+        if (saved) { saved.className = "message ok"; saved.textContent = t("saved"); }
+      } catch (error) {
+        message.className = "message error";
+        message.textContent = t("error") + error.message;
+      }
+    });
+    return form;
+  }
+
+  function drawLead(data) {
+    const lead = data.lead;
+    const flags = [];
+    if (lead.cross_province_major) flags.push(t("cross_province"));
+    if (lead.cross_prefecture) flags.push(t("cross_prefecture"));
+    const history = data.history.length === 0
+      ? el("p", { class: "muted", id: "no-history" }, t("no_history"))
+      : el("table", { class: "history", id: "history" },
+        el("thead", {}, el("tr", {}, [t("when"), t("status"), t("by"), t("note"), t("outcome")].map((n) => el("th", {}, n)))),
+        el("tbody", {}, data.history.slice().reverse().map((change) => el("tr", {},
+          el("td", {}, when(change.at)),
+          el("td", {}, label("status", change.status)),
+          el("td", {}, change.by),
+          el("td", { class: "note" }, change.note || "-"),
+          el("td", {}, change.outcome ? label("outcome", change.outcome) : "-")))));
+    // Each reason's text already places the value against the training population.
+    const reasons = (lead.reasons || []).map((reason) =>
+      el("li", { title: reason.feature }, reason[lang === "zh" ? "text_zh" : "text_en"]));
+    main().replaceChildren(
+      el("p", {}, el("a", { href: "#/" }, t("back"))),
+      el("h1", { class: "lead-title" },
+        el("span", { class: "badge sev-" + lead.severity }, label("severity", lead.severity)), " ",
+        lead.customer_name || lead.account_id, " ",
+        el("span", { class: "badge st-" + data.status, id: "lead-status" }, label("status", data.status)),
+        data.listing ? el("span", { class: "badge listed", id: "lead-listed" }, t("listed")) : null),
+      el("div", { class: "columns" },
+        el("section", {},
+          el("h2", {}, t("summary")),
+          el("table", { class: "facts" }, el("tbody", {},
+            row(t("lead"), `${lead.lead_id} (${t("revision")} ${lead.revision})`),
+            row(t("account"), lead.account_id),
+            row(t("bank"), lead.bank_id),
+            row(t("customer"), lead.customer_name || "-"),
+            row(t("county"), `${lead.county} (${lead.region})`),
+            row(t("sector"), `${lead.sector} · ${lead.seed_category || "-"}`),
+            row(t("department"), label("department", lead.lead_department)),
+            row(t("routed_to"), data.departments.map((code) => label("department", code)).join(t("list_separator"))),
+            row(t("score"), `${number(lead.score, 3)} (${t("threshold")} ${number(lead.threshold, 3)})`),
+            row(t("model"), lead.model_version),
+            row(t("raised"), number(lead.money_raised_fen / 100)),
+            row(t("participants"), number(lead.participants)),
+            row(t("flags"), flags.join(t("list_separator")) || "-"),
+            row(t("first_evidence"), when(lead.first_evidence_time)),
+            row(t("last_evidence"), when(lead.last_evidence_time)),
+            row(t("first_emitted"), when(data.first_emitted_at))))),
+        el("section", {},
+          el("h2", {}, t("reasons")), el("ol", { class: "reasons", id: "reasons" }, reasons),
+          el("h2", {}, t("evidence")),
+          el("p", { class: "mono" }, (lead.evidence_tx_ids || []).join(", ") || "-"),
+          (lead.watchlist_matches || []).length
+            ? el("div", {}, el("h2", {}, t("watchlist_matches")),
+              el("ul", {}, lead.watchlist_matches.map((m) => el("li", { class: "mono" }, m))))
+            : null)),
+      el("section", {}, el("h2", {}, t("flows")), flowChart(data.activity)),
+      el("div", { class: "columns" },
+        el("section", {}, el("h2", {}, t("history")), history),
+        el("section", {}, el("h2", {}, t("change")), statusForm(data))),
+    );
+  }
+
+  // -- the negative list and the worker's health ------------------------------------------------
+
+  function drawWatchlist(data) {
+    main().replaceChildren(
+      el("h1", {}, t("nav_watchlist")),
+      data.entries.length === 0
+        ? el("p", { class: "empty" }, t("no_entries"))
+        : el("table", { class: "leads", id: "watchlist" },
+          el("thead", {}, el("tr", {}, [t("entity_type"), t("entity"), t("source"), t("reason"),
+            t("added_by"), t("added_at"), t("lead")].map((n) => el("th", {}, n)))),
+          el("tbody", {}, data.entries.map((entry) => el("tr", {},
+            el("td", {}, entry.entity_type),
+            el("td", { class: "mono" }, entry.entity_id),
+            el("td", {}, label("source", entry.source)),
+            el("td", { class: "note" }, entry.reason),
+            el("td", {}, entry.added_by),
+            el("td", {}, when(entry.added_at)),
+            el("td", {}, entry.lead_id
+              ? el("a", { href: "#/lead/" + encodeURIComponent(entry.lead_id) }, entry.lead_id)
+              : "-"))))),
+    );
+  }
+
+  function drawHealth(data) {
+    const model = data.model;
+    main().replaceChildren(
+      el("h1", {}, t("nav_health")),
+      el("p", { class: "muted" }, t("health_note")),
+      el("table", { class: "facts", id: "health" }, el("tbody", {},
+        row(t("model"), model
+          ? `${model.version} (${t("threshold")} ${number(model.threshold, 4)}, ${t("model_loaded")} ${when(new Date(model.loaded_at * 1000).toISOString())})`
+          : t("no_model")),
+        row(t("models_refused"), number(data.models_refused)),
+        row(t("reports_accepted"), number(data.reports_accepted)),
+        row(t("reports_rejected"), number(data.reports_rejected) +
+          (Object.keys(data.rejected_by_reason).length
+            ? " (" + Object.entries(data.rejected_by_reason).map(([r, n]) => `${r} ${number(n)}`).join(", ") + ")"
+            : "")),
+        row(t("reports_duplicate"), number(data.reports_duplicate)),
+        row(t("consumer_lag"), number(data.consumer_lag)),
+        row(t("accounts_tracked"), number(data.accounts_tracked)),
+        row(t("leads_emitted"), number(data.leads_emitted)),
+        row(t("casework"), `${data.casework.caught_up ? t("caught_up") : t("catching_up")} · ` +
+          `${t("nav_leads")} ${number(data.casework.leads)} · ${t("status")} ${number(data.casework.statuses)} · ` +
+          `${t("nav_watchlist")} ${number(data.casework.watchlist)}`))),
+      data.lag_by_partition.length
+        ? el("table", { class: "leads narrow" },
+          el("thead", {}, el("tr", {}, el("th", {}, t("partition")), el("th", {}, t("lag")))),
+          el("tbody", {}, data.lag_by_partition.map((p) =>
+            el("tr", {}, el("td", {}, `${p.topic}[${p.partition}]`), el("td", { class: "num" }, number(p.lag))))))
+        : null,
+    );
+  }
+
+  // -- routing and polling --------------------------------------------------------------------
+
+  function route() {
+    const hash = location.hash || "#/";
+    const lead = hash.match(/^#\/lead\/(.+)$/);
+    if (lead) return { name: "lead", id: decodeURIComponent(lead[1]) };
+    if (hash === "#/watchlist") return { name: "watchlist" };
+    if (hash === "#/health") return { name: "health" };
+    return { name: "list" };
+  }
+
+  let busy = false;
+  async function refresh(force) {
+    if (busy && !force) return;
+    busy = true;
+    const current = view;
+    try {
+      if (current.name === "list") {
+        const data = await api(leadsPath(force ? null : current.token));
+        if (view !== current || !data.changed) return;
+        current.token = data.token;
+        drawList(data);
+      } else if (current.name === "lead") {
+        // A form being filled in is not redrawn under the analyst's hands.
+        const form = document.getElementById("status-form");
+        const editing = form !== null && (form.contains(document.activeElement) ||
+          form.elements.status.value !== "" || form.elements.note.value !== "" ||
+          form.elements.list_account.checked);
+        const data = await api("/console/api/leads/" + encodeURIComponent(current.id));
+        if (view !== current || (!force && (data.token === current.token || editing))) return;
+        current.token = data.token;
+        drawLead(data);
+      } else if (current.name === "watchlist") {
+        const data = await api("/console/api/watchlist");
+        if (view !== current || (!force && data.token === current.token)) return;
+        current.token = data.token;
+        drawWatchlist(data);
+      } else {
+        const data = await api("/console/api/health");
+        if (view !== current) return;
+        drawHealth(data);
+      }
+    } catch (error) {
+      if (view !== current) return;
+      if (error.status === 404) {
+        main().replaceChildren(el("p", { class: "empty", id: "not-found" }, t("not_found")),
+          el("p", {}, el("a", { href: "#/" }, t("back"))));
+      } else {
+        main().replaceChildren(el("p", { class: "message error" }, t("error") + error.message));
+      }
+    } finally {
+      busy = false;
+    }
+  }
+
+  function open() {
+    view = route();
+    view.token = null;
+    if (view.name !== "list") seenLeads = null;
+    drawChrome();
+    refresh(true);
+  }
+
+  async function start() {
+    me = await api("/console/api/me");
+    document.getElementById("lang-switch").addEventListener("click", () => {
+      lang = lang === "zh" ? "en" : "zh";
+      saveLang();
+      open();
+    });
+    document.getElementById("sign-out").addEventListener("click", async () => {
+      await post("/console/logout", {}).catch(() => null);
+      location.href = "/console/login";
+    });
+    window.addEventListener("hashchange", open);
+    open();
+    setInterval(() => { if (!document.hidden) refresh(false); }, POLL_MS);
+  }
+
+  start();
+})();

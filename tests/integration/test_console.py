@@ -1,0 +1,269 @@
+"""The web console in a real headless Chromium, against a real worker and broker.
+
+A PBOC analyst signs in, watches a lead appear without reloading, opens it, moves it to
+verifying with a note and lists its account in one step; the records land on the lead-status
+and watchlist topics. A user of a department the lead is not routed to does not see it, and
+nobody gets in without signing in.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from casework.lead_book import SEE_ALL_DEPARTMENTS, lead_departments
+from casework.lead_status import LeadStatus, LeadStatusRecord
+from casework.watchlist import ListingSource, WatchlistEntry
+from feeds.kafka_out import send_lines
+from schemas.sectors import DEPARTMENTS
+from streams.console.auth import ConsoleUser, hash_password, save_users
+from streams.topic_reader import read_all
+from tests.integration.conftest import FUNDWATCH, Deployment, wait_for
+from tests.integration.test_detection_stream import simulate, train
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ANALYST, ANALYST_PASSWORD = "张伟", "pboc analyst password"
+OTHER, OTHER_PASSWORD = "wang.fang", "department user password"
+NOTE = "多名个人集中转入后分散转出，转核查"
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: run `bash deploy/browser/install.sh` (Debian chromium)"
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def request(
+    port: int, method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b""
+) -> tuple[int, dict[str, str], bytes]:
+    """One request, no redirect followed."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request(method, path, body=body or None, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def sign_in(page: Page, base: str, name: str, password: str) -> None:
+    page.goto(f"{base}/console/")
+    expect(page).to_have_url(f"{base}/console/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    expect(page.locator("#user")).to_contain_text(name)
+
+
+def topic_values(deployment: Deployment, name: str) -> dict[str, bytes]:
+    topic = deployment.settings.topic(name)
+    return {
+        key.decode(): value
+        for key, value in read_all(deployment.settings, topic)
+        if key is not None and value is not None
+    }
+
+
+def picture_stats(browser: Browser, png: bytes) -> dict[str, Any]:
+    """Distinct colours and the share of non-background pixels, read back by the browser."""
+    page = browser.new_page()
+    try:
+        page.set_content("<canvas></canvas>")
+        return page.evaluate(
+            """async (data) => {
+                const image = new Image();
+                image.src = "data:image/png;base64," + data;
+                await image.decode();
+                const canvas = document.querySelector("canvas");
+                canvas.width = image.width; canvas.height = image.height;
+                const context = canvas.getContext("2d");
+                context.drawImage(image, 0, 0);
+                const pixels = context.getImageData(0, 0, image.width, image.height).data;
+                const colours = new Set();
+                let inked = 0;
+                for (let i = 0; i < pixels.length; i += 4) {
+                    const [r, g, b] = [pixels[i] >> 3, pixels[i + 1] >> 3, pixels[i + 2] >> 3];
+                    colours.add(r << 10 | g << 5 | b);
+                    if (pixels[i] + pixels[i + 1] + pixels[i + 2] < 600) inked++;
+                }
+                return {width: image.width, height: image.height, colours: colours.size,
+                        inked: inked / (pixels.length / 4)};
+            }""",
+            base64.b64encode(png).decode(),
+        )
+    finally:
+        page.close()
+
+
+def test_console_shows_leads_live_and_records_an_analysts_decision(
+    deployment: Deployment, browser: Browser, tmp_path: Path
+) -> None:
+    users_file = tmp_path / "console-users.json"
+    save_users(
+        users_file, [ConsoleUser(ANALYST, frozenset({"pboc"}), hash_password(ANALYST_PASSWORD))]
+    )
+    deployment.env["FUNDWATCH_CONSOLE_USERS"] = str(users_file)
+    deployment.env["FUNDWATCH_CONSOLE_SECRET"] = "console test secret, not a real one"
+    history, _ = simulate(deployment, tmp_path, seed=1)
+    deployment.run_cli("model", "publish", str(train(deployment, history, tmp_path, "m1")))
+    live, _ = simulate(deployment, tmp_path, seed=2)
+    lines = live.read_bytes().splitlines()
+    worker = deployment.start_worker()
+    port, base = worker.web_port, f"http://127.0.0.1:{worker.web_port}"
+
+    # Nobody gets in without signing in; Prometheus still scrapes /metrics.
+    status, headers, _ = request(port, "GET", "/console/")
+    assert (status, headers["Location"]) == (303, "/console/login")
+    for method, path in [
+        ("GET", "/console/api/leads"),
+        ("GET", "/console/api/me"),
+        ("GET", "/console/api/health"),
+        ("GET", "/console/api/watchlist"),
+        ("POST", "/console/api/leads/L1/status"),
+    ]:
+        assert request(port, method, path)[0] == 401, path
+    forged = {"Cookie": "fundwatch_console=eyJ1IjoiXHU1ZjIwXHU0ZjFmIn0.c2lnbmF0dXJl"}
+    assert request(port, "GET", "/console/api/leads", forged)[0] == 401
+    wrong = b"name=%E5%BC%A0%E4%BC%9F&password=guess"
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    status, headers, _ = request(port, "POST", "/console/login", form, wrong)
+    assert (status, headers["Location"]) == (303, "/console/login?error=refused")
+    assert request(port, "GET", "/metrics")[0] == 200
+
+    # The analyst opens the list before any lead exists; one appears without a reload.
+    context = browser.new_context(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
+    page = context.new_page()
+    sign_in(page, base, ANALYST, ANALYST_PASSWORD)
+    expect(page.locator("#no-leads")).to_contain_text("暂无线索")
+    page.evaluate("window.sameDocument = true")
+    send_lines(lines, deployment.settings)
+    first_row = page.locator("tr.lead-row").first
+    first_row.wait_for(timeout=90_000)
+    assert page.evaluate("window.sameDocument") is True, "the page was reloaded"
+    lead_id = first_row.get_attribute("data-lead-id")
+    assert lead_id
+
+    # The lead's page: reasons, evidence, the account's money in and out, the form.
+    page.click(f'tr[data-lead-id="{lead_id}"]')
+    expect(page).to_have_url(f"{base}/console/#/lead/{lead_id}")
+    expect(page.locator("#reasons li").first).to_be_visible()
+    expect(page.locator("#lead-status")).to_have_text("新线索")
+    expect(page.locator("#no-history")).to_be_visible()
+    expect(page.locator("#flow-chart rect.in")).to_have_count(30)  # one worker holds all
+    detail = page.request.get(f"{base}/console/api/leads/{lead_id}").json()
+    lead = detail["lead"]
+    assert detail["activity"]["held_here"] and detail["activity"]["report_count"] > 0
+    assert sum(day["inflow_yuan"] for day in detail["activity"]["days"]) > 0
+
+    # Verifying, with a note, and the account on the negative list: one step.
+    page.select_option("#new-status", "verifying")
+    page.fill("#note", NOTE)
+    page.check("#list-account")
+    page.click("#save-status")
+    expect(page.locator("#lead-status")).to_have_text("核查")
+    expect(page.locator("#lead-listed")).to_be_visible()
+    expect(page.locator("#history")).to_contain_text(NOTE)
+    expect(page.locator("#history")).to_contain_text(ANALYST)
+    expect(page.locator("#change-message")).to_have_text("已保存。")
+    screenshot = tmp_path / "console-lead.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+
+    statuses = wait_for(
+        lambda: topic_values(deployment, "lead-status").get(lead_id), 30, "the status record"
+    )
+    record = LeadStatusRecord.from_json(statuses)  # type: ignore[arg-type]
+    assert record.status is LeadStatus.VERIFYING
+    assert (record.history[-1].by, record.history[-1].note) == (ANALYST, NOTE)
+    key = f"account:{lead['account_id']}"
+    listed = wait_for(
+        lambda: topic_values(deployment, "watchlist").get(key), 30, "the watchlist entry"
+    )
+    entry = WatchlistEntry.from_json(listed)  # type: ignore[arg-type]
+    assert (entry.source, entry.lead_id, entry.added_by) == (
+        ListingSource.VERIFIED_LEAD,
+        lead_id,
+        ANALYST,
+    )
+
+    # A refused change says why; a POST without the page's CSRF token is refused.
+    page.select_option("#new-status", "tracking")  # backwards without a note
+    page.click("#save-status")
+    expect(page.locator("#change-message")).to_contain_text("needs a note")
+    no_token = page.request.post(
+        f"{base}/console/api/leads/{lead_id}/status", data={"status": "closed"}
+    )
+    assert no_token.status == 403
+
+    # The negative list and the worker's health; then the English switch.
+    page.click("nav a[data-view=watchlist]")
+    expect(page.locator("#watchlist")).to_contain_text(lead["account_id"])
+    page.click("nav a[data-view=health]")
+    expect(page.locator("#health")).to_contain_text("m1")
+    page.click("#lang-switch")
+    expect(page.locator("nav a[data-view=health]")).to_have_text("Health")
+    expect(page.locator("#health")).to_contain_text("Reports accepted")
+    page.click("#lang-switch")
+    page.click("#sign-out")
+    expect(page).to_have_url(f"{base}/console/login")
+
+    # A department the lead is not routed to: added while the worker runs, sees none of it.
+    routed = set(lead_departments(lead)) | SEE_ALL_DEPARTMENTS
+    department = next(d.code for d in DEPARTMENTS if d.code not in routed)
+    subprocess.run(
+        [*FUNDWATCH, "console-user", "add", OTHER, "--password-stdin", "--department", department],
+        input=OTHER_PASSWORD + "\n",
+        env=deployment.env,
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    sign_in(page, base, OTHER, OTHER_PASSWORD)
+    expect(page.locator("#lead-count")).to_be_visible()
+    expect(page.locator(f'tr[data-lead-id="{lead_id}"]')).to_have_count(0)
+    for row in page.request.get(f"{base}/console/api/leads").json()["leads"]:
+        assert department in lead_departments(row)
+    assert page.request.get(f"{base}/console/api/leads/{lead_id}").status == 404
+    token = page.request.get(f"{base}/console/api/me").json()["csrf_token"]
+    refused = page.request.post(
+        f"{base}/console/api/leads/{lead_id}/status",
+        data={"status": "closed", "outcome": "not_confirmed"},
+        headers={"X-CSRF-Token": token},
+    )
+    assert refused.status == 404
+    entries = page.request.get(f"{base}/console/api/watchlist").json()["entries"]
+    assert all(e["lead_id"] != lead_id for e in entries)
+    page.goto(f"{base}/console/#/lead/{lead_id}")
+    expect(page.locator("#not-found")).to_be_visible()
+    context.close()
+
+    png = screenshot.read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 30_000
+    stats = picture_stats(browser, png)
+    assert stats["width"] == 1280 and stats["height"] >= 1000
+    assert stats["colours"] > 50 and 0.02 < stats["inked"] < 0.9, stats
