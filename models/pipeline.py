@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -45,6 +45,10 @@ class PipelineOutcome:
     scores: np.ndarray | None = None  # per accepted report, in order
     scoring_seconds: float = 0.0
     snapshots: list[AccountSnapshot] = field(default_factory=list)  # with keep_vectors
+
+
+def _utc_ms(epoch_ms: int) -> datetime:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC)
 
 
 class Pipeline:
@@ -91,8 +95,11 @@ class Pipeline:
             for snapshot, score, arrival, hit in scored:
                 state = self._state(snapshot.account_id)
                 policy = self._config.lead_policy
+                # A revision is stamped with the broker time of the report that raised it, so a
+                # worker replaying that report after a crash re-emits the very same bytes.
+                emitted_at = _utc_ms(arrival) if arrival is not None else now
                 state.lead, lead = observe(
-                    state.lead, snapshot, float(score), model.view, policy, now, hit
+                    state.lead, snapshot, float(score), model.view, policy, emitted_at, hit
                 )
                 if lead is not None:
                     out.leads.append(lead)

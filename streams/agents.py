@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime
 
 from faust import EventT, StreamT
 from faust.tables import Table
+from faust.types import TP
 
+from ingest.contiguity import ContiguityGuard, ContiguousBatch
 from ingest.pipeline import InputMessage
 from ingest.state import expired_reports
 from models.pipeline import Pipeline, PipelineConfig, PipelineOutcome
@@ -21,6 +25,7 @@ from streams.app import (
     dead_letter_topic,
     department_topics,
     leads_topic,
+    progress,
     reports_topic,
     seen_reports,
     settings,
@@ -28,6 +33,8 @@ from streams.app import (
 from streams.casework_topics import CaseworkFollower
 from streams.model_registry import ModelRegistry
 
+log = logging.getLogger(__name__)
+guard = ContiguityGuard()
 pipeline = Pipeline(
     accounts, seen_reports, PipelineConfig(lateness_ms=int(settings.lateness_seconds * 1000))
 )
@@ -60,25 +67,74 @@ async def ingest(stream: StreamT[bytes]) -> AsyncIterator[None]:
     batches = stream.take_events(settings.batch_size, within=settings.batch_wait_seconds)
     async for events in batches:
         started = time.perf_counter()
-        model = models.current  # one model for the whole batch
         messages = [_input_message(e) for e in events]
-        outcome = pipeline.process(messages, model, datetime.now(UTC), casework.book.watchlist)
+        batch = guard.check(messages, await _watermarks(messages), time.monotonic())
+        await _seek_back(batch)
+        model = models.current  # one model for the whole batch
+        watchlist = casework.book.watchlist
+        outcome = pipeline.process(batch.accepted, model, datetime.now(UTC), watchlist)
         for dead_letter in outcome.ingest.dead_letters:
             await dead_letter_topic.send(key=dead_letter.original_key, value=dead_letter.to_json())
+        deliveries = []
         for lead in outcome.leads:
             key, value = lead.lead_id.encode(), lead.to_json()
-            await leads_topic.send(key=key, value=value)
+            deliveries.append(await leads_topic.send(key=key, value=value))
             for code in lead_routes(
                 lead.sector, lead.lead_department, lead.cross_prefecture, lead.cross_province_major
             ):
-                await department_topics[code].send(key=key, value=value)
+                deliveries.append(await department_topics[code].send(key=key, value=value))
+        # Leads are acknowledged before the state that marks their reports as applied is
+        # written, and that state before the watermarks: a crash in between replays the
+        # reports (re-sending the same revisions) instead of losing them.
+        await asyncio.gather(*deliveries)
         published = time.time()
         for arrival_ms in outcome.lead_arrivals_ms:
             if arrival_ms is not None:
                 metrics.LEAD_LATENCY.observe(max(0.0, published - arrival_ms / 1000))
-        _write_tables(outcome)
+        await asyncio.gather(*_write_tables(outcome))
+        for partition, watermark in batch.watermarks.items():
+            _put(progress, partition, str(partition), str(watermark).encode())
+        metrics.REPORTS_REDELIVERED.inc(batch.redelivered)
         _record(outcome, len(events), time.perf_counter() - started)
         yield None
+
+
+async def _watermarks(messages: list[InputMessage]) -> dict[int, int]:
+    """The next offset to apply of each partition in the batch: stored with the partition's
+    state, or the partition's first offset when nothing was applied from it yet."""
+    watermarks: dict[int, int] = {}
+    missing = []
+    for partition in {m.source.partition for m in messages}:
+        stored = progress.data.get(str(partition))
+        if stored is not None:
+            watermarks[partition] = int(stored)
+        else:
+            missing.append(TP(reports_topic.get_topic_name(), partition))
+    if missing:
+        earliest = await app.consumer.earliest_offsets(*missing)
+        watermarks.update({tp.partition: earliest[tp] or 0 for tp in missing})
+    return watermarks
+
+
+async def _seek_back(batch: ContiguousBatch) -> None:
+    topic = reports_topic.get_topic_name()
+    for partition, offset in batch.seeks.items():
+        log.warning(
+            "reports skipped by the consumer on %s[%d]: going back to offset %d",
+            topic,
+            partition,
+            offset,
+        )
+        metrics.CONSUMER_REWINDS.inc()
+        await app.consumer.seek(TP(topic, partition), offset)
+    for partition, (watermark, offset) in batch.passed_gaps.items():
+        log.warning(
+            "offsets %d..%d of %s[%d] hold no reports (a transactional producer?): passed over",
+            watermark,
+            offset - 1,
+            topic,
+            partition,
+        )
 
 
 @app.timer(interval=settings.dedup_sweep_seconds)
@@ -119,18 +175,24 @@ def _input_message(event: EventT) -> InputMessage:
     )
 
 
-def _write_tables(outcome: PipelineOutcome) -> None:
-    for account_id, (partition, state) in outcome.account_writes.items():
+def _write_tables(outcome: PipelineOutcome) -> list[Awaitable[object]]:
+    """Write the batch's state; the returned futures complete when Kafka has it."""
+    sent = [
         _put(accounts, partition, account_id, state.to_bytes())
-    for identity, (partition, entry) in outcome.ingest.seen_writes.items():
+        for account_id, (partition, state) in outcome.account_writes.items()
+    ]
+    sent.extend(
         _put(seen_reports, partition, identity, entry.to_bytes())
+        for identity, (partition, entry) in outcome.ingest.seen_writes.items()
+    )
+    return sent
 
 
-def _put(table: Table, partition: int, key: str, value: bytes) -> None:
+def _put(table: Table, partition: int, key: str, value: bytes) -> Awaitable[object]:
     # A batch mixes partitions, so the changelog partition is given explicitly: the one the
     # account's reports arrive on, whatever partitioner the bank's producer used.
     table.data[key] = value
-    table.send_changelog(partition, key, value)
+    return table.send_changelog(partition, key, value)
 
 
 def _record(outcome: PipelineOutcome, batch_size: int, seconds: float) -> None:

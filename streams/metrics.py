@@ -30,6 +30,14 @@ REPORTS_REPLAYED = Counter(
     "fundwatch_reports_replayed_total",
     "Messages read again after a restart whose effect was already in the tables (skipped).",
 )
+REPORTS_REDELIVERED = Counter(
+    "fundwatch_reports_redelivered_total",
+    "Reports the consumer handed over again below the partition's watermark (dropped).",
+)
+CONSUMER_REWINDS = Counter(
+    "fundwatch_consumer_rewinds_total",
+    "Times the consumer skipped reports and was sent back to the partition's watermark.",
+)
 INGEST_BATCH_SIZE = Histogram(
     "fundwatch_ingest_batch_size",
     "Messages per ingest micro-batch.",

@@ -1,0 +1,158 @@
+"""Failures survived on the real broker: workers killed while they share the stream, and the
+broker itself stopped mid-stream. Each test has a fixed, bounded run and ends by comparing
+what is in Kafka with one uninterrupted offline run over the same reports."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+
+from feeds.kafka_out import ensure_topics, send_lines
+from models.active_model import ActiveModel
+from models.forest import ForestModel
+from models.offline import OfflineRunner, line_messages
+from models.pipeline import PipelineConfig
+from streams.topic_reader import read_all
+from tests.integration.conftest import KAFKA_SCRIPT, TEST_KAFKA_PORT, Deployment, wait_for
+from tests.integration.test_detection_stream import LATENESS_MS, simulate, train
+
+pytestmark = pytest.mark.integration
+
+
+def uninterrupted_run(lines: list[bytes], model_dir: Path) -> tuple[OfflineRunner, dict]:
+    """Features and lead revisions of one offline run (leads keyed by (lead_id, revision),
+    without emitted_at, which is processing time when a report has no broker time)."""
+    model = ActiveModel.from_forest(ForestModel.load(model_dir))
+    runner = OfflineRunner(PipelineConfig(lateness_ms=LATENESS_MS), model)
+    leads = {}
+    for outcome in runner.run(line_messages(lines, "file")):
+        for lead in outcome.leads:
+            record = orjson.loads(lead.to_json())
+            record.pop("emitted_at")
+            leads[(record["lead_id"], record["revision"])] = record
+    return runner, leads
+
+
+def streamed_leads(deployment: Deployment) -> dict[tuple[str, int], set[bytes]]:
+    """Every distinct message published for each lead revision."""
+    copies: dict[tuple[str, int], set[bytes]] = defaultdict(set)
+    for _, value in read_all(deployment.settings, deployment.settings.topic("leads")):
+        assert value is not None
+        lead = orjson.loads(value)
+        copies[(lead["lead_id"], lead["revision"])].add(value)
+    return copies
+
+
+def reports_applied(deployment: Deployment) -> int:
+    return sum(s.ledger.report_count for s in deployment.account_states(LATENESS_MS).values())
+
+
+def assert_same_as_uninterrupted(
+    deployment: Deployment, runner: OfflineRunner, offline_leads: dict
+) -> None:
+    recovered = deployment.account_states(LATENESS_MS)
+    expected = runner.final_states()
+    assert recovered.keys() == expected.keys()
+    for account, state in expected.items():
+        np.testing.assert_array_equal(
+            recovered[account].features.vector(), state.features.vector(), err_msg=account
+        )
+    copies = streamed_leads(deployment)
+    # A replay after a crash may publish a revision again, but only byte for byte the same.
+    changed = {key: len(values) for key, values in copies.items() if len(values) > 1}
+    assert not changed, f"revisions published with different content: {changed}"
+    streamed = {}
+    for key, (value,) in copies.items():
+        record = orjson.loads(value)
+        record.pop("emitted_at")
+        streamed[key] = record
+    assert streamed == offline_leads
+
+
+def send_in_background(deployment: Deployment, lines: list[bytes], rate: float) -> threading.Thread:
+    thread = threading.Thread(
+        target=send_lines, args=(lines, deployment.settings, rate), daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def test_three_workers_with_one_killed_again_and_again_lose_nothing(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    history, _ = simulate(deployment, tmp_path, seed=31)
+    model_dir = train(deployment, history, tmp_path, "m1")
+    deployment.run_cli("model", "publish", str(model_dir))
+    live, _ = simulate(deployment, tmp_path, seed=32)
+    lines = live.read_bytes().splitlines()
+    runner, offline_leads = uninterrupted_run(lines, model_dir)
+    assert offline_leads, "the simulated schemes should produce leads"
+
+    ensure_topics(deployment.settings)
+    workers = [deployment.start_worker() for _ in range(3)]
+    sender = send_in_background(deployment, lines, rate=len(lines) / 45)
+    for round_ in range(3):
+        time.sleep(8)
+        victim = workers[round_ % 3]
+        victim.kill()  # SIGKILL: no goodbye, its partitions move after the session timeout
+        workers[round_ % 3] = deployment.start_worker()
+    sender.join(timeout=120)
+    assert not sender.is_alive()
+
+    wait_for(
+        lambda: reports_applied(deployment) >= len(lines),
+        300,
+        f"all {len(lines)} reports applied",
+        interval=3,
+    )
+    assert reports_applied(deployment) == len(lines)
+    wait_for(
+        lambda: set(streamed_leads(deployment)) >= set(offline_leads),
+        60,
+        "every lead revision of the uninterrupted run",
+    )
+    assert_same_as_uninterrupted(deployment, runner, offline_leads)
+
+
+def test_the_broker_stopped_mid_stream_and_restarted(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    history, _ = simulate(deployment, tmp_path, seed=41)
+    model_dir = train(deployment, history, tmp_path, "m1")
+    deployment.run_cli("model", "publish", str(model_dir))
+    live, _ = simulate(deployment, tmp_path, seed=42)
+    lines = live.read_bytes().splitlines()
+    runner, offline_leads = uninterrupted_run(lines, model_dir)
+
+    ensure_topics(deployment.settings)
+    worker = deployment.start_worker()
+    sender = send_in_background(deployment, lines, rate=len(lines) / 30)
+    wait_for(
+        lambda: worker.total("fundwatch_reports_accepted_total") > len(lines) / 5,
+        120,
+        "the worker to be mid-stream",
+    )
+    env = {**os.environ, "FUNDWATCH_KAFKA_PORT": str(TEST_KAFKA_PORT), "PYTHON": sys.executable}
+    subprocess.run(["bash", str(KAFKA_SCRIPT), "stop"], env=env, check=True)
+    time.sleep(5)
+    subprocess.run(["bash", str(KAFKA_SCRIPT), "start"], env=env, check=True)
+    sender.join(timeout=180)
+    assert not sender.is_alive()
+
+    wait_for(
+        lambda: reports_applied(deployment) >= len(lines),
+        300,
+        f"all {len(lines)} reports applied after the broker came back",
+        interval=3,
+    )
+    assert worker.process.poll() is None, "the worker should have reconnected, not exited"
+    assert_same_as_uninterrupted(deployment, runner, offline_leads)
