@@ -27,27 +27,30 @@ from dataclasses import dataclass, field
 
 from ingest.pipeline import InputMessage
 
+# An input partition: (topic, partition number). Banks may each have a topic of their own.
+Partition = tuple[str, int]
+
 
 @dataclass
 class ContiguousBatch:
     accepted: list[InputMessage] = field(default_factory=list)
     redelivered: int = 0  # records below the watermark, dropped
     # partition -> offset to seek back to (records were skipped before this batch's records)
-    seeks: dict[int, int] = field(default_factory=dict)
+    seeks: dict[Partition, int] = field(default_factory=dict)
     # partition -> (watermark, first offset after it) of a gap passed over as real
-    passed_gaps: dict[int, tuple[int, int]] = field(default_factory=dict)
+    passed_gaps: dict[Partition, tuple[int, int]] = field(default_factory=dict)
     # partition -> the watermark after the accepted records
-    watermarks: dict[int, int] = field(default_factory=dict)
+    watermarks: dict[Partition, int] = field(default_factory=dict)
 
 
 @dataclass
 class ContiguityGuard:
     persistent_gap_seconds: float = 30.0
     # partition -> (watermark, when the gap at it was first seen)
-    _open_gaps: dict[int, tuple[int, float]] = field(default_factory=dict)
+    _open_gaps: dict[Partition, tuple[int, float]] = field(default_factory=dict)
 
     def check(
-        self, messages: Iterable[InputMessage], watermarks: Mapping[int, int], now: float
+        self, messages: Iterable[InputMessage], watermarks: Mapping[Partition, int], now: float
     ) -> ContiguousBatch:
         """Split a batch into the records to apply, in order, and the seeks to make.
 
@@ -55,9 +58,10 @@ class ContiguityGuard:
         """
         out = ContiguousBatch()
         current = dict(watermarks)
-        blocked: set[int] = set()
+        blocked: set[Partition] = set()
         for message in messages:
-            partition, offset = message.source.partition, message.source.offset
+            partition = (message.source.topic, message.source.partition)
+            offset = message.source.offset
             if partition in blocked:
                 continue
             expected = current[partition]
@@ -76,7 +80,7 @@ class ContiguityGuard:
             out.watermarks[partition] = offset + 1
         return out
 
-    def _gap_is_real(self, partition: int, watermark: int, now: float) -> bool:
+    def _gap_is_real(self, partition: Partition, watermark: int, now: float) -> bool:
         seen = self._open_gaps.get(partition)
         if seen is None or seen[0] != watermark:
             self._open_gaps[partition] = (watermark, now)

@@ -12,7 +12,7 @@ from faust import EventT, StreamT
 from faust.tables import Table
 from faust.types import TP
 
-from ingest.contiguity import ContiguityGuard, ContiguousBatch
+from ingest.contiguity import ContiguityGuard, ContiguousBatch, Partition
 from ingest.pipeline import InputMessage
 from ingest.state import expired_reports
 from models.pipeline import Pipeline, PipelineConfig, PipelineOutcome
@@ -92,33 +92,32 @@ async def ingest(stream: StreamT[bytes]) -> AsyncIterator[None]:
             if arrival_ms is not None:
                 metrics.LEAD_LATENCY.observe(max(0.0, published - arrival_ms / 1000))
         await asyncio.gather(*_write_tables(outcome))
-        for partition, watermark in batch.watermarks.items():
-            _put(progress, partition, str(partition), str(watermark).encode())
+        for (topic, partition), watermark in batch.watermarks.items():
+            _put(progress, partition, f"{topic}:{partition}", str(watermark).encode())
         metrics.REPORTS_REDELIVERED.inc(batch.redelivered)
         _record(outcome, len(events), time.perf_counter() - started)
         yield None
 
 
-async def _watermarks(messages: list[InputMessage]) -> dict[int, int]:
-    """The next offset to apply of each partition in the batch: stored with the partition's
-    state, or the partition's first offset when nothing was applied from it yet."""
-    watermarks: dict[int, int] = {}
+async def _watermarks(messages: list[InputMessage]) -> dict[Partition, int]:
+    """The next offset to apply of each input partition in the batch: stored with the
+    partition's state, or the partition's first offset when nothing was applied from it."""
+    watermarks: dict[Partition, int] = {}
     missing = []
-    for partition in {m.source.partition for m in messages}:
-        stored = progress.data.get(str(partition))
+    for topic, partition in {(m.source.topic, m.source.partition) for m in messages}:
+        stored = progress.data.get(f"{topic}:{partition}")
         if stored is not None:
-            watermarks[partition] = int(stored)
+            watermarks[(topic, partition)] = int(stored)
         else:
-            missing.append(TP(reports_topic.get_topic_name(), partition))
+            missing.append(TP(topic, partition))
     if missing:
         earliest = await app.consumer.earliest_offsets(*missing)
-        watermarks.update({tp.partition: earliest[tp] or 0 for tp in missing})
+        watermarks.update({(tp.topic, tp.partition): earliest[tp] or 0 for tp in missing})
     return watermarks
 
 
 async def _seek_back(batch: ContiguousBatch) -> None:
-    topic = reports_topic.get_topic_name()
-    for partition, offset in batch.seeks.items():
+    for (topic, partition), offset in batch.seeks.items():
         log.warning(
             "reports skipped by the consumer on %s[%d]: going back to offset %d",
             topic,
@@ -127,7 +126,7 @@ async def _seek_back(batch: ContiguousBatch) -> None:
         )
         metrics.CONSUMER_REWINDS.inc()
         await app.consumer.seek(TP(topic, partition), offset)
-    for partition, (watermark, offset) in batch.passed_gaps.items():
+    for (topic, partition), (watermark, offset) in batch.passed_gaps.items():
         log.warning(
             "offsets %d..%d of %s[%d] hold no reports (a transactional producer?): passed over",
             watermark,

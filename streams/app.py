@@ -73,7 +73,7 @@ seen_reports = app.Table(
     "seen-reports", key_type=str, value_type=bytes, partitions=settings.partitions
 )
 # Per input partition, the next report offset to apply (ingest.contiguity), written after the
-# batch's state is acknowledged; key: the partition number as text.
+# batch's state is acknowledged; key: "<topic>:<partition>".
 progress = app.Table("progress", key_type=str, value_type=bytes, partitions=settings.partitions)
 
 

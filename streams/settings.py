@@ -27,10 +27,8 @@ class Settings:
     # A consumer that stops heartbeating for this long is taken out of the group.
     session_timeout_seconds: float = 10.0
     # Workers that keep a warm copy of each table partition they do not own (Faust's
-    # table_standby_replicas). Off by default: with Faust 0.15's in-memory store a promoted
-    # standby was seen to start from a copy missing its last changelog writes, losing reports
-    # (tests/integration/test_failures.py); without standbys a partition that moves is
-    # rebuilt from its changelog.
+    # table_standby_replicas). Off by default: the failure tests run without standbys, and a
+    # partition that moves is rebuilt from its changelog instead (slower takeover, known path).
     standby_replicas: int = 0
     # Where Faust keeps its local files (table stores, worker state).
     data_dir: str = ".fundwatch/worker-data"
