@@ -12,6 +12,7 @@ import base64
 import http.client
 import subprocess
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from casework.lead_book import SEE_ALL_DEPARTMENTS, lead_departments
 from casework.lead_status import LeadStatus, LeadStatusRecord
+from casework.monthly_report import BEIJING
 from casework.watchlist import ListingSource, WatchlistEntry
 from feeds.kafka_out import send_lines
 from schemas.sectors import DEPARTMENTS
@@ -27,6 +29,7 @@ from streams.console.auth import ConsoleUser, hash_password, save_users
 from streams.topic_reader import read_all
 from tests.integration.conftest import FUNDWATCH, Deployment, wait_for
 from tests.integration.test_detection_stream import simulate, train
+from tests.unit.test_monthly_report import figure, parse
 
 pytestmark = pytest.mark.integration
 
@@ -261,6 +264,23 @@ def test_console_shows_leads_live_and_records_an_analysts_decision(
     page.goto(f"{base}/console/#/lead/{lead_id}")
     expect(page.locator("#not-found")).to_be_visible()
     context.close()
+
+    # The month's report, rebuilt from the topics, has the lead, its account listed.
+    month = (
+        datetime.fromisoformat(lead["first_evidence_time"]).astimezone(BEIJING).strftime("%Y-%m")
+    )
+    report = tmp_path / "report.html"
+    subprocess.run(
+        [*FUNDWATCH, "report", "--month", month, "--output", str(report), "--lang", "en"],
+        env=deployment.env,
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    figures = parse(report.read_text(encoding="utf-8"))
+    assert figure(figures, "lead-id", lead=lead_id) == lead_id
+    assert figure(figures, "listed", lead=lead_id).startswith("yes")
 
     png = screenshot.read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 30_000
