@@ -54,8 +54,8 @@ class OfflineRunner:
         iterator = iter(messages)
         while batch := list(islice(iterator, batch_size)):
             outcome = self._pipeline.process(batch, self.model, datetime.now(UTC), self.watchlist)
-            for account_id, (_, state) in outcome.account_writes.items():
-                self.accounts[account_id] = state.to_bytes()
+            for account_id, (_, blob) in outcome.account_writes.items():
+                self.accounts[account_id] = blob
             for identity, (_, entry) in outcome.ingest.seen_writes.items():
                 self.seen[identity] = entry.to_bytes()
             yield outcome

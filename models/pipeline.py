@@ -10,6 +10,7 @@ results do not depend on how the stream happened to be cut into batches.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,13 +32,17 @@ class PipelineConfig:
     lateness_ms: int = 2 * 3_600_000
     lead_policy: LeadPolicy = field(default_factory=LeadPolicy)
     keep_vectors: bool = False  # return each report's snapshot (training, backtest, tests)
+    # Decoded account states kept between batches (decoding costs more than the batch's
+    # feature updates); an entry is used only while the table still holds the exact value
+    # this pipeline wrote.
+    decoded_cache_accounts: int = 20_000
 
 
 @dataclass
 class PipelineOutcome:
     ingest: BatchOutcome
-    # One write per account touched: (partition, state).
-    account_writes: dict[str, tuple[int, AccountState]] = field(default_factory=dict)
+    # One write per account touched: (partition, encoded AccountState).
+    account_writes: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     leads: list[Lead] = field(default_factory=list)
     # Per lead: when the report that raised or revised it reached Kafka (epoch ms, if known).
     lead_arrivals_ms: list[int | None] = field(default_factory=list)
@@ -56,6 +61,8 @@ class Pipeline:
         self._accounts = accounts
         self._config = config
         self._batch_states: dict[str, AccountState] = {}
+        # account -> (the value written for it, that value decoded), least recently used first
+        self._decoded: OrderedDict[str, tuple[bytes, AccountState]] = OrderedDict()
         self._ingest = IngestStage(self._ledger_of, seen)
 
     def process(
@@ -67,12 +74,31 @@ class Pipeline:
     ) -> PipelineOutcome:
         """``watchlist``: the negative list as it stands for this batch (None: empty)."""
         self._batch_states = {}
+        try:
+            out, written = self._process(messages, model, now, watchlist)
+        except BaseException:
+            self._decoded.clear()  # states may be half-updated: decode afresh next time
+            raise
+        for account_id, (partition, state) in written.items():
+            blob = state.to_bytes()
+            out.account_writes[account_id] = (partition, blob)
+            self._remember(account_id, blob, state)
+        return out
+
+    def _process(
+        self,
+        messages: Iterable[InputMessage],
+        model: ActiveModel | None,
+        now: datetime,
+        watchlist: Watchlist | None,
+    ) -> tuple[PipelineOutcome, dict[str, tuple[int, AccountState]]]:
         ingested = self._ingest.process(messages, now)
         out = PipelineOutcome(ingested)
+        written: dict[str, tuple[int, AccountState]] = {}
         for account_id, (partition, ledger) in ingested.ledger_writes.items():
             state = self._state(account_id)
             state.ledger = ledger
-            out.account_writes[account_id] = (partition, state)
+            written[account_id] = (partition, state)
 
         snapshots: list[AccountSnapshot] = []
         arrivals: list[int | None] = []
@@ -104,20 +130,27 @@ class Pipeline:
                 if lead is not None:
                     out.leads.append(lead)
                     out.lead_arrivals_ms.append(arrival)
-        return out
+        return out, written
 
     def _state(self, account_id: str) -> AccountState:
         state = self._batch_states.get(account_id)
         if state is None:
             blob = self._accounts.get(account_id)
+            cached = self._decoded.pop(account_id, None)
             lateness = self._config.lateness_ms
-            state = (
-                AccountState.from_bytes(blob, lateness)
-                if blob is not None
-                else AccountState.new(lateness)
-            )
+            if blob is None:
+                state = AccountState.new(lateness)
+            elif cached is not None and cached[0] is blob:
+                state = cached[1]
+            else:
+                state = AccountState.from_bytes(blob, lateness)
             self._batch_states[account_id] = state
         return state
+
+    def _remember(self, account_id: str, blob: bytes, state: AccountState) -> None:
+        self._decoded[account_id] = (blob, state)
+        while len(self._decoded) > self._config.decoded_cache_accounts:
+            self._decoded.popitem(last=False)
 
     def _ledger_of(self, account_id: str) -> AccountLedger:
         return self._state(account_id).ledger
