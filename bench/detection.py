@@ -1,6 +1,6 @@
 """Detection throughput and lead latency of one fundwatch worker, with a raw read as baseline.
 
-Run by hand (not a test): ``python bench/detection.py [--reports 100000]``. On the local broker
+Run by hand (not a test): ``python bench/detection.py [--reports 1000000]``. On the local broker
 (its own port and topic prefix) it, in one run:
   1. trains a model on a simulated history (another seed) and publishes it on the models topic;
   2. preloads ``--reports`` simulated reports and reads them with a raw aiokafka consumer (the
@@ -8,9 +8,10 @@ Run by hand (not a test): ``python bench/detection.py [--reports 100000]``. On t
      forwards each report (bench/bare_agent.py: what Faust itself costs), then starts one
      worker and measures reports/s through validation, de-duplication, features, scoring and
      leads;
-  3. streams ``--paced`` more reports at ``--rate`` reports/s (below the worker's throughput)
-     and reads the latency from a report's arrival on Kafka to its lead from the worker's
-     ``fundwatch_lead_latency_seconds`` histogram (p50 and p99 by linear interpolation).
+  3. streams more reports at half the throughput just measured (or ``--rate``), for
+     ``--paced-seconds``, and reads the latency from a report's arrival on Kafka to its lead
+     from the worker's ``fundwatch_lead_latency_seconds`` histogram (p50 and p99 by linear
+     interpolation).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from streams.model_topic import publish_model  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 
 SEPTEMBER = datetime(2026, 9, 1, tzinfo=CST)
+NOVEMBER = datetime(2026, 11, 1, tzinfo=CST)
 LATENCY_BUCKET = re.compile(r'^fundwatch_lead_latency_seconds_bucket\{le="([^"]+)"\} (\S+)$', re.M)
 
 
@@ -121,9 +123,11 @@ def quantile(before: list[tuple[float, float]], after: list[tuple[float, float]]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reports", type=int, default=100_000)
-    parser.add_argument("--paced", type=int, default=20_000)
-    parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--reports", type=int, default=1_000_000)
+    parser.add_argument("--paced-seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--rate", type=float, default=0.0, help="Paced rate (default: half the throughput)."
+    )
     parser.add_argument("--kafka-port", type=int, default=49092)
     parser.add_argument("--web-port", type=int, default=6099)
     args = parser.parse_args()
@@ -131,18 +135,25 @@ def main() -> None:
     ensure_topics(settings)
     with tempfile.TemporaryDirectory() as tmp:
         print(publish_first_model(settings, Path(tmp) / "model"))
-    lines = simulated_lines(seed=1, count=args.reports + args.paced)
-    backlog, paced = lines[: args.reports], lines[args.reports :]
+    started = time.perf_counter()
+    lines = simulated_lines(seed=1, count=args.reports)
+    # The paced reports come from another month of another seed, so none is a re-send.
+    paced_pool = simulated_lines(seed=2, count=max(20_000, args.reports // 10), start=NOVEMBER)
+    seconds = time.perf_counter() - started
+    print(f"simulated {len(lines) + len(paced_pool):,} reports in {seconds:.0f} s")
+    backlog = lines
     sent = send_lines(backlog, settings)
     print(f"preloaded {sent.sent:,} reports ({sent.rate:,.0f}/s)")
     raw = asyncio.run(raw_read(settings, len(backlog)))
     bare = bare_agent_rate(settings, env, len(backlog))
     with running_worker(env, args.web_port):
         rate = worker_rate(args.web_port, len(backlog), PROCESSED)
+        paced_rate = args.rate or rate / 2
+        paced = paced_pool[: int(paced_rate * args.paced_seconds)]
         before = latency_buckets(args.web_port)
-        print(f"streaming {len(paced):,} more reports at {args.rate:,.0f}/s ...")
-        send_lines(paced, settings, rate=args.rate)
-        worker_rate(args.web_port, len(lines), PROCESSED)
+        print(f"streaming {len(paced):,} more reports at {paced_rate:,.0f}/s ...")
+        send_lines(paced, settings, rate=paced_rate)
+        worker_rate(args.web_port, len(backlog) + len(paced), PROCESSED)
         after = latency_buckets(args.web_port)
     leads = after[-1][1] - before[-1][1]
     print(f"raw aiokafka read                {raw:>10,.0f} reports/s")
@@ -151,7 +162,7 @@ def main() -> None:
     print(f"ratio fundwatch / raw read       {rate / raw:>10.4f}")
     print(f"ratio fundwatch / bare agent     {rate / bare:>10.4f}")
     print(
-        f"lead latency at {args.rate:,.0f} reports/s over {leads:,.0f} lead revisions: "
+        f"lead latency at {paced_rate:,.0f} reports/s over {leads:,.0f} lead revisions: "
         f"p50 {quantile(before, after, 0.5)}, p99 {quantile(before, after, 0.99)}"
     )
 

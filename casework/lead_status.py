@@ -42,6 +42,18 @@ OUTCOME_NAMES_ZH = {
     Outcome.NOT_CONFIRMED: "排除",
     Outcome.OTHER: "其他",
 }
+STATUS_NAMES_EN = {
+    LeadStatus.NEW: "new",
+    LeadStatus.TRACKING: "tracking",
+    LeadStatus.VERIFYING: "verifying",
+    LeadStatus.HANDED_OVER: "handed over",
+    LeadStatus.CLOSED: "closed",
+}
+OUTCOME_NAMES_EN = {
+    Outcome.CONFIRMED: "confirmed illegal fundraising",
+    Outcome.NOT_CONFIRMED: "ruled out",
+    Outcome.OTHER: "other matter",
+}
 STATUS_ORDER = tuple(LeadStatus)
 
 

@@ -18,6 +18,17 @@ from casework.monthly_report import ReportError
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ENV = "FUNDWATCH_CHROMIUM"
 PRINT_TIMEOUT_SECONDS = 120
+# Chromium as these machines run it: as root (no sandbox), no GPU, and no connection of its
+# own (sync, updates, background requests), which a closed network would refuse many times.
+CHROMIUM_OFFLINE_FLAGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
 INSTALL_HINT = "run `bash deploy/browser/install.sh` to install Chromium and the CJK fonts"
 
 
@@ -53,13 +64,7 @@ def html_to_pdf(html: str, pdf_path: Path) -> None:
         command = [
             chromium,
             "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+            *CHROMIUM_OFFLINE_FLAGS,
             f"--user-data-dir={profile}",
             "--no-pdf-header-footer",
             f"--print-to-pdf={printed}",

@@ -16,7 +16,14 @@ from datetime import datetime, timedelta
 from html import escape
 
 from casework.charts import SERIES_COLORS, Series, bar_chart, funnel_chart, line_chart
-from casework.lead_status import OUTCOME_NAMES_ZH, STATUS_NAMES_ZH, LeadStatus, Outcome
+from casework.lead_status import (
+    OUTCOME_NAMES_EN,
+    OUTCOME_NAMES_ZH,
+    STATUS_NAMES_EN,
+    STATUS_NAMES_ZH,
+    LeadStatus,
+    Outcome,
+)
 from casework.monthly_report import (
     BEIJING,
     BY_EVIDENCE,
@@ -191,18 +198,6 @@ STANDING_NAMES = {
     NEW: ("新增", "new"),
     CARRIED_OVER: ("结转", "carried over"),
     BY_EVIDENCE: ("证据涉及本月", "by evidence"),
-}
-STATUS_NAMES_EN = {
-    LeadStatus.NEW: "new",
-    LeadStatus.TRACKING: "tracking",
-    LeadStatus.VERIFYING: "verifying",
-    LeadStatus.HANDED_OVER: "handed over",
-    LeadStatus.CLOSED: "closed",
-}
-OUTCOME_NAMES_EN = {
-    Outcome.CONFIRMED: "confirmed illegal fundraising",
-    Outcome.NOT_CONFIRMED: "ruled out",
-    Outcome.OTHER: "other matter",
 }
 
 NOTES: tuple[tuple[str, str], ...] = (

@@ -2,7 +2,8 @@
 # The quick start's main job (run by `make demo`, which installs first): start the local Kafka
 # broker, train a first model on a simulated history and publish it, start one fundwatch
 # worker, stream a month of simulated Baoshan bank reports with fundraising schemes in them
-# (and a few broken reports), and show the leads with their reasons as they appear.
+# (and a few broken reports), show the leads with their reasons as they appear, open the
+# analysts' web console, and write October's monthly report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,17 @@ if [[ ! -f "$RUN_DIR/model-first/model.json" ]]; then
 fi
 fundwatch model publish "$RUN_DIR/model-first"
 
+# The analysts' web console: one demo user of the PBOC branch (sees every lead), with a
+# password made for this machine and kept in $RUN_DIR (not in the repository).
+export FUNDWATCH_CONSOLE_USERS=$PWD/$RUN_DIR/console-users.json
+if [[ ! -s "$RUN_DIR/console-password" ]]; then
+    python3 -c 'import secrets; print(secrets.token_urlsafe(12))' >"$RUN_DIR/console-password"
+    chmod 600 "$RUN_DIR/console-password"
+fi
+fundwatch console-user add analyst --department pboc --password-stdin \
+    <"$RUN_DIR/console-password" >/dev/null
+export FUNDWATCH_CONSOLE_SECRET=${FUNDWATCH_CONSOLE_SECRET:-$(python3 -c 'import secrets; print(secrets.token_hex(32))')}
+
 echo "Starting a worker (web port $WEB_PORT, log in $RUN_DIR/worker.log) ..."
 fundwatch worker --loglevel info --web-port "$WEB_PORT" --web-host 127.0.0.1 \
     >"$RUN_DIR/worker.log" 2>&1 &
@@ -41,6 +53,9 @@ for _ in $(seq 1 120); do
     sleep 1
 done
 
+echo
+echo "Web console: http://127.0.0.1:$WEB_PORT/console/  (user analyst, password $(cat "$RUN_DIR/console-password"))"
+echo
 echo "Leads appear below as the worker raises and revises them (fundwatch leads --follow)."
 fundwatch leads --follow --limit 0 &
 leads_pid=$!
@@ -78,4 +93,15 @@ echo
 echo "Dead letters (the reason, then each error):"
 fundwatch dlq --limit 6
 echo
+echo "The monthly monitoring report for October (fundwatch report --month 2026-10):"
+fundwatch report --month 2026-10 --output "$RUN_DIR/report-2026-10.html"
+echo
 echo "Run it again and every report is recognised as a re-send. Stop the broker with: fundwatch kafka stop"
+if [[ -t 0 ]]; then
+    echo
+    echo "The worker and its console stay up: http://127.0.0.1:$WEB_PORT/console/ (user analyst,"
+    echo "password $(cat "$RUN_DIR/console-password")). Mark a lead 核查 and list its account there,"
+    echo "then run  fundwatch report --month 2026-10  again: the lead's account shows as listed"
+    echo "(statuses count as they stood at the month's end). Press Ctrl-C to stop the worker."
+    wait "$worker_pid" || true
+fi

@@ -36,7 +36,9 @@ from prometheus_client import Metric
 
 from casework.lead_book import SEE_ALL_DEPARTMENTS, LeadFilter, lead_departments, visible_to
 from casework.lead_status import (
+    OUTCOME_NAMES_EN,
     OUTCOME_NAMES_ZH,
+    STATUS_NAMES_EN,
     STATUS_NAMES_ZH,
     LeadStatus,
     Outcome,
@@ -90,18 +92,6 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
-}
-STATUS_NAMES_EN = {
-    LeadStatus.NEW: "new",
-    LeadStatus.TRACKING: "tracking",
-    LeadStatus.VERIFYING: "verifying",
-    LeadStatus.HANDED_OVER: "handed over",
-    LeadStatus.CLOSED: "closed",
-}
-OUTCOME_NAMES_EN = {
-    Outcome.CONFIRMED: "confirmed illegal fundraising",
-    Outcome.NOT_CONFIRMED: "ruled out",
-    Outcome.OTHER: "other matter",
 }
 SEVERITY_EN = {"general": "general", "major": "major", "case_related": "case-related"}
 

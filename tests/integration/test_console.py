@@ -22,27 +22,19 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from casework.lead_book import SEE_ALL_DEPARTMENTS, lead_departments
 from casework.lead_status import LeadStatus, LeadStatusRecord
 from casework.monthly_report import BEIJING
+from casework.pdf import CHROMIUM_OFFLINE_FLAGS
 from casework.watchlist import ListingSource, WatchlistEntry
 from feeds.kafka_out import send_lines
 from schemas.sectors import DEPARTMENTS
 from streams.console.auth import ConsoleUser, hash_password, save_users
 from streams.topic_reader import read_all
 from tests.integration.conftest import FUNDWATCH, Deployment, wait_for
-from tests.integration.test_detection_stream import simulate, train
+from tests.integration.test_detection_stream import model_and_live_stream
 from tests.unit.test_monthly_report import figure, parse
 
 pytestmark = pytest.mark.integration
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ANALYST, ANALYST_PASSWORD = "张伟", "pboc analyst password"
 OTHER, OTHER_PASSWORD = "wang.fang", "department user password"
 NOTE = "多名个人集中转入后分散转出，转核查"
@@ -55,7 +47,9 @@ def browser() -> Iterator[Browser]:
             f"{CHROMIUM} is missing: run `bash deploy/browser/install.sh` (Debian chromium)"
         )
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=list(CHROMIUM_OFFLINE_FLAGS)
+        )
         yield browser
         browser.close()
 
@@ -131,9 +125,7 @@ def test_console_shows_leads_live_and_records_an_analysts_decision(
     )
     deployment.env["FUNDWATCH_CONSOLE_USERS"] = str(users_file)
     deployment.env["FUNDWATCH_CONSOLE_SECRET"] = "console test secret, not a real one"
-    history, _ = simulate(deployment, tmp_path, seed=1)
-    deployment.run_cli("model", "publish", str(train(deployment, history, tmp_path, "m1")))
-    live, _ = simulate(deployment, tmp_path, seed=2)
+    _, live = model_and_live_stream(deployment, tmp_path, 1, 2)
     lines = live.read_bytes().splitlines()
     worker = deployment.start_worker()
     port, base = worker.web_port, f"http://127.0.0.1:{worker.web_port}"

@@ -51,6 +51,18 @@ def train(deployment: Deployment, reports: Path, directory: Path, version: str) 
     return model_dir
 
 
+def model_and_live_stream(
+    deployment: Deployment, directory: Path, history_seed: int, live_seed: int
+) -> tuple[Path, Path]:
+    """A model "m1" trained on one simulated history and published, and another seed's
+    reports to stream: (model directory, live reports file)."""
+    history, _ = simulate(deployment, directory, seed=history_seed)
+    model_dir = train(deployment, history, directory, "m1")
+    deployment.run_cli("model", "publish", str(model_dir))
+    live, _ = simulate(deployment, directory, seed=live_seed)
+    return model_dir, live
+
+
 def lead_revisions(values: list[bytes]) -> dict[tuple[str, int], dict]:
     revisions = {}
     for value in values:
@@ -68,10 +80,7 @@ def stream_leads(deployment: Deployment) -> dict[tuple[str, int], dict]:
 def test_worker_and_backtest_give_identical_features_and_leads(
     deployment: Deployment, tmp_path: Path
 ) -> None:
-    history, _ = simulate(deployment, tmp_path, seed=1)
-    model_dir = train(deployment, history, tmp_path, "m1")
-    deployment.run_cli("model", "publish", str(model_dir))
-    live, _ = simulate(deployment, tmp_path, seed=2)
+    model_dir, live = model_and_live_stream(deployment, tmp_path, 1, 2)
     lines = live.read_bytes().splitlines()
     # One ordinary account on the negative list, as a police notice would put it there: its
     # leads are case-related, in the stream and in the backtest alike.

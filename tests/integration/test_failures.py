@@ -23,7 +23,7 @@ from models.offline import OfflineRunner, line_messages
 from models.pipeline import PipelineConfig
 from streams.topic_reader import read_all
 from tests.integration.conftest import KAFKA_SCRIPT, TEST_KAFKA_PORT, Deployment, wait_for
-from tests.integration.test_detection_stream import LATENESS_MS, simulate, train
+from tests.integration.test_detection_stream import LATENESS_MS, model_and_live_stream
 
 pytestmark = pytest.mark.integration
 
@@ -89,10 +89,7 @@ def send_in_background(deployment: Deployment, lines: list[bytes], rate: float) 
 def test_three_workers_with_one_killed_again_and_again_lose_nothing(
     deployment: Deployment, tmp_path: Path
 ) -> None:
-    history, _ = simulate(deployment, tmp_path, seed=31)
-    model_dir = train(deployment, history, tmp_path, "m1")
-    deployment.run_cli("model", "publish", str(model_dir))
-    live, _ = simulate(deployment, tmp_path, seed=32)
+    model_dir, live = model_and_live_stream(deployment, tmp_path, 31, 32)
     lines = live.read_bytes().splitlines()
     runner, offline_leads = uninterrupted_run(lines, model_dir)
     assert offline_leads, "the simulated schemes should produce leads"
@@ -126,10 +123,7 @@ def test_three_workers_with_one_killed_again_and_again_lose_nothing(
 def test_the_broker_stopped_mid_stream_and_restarted(
     deployment: Deployment, tmp_path: Path
 ) -> None:
-    history, _ = simulate(deployment, tmp_path, seed=41)
-    model_dir = train(deployment, history, tmp_path, "m1")
-    deployment.run_cli("model", "publish", str(model_dir))
-    live, _ = simulate(deployment, tmp_path, seed=42)
+    model_dir, live = model_and_live_stream(deployment, tmp_path, 41, 42)
     lines = live.read_bytes().splitlines()
     runner, offline_leads = uninterrupted_run(lines, model_dir)
 
