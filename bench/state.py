@@ -7,7 +7,7 @@ Run by hand (not a test): ``python bench/state.py [--accounts 1000000]``. It
   2. fills a table like a worker's in-memory store (key -> encoded state) with
      ``--accounts`` accounts drawn from those states, and measures the bytes it takes
      (tracemalloc: keys, values and the dict);
-  3. measures a decoded state, as the worker keeps up to 20,000 of them between batches;
+  3. measures a decoded state, as the worker keeps up to 10,000 of them between batches;
   4. writes the same ``--accounts`` records to a compacted topic on the local broker and
      reads the size of its log on disk: the table store (the changelog a new worker
      recovers from).
@@ -102,7 +102,7 @@ def main() -> None:
     )
     memory = memory_per_account(states, args.accounts)
     print(f"in memory, {args.accounts:,} accounts in the table: {memory:,.0f} B per account")
-    print(f"one decoded state (the worker keeps up to 20,000): {decoded_bytes(states):,.0f} B")
+    print(f"one decoded state (the worker keeps up to 10,000): {decoded_bytes(states):,.0f} B")
     disk = disk_per_account(states, args.accounts, args.kafka_port)
     print(f"in the changelog topic on disk: {disk:,.0f} B per account")
 

@@ -35,7 +35,7 @@ class PipelineConfig:
     # Decoded account states kept between batches (decoding costs more than the batch's
     # feature updates); an entry is used only while the table still holds the exact value
     # this pipeline wrote.
-    decoded_cache_accounts: int = 20_000
+    decoded_cache_accounts: int = 10_000  # about 30 KB each decoded
 
 
 @dataclass
