@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 from kafka import KafkaProducer
@@ -13,7 +13,28 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from schemas.sectors import DEPARTMENTS
+from streams.kafka_clients import kafka_python_kwargs
 from streams.settings import Settings
+
+
+class TopicLayoutError(RuntimeError):
+    """An existing topic the worker cannot use as it is (names the topic and what is wrong)."""
+
+    def __init__(self, topic: str, problem: str) -> None:
+        self.topic = topic
+        super().__init__(f"{topic}: {problem}")
+
+
+class UnroutableReportError(ValueError):
+    """A report line that has no bank topic to go to (its bank_id is not a configured bank)."""
+
+    def __init__(self, line_number: int, bank_id: str | None, bank_ids: tuple[str, ...]) -> None:
+        self.line_number = line_number
+        self.bank_id = bank_id
+        super().__init__(
+            f"report {line_number}: bank_id {bank_id!r} has no topic of its own "
+            f"(FUNDWATCH_BANKS={','.join(bank_ids)}); give the topic with --bank-topic"
+        )
 
 
 @dataclass
@@ -21,6 +42,7 @@ class SendSummary:
     sent: int = 0
     unkeyed: int = 0  # lines without a readable account_id: sent unkeyed, the worker rejects them
     seconds: float = 0.0
+    topics: set[str] = field(default_factory=set)
 
     @property
     def rate(self) -> float:
@@ -34,6 +56,8 @@ def app_topics(settings: Settings) -> dict[str, tuple[int, dict[str, str]]]:
     """The app's own topics: partitions and topic configs."""
     return {
         settings.topic("reports"): (settings.partitions, {}),
+        # Each bank's own input topic (FUNDWATCH_BANKS), so a bank can be granted its own only.
+        **{topic: (settings.partitions, {}) for topic in settings.report_topics},
         settings.topic("reports.dlq"): (settings.partitions, {}),
         settings.topic("leads"): (settings.partitions, {}),
         # Each department's own leads, so it can be granted read on its topic only.
@@ -55,10 +79,14 @@ def app_topics(settings: Settings) -> dict[str, tuple[int, dict[str, str]]]:
 def ensure_topics(
     settings: Settings, topics: dict[str, tuple[int, dict[str, str]]] | None = None
 ) -> list[str]:
-    """Create the app's topics (or ``topics``) that do not exist yet; return those created."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id="fundwatch")
+    """Create the app's topics (or ``topics``) that do not exist yet; return those created.
+
+    Raises TopicLayoutError if an existing input topic has another partition count than the
+    tables: its partitions would not be co-partitioned with the accounts' state."""
+    admin = KafkaAdminClient(**kafka_python_kwargs(settings), client_id="fundwatch")
     try:
         existing = set(admin.list_topics())
+        _check_input_partitions(admin, settings, existing)
         missing = [
             NewTopic(name, partitions, settings.replication_factor, topic_configs=configs)
             for name, (partitions, configs) in (topics or app_topics(settings)).items()
@@ -72,9 +100,23 @@ def ensure_topics(
         admin.close()
 
 
+def _check_input_partitions(
+    admin: KafkaAdminClient, settings: Settings, existing: set[str]
+) -> None:
+    inputs = [t for t in settings.report_topics if t in existing]
+    for description in admin.describe_topics(inputs) if inputs else ():
+        count = len(description["partitions"])
+        if count != settings.partitions:
+            raise TopicLayoutError(
+                description["name"],
+                f"has {count} partitions, the tables {settings.partitions} "
+                "(FUNDWATCH_PARTITIONS): every input topic needs the tables' count",
+            )
+
+
 def report_producer(settings: Settings) -> KafkaProducer:
     return KafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **kafka_python_kwargs(settings),
         client_id="fundwatch-producer",
         acks="all",
         linger_ms=20,
@@ -84,12 +126,21 @@ def report_producer(settings: Settings) -> KafkaProducer:
 
 def account_key(line: bytes) -> bytes | None:
     """The message key of a report line: its account_id, as the schema requires."""
+    return _key_and_bank(line)[0]
+
+
+def _key_and_bank(line: bytes) -> tuple[bytes | None, str | None]:
     try:
         record = orjson.loads(line)
     except orjson.JSONDecodeError:
-        return None
-    account = record.get("account_id") if isinstance(record, dict) else None
-    return account.encode() if isinstance(account, str) else None
+        return None, None
+    if not isinstance(record, dict):
+        return None, None
+    account, bank = record.get("account_id"), record.get("bank_id")
+    return (
+        account.encode() if isinstance(account, str) else None,
+        bank if isinstance(bank, str) else None,
+    )
 
 
 def send_lines(
@@ -97,18 +148,30 @@ def send_lines(
     settings: Settings,
     rate: float = 0.0,
     producer: KafkaProducer | None = None,
+    topic: str | None = None,
 ) -> SendSummary:
-    """Send each line unchanged, keyed by account_id; ``rate`` caps reports per second."""
+    """Send each line unchanged, keyed by account_id; ``rate`` caps reports per second.
+
+    The lines go to ``topic``; without one, to the shared reports topic, or, when the worker
+    reads bank topics (FUNDWATCH_BANKS), each to the topic of its bank_id (the simulator's
+    way of being every bank at once; UnroutableReportError for another bank_id)."""
     own_producer = producer is None
     producer = producer or report_producer(settings)
-    topic = settings.topic("reports")
+    by_bank = topic is None and bool(settings.bank_ids)
+    fixed_topic = topic or settings.topic("reports")
     summary = SendSummary()
     started = time.monotonic()
     try:
         for line in _paced(lines, rate, started):
-            key = account_key(line)
+            key, bank_id = _key_and_bank(line)
+            line_topic = fixed_topic
+            if by_bank:
+                if bank_id is None or bank_id not in settings.bank_ids:
+                    raise UnroutableReportError(summary.sent + 1, bank_id, settings.bank_ids)
+                line_topic = settings.bank_topic(bank_id)
             summary.unkeyed += key is None
-            producer.send(topic, key=key, value=line)
+            producer.send(line_topic, key=key, value=line)
+            summary.topics.add(line_topic)
             summary.sent += 1
         producer.flush()
     finally:

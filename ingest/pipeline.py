@@ -7,6 +7,7 @@ plain dicts, so both paths decide every message the same way.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -31,6 +32,22 @@ class InputMessage:
     key: bytes | None
     value: bytes
     source: SourcePosition
+
+
+# A bank's own input topic, <prefix>.reports.<bank_id>; the whole name must be a legal Kafka
+# topic name, so an offline source (a file name with a "file:" in it, say) never matches.
+BANK_TOPIC = re.compile(r"^[A-Za-z0-9._-]+\.reports\.(?P<bank_id>[A-Za-z0-9_-]{1,32})$")
+# <prefix>.reports.dlq holds the dead letters and is never an input.
+NOT_A_BANK = frozenset({"dlq"})
+
+
+def topic_bank(topic: str) -> str | None:
+    """The bank whose own topic this is, or None for the shared reports topic (and anything
+    that is not a bank's topic): a report read from a bank's topic must carry that bank_id."""
+    match = BANK_TOPIC.match(topic)
+    if match is None or match.group("bank_id") in NOT_A_BANK:
+        return None
+    return match.group("bank_id")
 
 
 class ReadView(Protocol):
@@ -73,6 +90,23 @@ class IngestStage:
             self._reject(message, rejection, now, out, best_effort_identity(message.value))
             return
         source = message.source
+        topic_bank_id = topic_bank(source.topic)
+        if topic_bank_id is not None and report.bank_id != topic_bank_id:
+            # Checked before any state is read: a bank cannot touch another bank's ledgers
+            # or report identities by naming it.
+            mismatch = ReportRejected(
+                RejectReason.BANK_MISMATCH,
+                [
+                    FieldError(
+                        "bank_id",
+                        "bank_mismatch",
+                        f"report names bank {report.bank_id!r} but came on {source.topic}, the "
+                        f"topic of bank {topic_bank_id!r}; each bank sends its own reports only",
+                    )
+                ],
+            )
+            self._reject(message, mismatch, now, out, (report.bank_id, report.report_id))
+            return
         ledger = self._ledger(report.account_id, out)
         identity = report_key(report.bank_id, report.report_id)
         seen = self._seen_entry(identity, out)

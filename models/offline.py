@@ -31,7 +31,8 @@ def file_messages(path: Path) -> Iterator[InputMessage]:
 def line_messages(lines: Iterable[bytes], source: str) -> Iterator[InputMessage]:
     """Report lines as messages keyed by account_id; the position stands in for the offset."""
     for number, line in enumerate(lines):
-        yield InputMessage(account_key(line), line, SourcePosition(source, 0, number))
+        # "file:" cannot begin a topic name, so a file is never taken for a bank's topic.
+        yield InputMessage(account_key(line), line, SourcePosition(f"file:{source}", 0, number))
 
 
 class OfflineRunner:

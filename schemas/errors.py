@@ -14,6 +14,7 @@ class RejectReason(StrEnum):
     INVALID_VALUE = "invalid_value"  # passes the schema but a value is impossible (Feb 30, 0.001)
     KEY_MISMATCH = "key_mismatch"  # message key is not the account_id
     CONFLICT = "conflict"  # same (bank_id, report_id) as an earlier report, different content
+    BANK_MISMATCH = "bank_mismatch"  # on a bank's own topic, but bank_id names another bank
 
 
 @dataclass(frozen=True, slots=True)

@@ -152,8 +152,8 @@ async def forget_old_report_identities() -> None:
 async def measure_lag_and_state() -> None:
     """Consumer lag per assigned input partition, and the accounts this worker holds."""
     consumer = app.consumer
-    topic = reports_topic.get_topic_name()
-    assigned = sorted(tp for tp in consumer.assignment() if tp.topic == topic)
+    topics = set(reports_topic.topics)  # the shared topic, or each bank's
+    assigned = sorted(tp for tp in consumer.assignment() if tp.topic in topics)
     ends = await consumer.highwaters(*assigned) if assigned else {}
     metrics.CONSUMER_LAG.clear()  # partitions moved to another worker drop out
     for tp in assigned:

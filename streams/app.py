@@ -12,6 +12,7 @@ import sys
 import faust
 
 from schemas.sectors import DEPARTMENTS
+from streams.kafka_clients import faust_credentials
 from streams.settings import Settings
 
 settings = Settings.from_env()
@@ -19,6 +20,8 @@ settings = Settings.from_env()
 app = faust.App(
     settings.topic_prefix,
     broker=settings.broker_url,
+    # SASL/TLS from the client.properties named by FUNDWATCH_CLIENT_PROPERTIES (None: plaintext).
+    broker_credentials=faust_credentials(settings),
     topic_partitions=settings.partitions,
     topic_replication_factor=settings.replication_factor,
     datadir=settings.data_dir,
@@ -41,11 +44,11 @@ app = faust.App(
 )
 
 
-def bytes_topic(name: str) -> faust.TopicT:
+def bytes_topic(*names: str) -> faust.TopicT:
     """A topic of raw bytes, keys and values: fundwatch encodes and decodes its records
     itself, so a bad record reaches the dead-letter topic exactly as it was sent."""
     return app.topic(
-        name,
+        *names,
         key_type=bytes,
         value_type=bytes,
         key_serializer="raw",
@@ -55,7 +58,11 @@ def bytes_topic(name: str) -> faust.TopicT:
     )
 
 
-reports_topic = bytes_topic(settings.topic("reports"))
+# The shared fundwatch.reports, or with FUNDWATCH_BANKS each bank's fundwatch.reports.<bank_id>.
+# A list, not a pattern: Faust 0.15.3 subscribes by topic names only (its aiokafka driver
+# never passes a pattern on). All of them need the tables' partition count, so that partition
+# p of every input topic and of every table lands on the same worker (ensure_topics checks).
+reports_topic = bytes_topic(*settings.report_topics)
 dead_letter_topic = bytes_topic(settings.topic("reports.dlq"))
 leads_topic = bytes_topic(settings.topic("leads"))
 # The same leads, routed: one topic per lead department (schemas.sectors.lead_routes).
@@ -84,6 +91,7 @@ def main() -> None:
     import faust.cli.faust  # noqa: F401
 
     # Imported for their side effects: they register the agents, web pages and commands.
+    import streams.acl_command
     import streams.agents
     import streams.casework_commands
     import streams.commands

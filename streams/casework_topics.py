@@ -18,6 +18,7 @@ from casework.lead_book import LeadBook
 from casework.lead_status import LeadStatusRecord, StatusChange
 from casework.watchlist import WatchlistEntry
 from feeds.kafka_out import app_topics, ensure_topics
+from streams.kafka_clients import aiokafka_kwargs, kafka_python_kwargs
 from streams.settings import Settings
 from streams.topic_reader import read_all
 
@@ -62,7 +63,7 @@ def _publish(settings: Settings, topic: str, key: bytes, value: bytes) -> None:
 
 def _publish_many(settings: Settings, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
     ensure_topics(settings)
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    producer = KafkaProducer(**kafka_python_kwargs(settings), acks="all")
     try:
         for key, value in messages:
             producer.send(topic, key=key, value=value)
@@ -100,9 +101,7 @@ class CaseworkFollower:
         self.caught_up = asyncio.Event()
 
     async def follow(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._settings.bootstrap_servers, enable_auto_commit=False
-        )
+        consumer = AIOKafkaConsumer(**aiokafka_kwargs(self._settings), enable_auto_commit=False)
         await consumer.start()
         try:
             names = {self._settings.topic(n): n for n in CASEWORK_TOPICS}

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 import click
@@ -43,6 +43,19 @@ def failing_clearly(what: str) -> Iterator[None]:
         yield
     except (ModelArtifactError, TrainingError, WatchlistError, StatusChangeError) as exc:
         raise SystemExit(f"{what}: {exc}") from exc
+
+
+def command_config_option(
+    help: str = "Kafka client.properties: security.protocol, sasl.*, ssl.* "
+    "(and bootstrap.servers).",
+) -> Any:
+    """``--command-config FILE``, as Kafka's own command-line tools name it."""
+    return option(
+        "--command-config",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help=help,
+    )
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -85,19 +98,37 @@ async def topics(self: AppCommand) -> None:
         show_default=True,
         help="Reports per second at most (0: as fast as the broker takes them).",
     ),
+    option(
+        "--bank-topic",
+        "bank_id",
+        default=None,
+        help="Send to this bank's own topic, <prefix>.reports.<BANK_ID> (created by the "
+        "operator), instead of the shared reports topic.",
+    ),
+    command_config_option(),
 )
-async def produce(self: AppCommand, file: Path, rate: float) -> None:
+async def produce(
+    self: AppCommand, file: Path, rate: float, bank_id: str | None, command_config: Path | None
+) -> None:
     """Send a JSONL file of reports to the input topic, keyed by account_id."""
-    ensure_topics(settings)
+    client_settings = (
+        settings.with_client_properties(str(command_config)) if command_config else settings
+    )
+    topic = client_settings.bank_topic(bank_id) if bank_id else None
+    if topic is None and settings.bank_ids:
+        raise click.UsageError("the workers read bank topics (FUNDWATCH_BANKS): give --bank-topic")
+    if topic is None:
+        # A bank's user may not create topics: its topic is the operator's to create.
+        ensure_topics(client_settings)
     with (
         file.open("rb") as f,
         tqdm(
             total=file.stat().st_size, unit="B", unit_scale=True, desc=file.name, file=sys.stderr
         ) as bar,
     ):
-        summary = send_lines(_progress_lines(f, bar), settings, rate=rate)
+        summary = send_lines(_progress_lines(f, bar), client_settings, rate=rate, topic=topic)
     print(
-        f"sent {summary.sent} reports to {settings.topic('reports')} "
+        f"sent {summary.sent} reports to {', '.join(sorted(summary.topics)) or '-'} "
         f"in {summary.seconds:.1f} s ({summary.rate:,.0f}/s)"
     )
     if summary.unkeyed:
@@ -200,7 +231,7 @@ async def simulate(
     with tqdm(unit=" reports", desc="simulate", file=sys.stderr) as bar:
         summary = send_lines(_counted(report_lines(reports), bar), settings, rate=rate)
     print(
-        f"sent {summary.sent} reports to {settings.topic('reports')} "
+        f"sent {summary.sent} reports to {', '.join(sorted(summary.topics)) or '-'} "
         f"({summary.rate:,.0f}/s); ground truth in {truth}"
     )
 
@@ -496,6 +527,13 @@ async def model(
         is_flag=True,
         help="With --set-status: also put the lead's account on the negative list.",
     ),
+    option(
+        "--department-topic",
+        is_flag=True,
+        help="With --department: read that department's own topic, <prefix>.leads.dept.<code>, "
+        "the only one its Kafka user may read (statuses are not shown).",
+    ),
+    command_config_option(),
 )
 async def leads(
     self: AppCommand,
@@ -513,6 +551,8 @@ async def leads(
     outcome: str | None,
     by: str | None,
     list_account: bool,
+    department_topic: bool,
+    command_config: Path | None,
 ) -> None:
     """Show leads with their reasons and status, latest revision of each, as they appear;
     show one lead in full (--show ID), or change its status (--show ID --set-status S)."""
@@ -525,7 +565,21 @@ async def leads(
             raise click.UsageError("--set-status needs --show LEAD_ID")
         print(set_lead_status(lead_id, set_status, note, outcome, by, list_account))
         return
+    client_settings = (
+        settings.with_client_properties(str(command_config)) if command_config else settings
+    )
+    leads_topic = None
+    if department_topic:
+        if department is None:
+            raise click.UsageError("--department-topic needs --department CODE")
+        # The topic holds the department's leads already (routed, 打非办's included).
+        leads_topic, department = client_settings.department_topic(department), None
     lead_filter = LeadFilter(county, sector, department, severity, status, lead_id)
     show_leads(
-        settings, limit=limit, follow=follow and lead_id is None, lang=lang, lead_filter=lead_filter
+        client_settings,
+        limit=limit,
+        follow=follow and lead_id is None,
+        lang=lang,
+        lead_filter=lead_filter,
+        leads_topic=leads_topic,
     )

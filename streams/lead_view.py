@@ -12,7 +12,9 @@ from casework.lead_book import LeadBook, LeadFilter
 from casework.lead_status import OUTCOME_NAMES_ZH, STATUS_NAMES_ZH, LeadStatus, LeadStatusRecord
 from schemas.sectors import DEPARTMENTS
 from streams.casework_topics import load_lead_book
+from streams.kafka_clients import kafka_python_kwargs
 from streams.settings import Settings
+from streams.topic_reader import read_all
 
 __all__ = ["LeadFilter", "render_lead", "render_lead_detail", "show_leads"]
 
@@ -82,23 +84,29 @@ def show_leads(
     follow: bool,
     lang: str,
     lead_filter: LeadFilter | None = None,
+    leads_topic: str | None = None,
 ) -> None:
+    """``leads_topic``: read only these leads (a department's own topic), without the lead
+    statuses and the negative list, which a department's Kafka user may not read."""
     lead_filter = lead_filter or LeadFilter()
     # The consumer blocks the event loop, so the loop's signal handlers never run: let
     # SIGTERM and Ctrl-C stop the process the plain way.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    topic = settings.topic("leads")
+    topic = leads_topic or settings.topic("leads")
     # Where following starts is taken before the book is read, so that no revision published
     # meanwhile is missed (one read twice is ignored: the book keeps the highest revision).
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    consumer = KafkaConsumer(**kafka_python_kwargs(settings), enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if leads_topic is not None and not partitions:
+            # Kafka shows a topic the user may not read as no topic at all.
+            raise SystemExit(f"no topic {topic}, or this Kafka user may not read it")
         consumer.assign(partitions)
         consumer.seek_to_end(*partitions)
         for tp in partitions:
             consumer.position(tp)
-        _show(settings, consumer, limit, follow, lang, lead_filter)
+        _show(settings, consumer, limit, follow, lang, lead_filter, leads_topic)
     finally:
         consumer.close()
 
@@ -110,9 +118,10 @@ def _show(
     follow: bool,
     lang: str,
     lead_filter: LeadFilter,
+    leads_topic: str | None = None,
 ) -> None:
-    topic = settings.topic("leads")
-    book = load_lead_book(settings)
+    topic = leads_topic or settings.topic("leads")
+    book = load_lead_book(settings) if leads_topic is None else _topic_book(settings, leads_topic)
     if lead_filter.lead_id is not None:
         if lead_filter.lead_id not in book.leads:
             raise SystemExit(f"no lead {lead_filter.lead_id} on {topic}")
@@ -137,6 +146,14 @@ def _show(
                 status = book.status(lead["lead_id"])
                 if lead_filter.matches(lead, status):
                     print(render_lead(lead, lang, status.value), flush=True)
+
+
+def _topic_book(settings: Settings, topic: str) -> LeadBook:
+    book = LeadBook()
+    for _, value in read_all(settings, topic):
+        if value is not None:
+            book.apply_lead(value)
+    return book
 
 
 def detail_of(book: LeadBook, lead_id: str, lang: str) -> str:

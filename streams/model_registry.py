@@ -17,6 +17,7 @@ from feeds.kafka_out import MODEL_MESSAGE_MAX_BYTES
 from models.active_model import ActiveModel
 from models.forest import ForestModel, ModelArtifactError
 from streams import metrics
+from streams.kafka_clients import aiokafka_kwargs
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class ModelRegistry:
     async def follow(self) -> None:
         topic = TopicPartition(self._settings.topic("models"), 0)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._settings.bootstrap_servers,
+            **aiokafka_kwargs(self._settings),
             enable_auto_commit=False,
             max_partition_fetch_bytes=MODEL_MESSAGE_MAX_BYTES,
             fetch_max_bytes=4 * MODEL_MESSAGE_MAX_BYTES,

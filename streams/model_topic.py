@@ -8,6 +8,7 @@ from kafka import KafkaProducer
 
 from feeds.kafka_out import MODEL_MESSAGE_MAX_BYTES, ensure_topics
 from models.forest import ForestModel, ModelArtifactError
+from streams.kafka_clients import kafka_python_kwargs
 from streams.settings import Settings
 from streams.topic_reader import read_all
 
@@ -30,7 +31,7 @@ def publish_model(settings: Settings, directory: Path | None, version: str | Non
             raise ModelArtifactError(f"version {version!r} is not on {topic}")
     model = ForestModel.from_bytes(blob)
     producer = KafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **kafka_python_kwargs(settings),
         acks="all",
         max_request_size=MODEL_MESSAGE_MAX_BYTES,
     )

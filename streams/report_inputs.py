@@ -14,9 +14,11 @@ import orjson
 from kafka import KafkaConsumer, TopicPartition
 
 from casework.monthly_report import MonitoredAccount, month_bounds
+from ingest.pipeline import topic_bank
 from models.leads import county_of
 from schemas.errors import ReportRejected
 from schemas.report import validate_record
+from streams.kafka_clients import kafka_python_kwargs
 from streams.settings import Settings
 
 # How long before the month's first instant a report of the month may have been appended (a
@@ -27,14 +29,18 @@ EARLY_ARRIVAL_MARGIN = timedelta(days=3)
 def monitored_accounts(settings: Settings, month: str) -> list[MonitoredAccount]:
     """One MonitoredAccount per (bank_id, account_id) with a valid report in the month."""
     start, end = month_bounds(month)
-    topic = settings.topic("reports")
     consumer = KafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **kafka_python_kwargs(settings),
         client_id="fundwatch-report",
         enable_auto_commit=False,
     )
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        # The shared reports topic, or each bank's own (FUNDWATCH_BANKS).
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in settings.report_topics
+            for p in consumer.partitions_for_topic(topic) or ()
+        ]
         if not partitions:
             return []
         consumer.assign(partitions)
@@ -56,6 +62,9 @@ def monitored_accounts(settings: Settings, month: str) -> list[MonitoredAccount]
                     if account is None:
                         continue
                     monitored, tx_time = account
+                    # A report naming another bank than its topic's is dead-lettered.
+                    if topic_bank(tp.topic) not in (None, monitored.bank_id):
+                        continue
                     if start <= tx_time < end:
                         accounts.setdefault((monitored.bank_id, monitored.account_id), monitored)
             remaining = {tp for tp in remaining if consumer.position(tp) < ends[tp]}

@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
+
+# A bank id usable in a topic name (<prefix>.reports.<bank_id>); "dlq" names the dead letters.
+BANK_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+class SettingsError(ValueError):
+    """A FUNDWATCH_* variable with a value fundwatch cannot use; names the variable."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        self.variable = variable
+        super().__init__(f"{variable}: {problem}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +44,13 @@ class Settings:
     standby_replicas: int = 0
     # Where Faust keeps its local files (table stores, worker state).
     data_dir: str = ".fundwatch/worker-data"
+    # A Kafka client.properties file (standard client property names: security.protocol,
+    # sasl.jaas.config, ssl.truststore.location ...), read by streams.kafka_clients for every
+    # client fundwatch builds; empty: plaintext without login (the development broker).
+    client_properties: str = ""
+    # Banks that each produce to their own topic, <prefix>.reports.<bank_id>; the worker reads
+    # those topics. Empty: the one shared <prefix>.reports topic (development).
+    bank_ids: tuple[str, ...] = ()
 
     @property
     def broker_url(self) -> str:
@@ -39,6 +58,17 @@ class Settings:
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}.{name}"
+
+    def bank_topic(self, bank_id: str) -> str:
+        """One bank's input topic: fundwatch.reports.BSCB."""
+        return self.topic(f"reports.{bank_id}")
+
+    @property
+    def report_topics(self) -> tuple[str, ...]:
+        """The topics the worker reads reports from: each bank's, or the shared one."""
+        if self.bank_ids:
+            return tuple(self.bank_topic(b) for b in self.bank_ids)
+        return (self.topic("reports"),)
 
     def department_topic(self, code: str) -> str:
         """One department's leads (schemas.sectors.DEPARTMENTS): fundwatch.leads.dept.cbrc."""
@@ -52,8 +82,14 @@ class Settings:
         def get(name: str, default: object) -> str:
             return env.get(f"FUNDWATCH_{name.upper()}", str(default))
 
+        client_properties = get("client_properties", defaults.client_properties)
+        bootstrap_servers = env.get("FUNDWATCH_BOOTSTRAP_SERVERS")
+        if bootstrap_servers is None:
+            bootstrap_servers = (
+                properties_bootstrap(client_properties) or defaults.bootstrap_servers
+            )
         return cls(
-            bootstrap_servers=get("bootstrap_servers", defaults.bootstrap_servers),
+            bootstrap_servers=bootstrap_servers,
             topic_prefix=get("topic_prefix", defaults.topic_prefix),
             partitions=int(get("partitions", defaults.partitions)),
             replication_factor=int(get("replication_factor", defaults.replication_factor)),
@@ -67,4 +103,40 @@ class Settings:
             ),
             standby_replicas=int(get("standby_replicas", defaults.standby_replicas)),
             data_dir=get("data_dir", defaults.data_dir),
+            client_properties=client_properties,
+            bank_ids=parse_bank_ids(get("banks", "")),
         )
+
+    def with_client_properties(self, path: str, env: dict[str, str] | None = None) -> Settings:
+        """These settings with another client.properties (``--command-config FILE``); its
+        bootstrap.servers is used unless FUNDWATCH_BOOTSTRAP_SERVERS is set."""
+        env = dict(os.environ if env is None else env)
+        bootstrap_servers = self.bootstrap_servers
+        if "FUNDWATCH_BOOTSTRAP_SERVERS" not in env:
+            bootstrap_servers = properties_bootstrap(path) or bootstrap_servers
+        return replace(self, client_properties=path, bootstrap_servers=bootstrap_servers)
+
+
+def parse_bank_ids(text: str) -> tuple[str, ...]:
+    """FUNDWATCH_BANKS: comma-separated bank ids, each usable in a topic name."""
+    bank_ids = tuple(b.strip() for b in text.split(",") if b.strip())
+    for bank_id in bank_ids:
+        if not BANK_ID.fullmatch(bank_id) or bank_id == "dlq":
+            raise SettingsError(
+                "FUNDWATCH_BANKS",
+                f"{bank_id!r} cannot be part of a topic name: letters, digits, '-' and '_', "
+                "up to 32, and not 'dlq'",
+            )
+    if len(set(bank_ids)) != len(bank_ids):
+        raise SettingsError("FUNDWATCH_BANKS", f"a bank is listed twice: {text}")
+    return bank_ids
+
+
+def properties_bootstrap(path: str) -> str | None:
+    """bootstrap.servers of a client.properties file, if it has one."""
+    if not path:
+        return None
+    # Imported here: streams.kafka_clients builds on these settings.
+    from streams.kafka_clients import read_properties
+
+    return read_properties(path).get("bootstrap.servers", "").strip() or None

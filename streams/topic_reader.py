@@ -9,12 +9,13 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from ingest.pipeline import InputMessage
 from schemas.envelopes import SourcePosition
+from streams.kafka_clients import kafka_python_kwargs
 from streams.settings import Settings
 
 
 def _consumer(settings: Settings) -> KafkaConsumer:
     return KafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **kafka_python_kwargs(settings),
         client_id="fundwatch-reader",
         enable_auto_commit=False,
         consumer_timeout_ms=1000,

@@ -13,6 +13,17 @@
 #   FUNDWATCH_KAFKA_TIMEOUT  seconds `start` waits for the broker to answer, default 90
 #   FUNDWATCH_KAFKA_AUTO_CREATE_TOPICS  auto.create.topics.enable, default false (the app
 #                            creates its topics: Faust topics need internal=True for that)
+#   FUNDWATCH_KAFKA_SECURITY plaintext (default) or sasl_ssl: SCRAM-SHA-512 logins over TLS on
+#                            the client port, TLS with client certificates on the controller
+#                            port, and Kafka's StandardAuthorizer (server.sasl_ssl.properties.in).
+#                            A data dir is formatted for one mode: `reset` to change it.
+#   FUNDWATCH_KAFKA_SECRETS  sasl_ssl: CA, broker key store and passwords, default
+#                            <run dir>/secrets, made on the first start by
+#                            deploy/security/make-local-secrets.sh (throwaway, local only).
+#                            Every user with a file in <secrets>/passwords is created at format
+#                            time; <secrets>/clients/<user>.properties is its client config.
+#   FUNDWATCH_KAFKA_POLICY   sasl_ssl: the access policy whose users get local passwords,
+#                            default deploy/security/policy.toml
 #   PYTHON                   interpreter with kafka-python for the readiness probe,
 #                            default python3
 #
@@ -32,10 +43,13 @@ HEAP=${FUNDWATCH_KAFKA_HEAP:--Xms256m -Xmx1g}
 TIMEOUT=${FUNDWATCH_KAFKA_TIMEOUT:-90}
 PYTHON=${PYTHON:-python3}
 AUTO_CREATE=${FUNDWATCH_KAFKA_AUTO_CREATE_TOPICS:-false}
+SECURITY=${FUNDWATCH_KAFKA_SECURITY:-plaintext}
 HOST=127.0.0.1
 
 POM=$SCRIPT_DIR/pom.xml
 TEMPLATE=$SCRIPT_DIR/server.properties.in
+SECURE_TEMPLATE=$SCRIPT_DIR/server.sasl_ssl.properties.in
+SECRETS_SCRIPT=$REPO_ROOT/deploy/security/make-local-secrets.sh
 LOG4J_CONF=$SCRIPT_DIR/log4j2.properties
 
 die() {
@@ -57,6 +71,8 @@ is_uint "$TIMEOUT" || die 2 "FUNDWATCH_KAFKA_TIMEOUT must be a number of seconds
 CONTROLLER_PORT=$((PORT + 1000))
 [[ $AUTO_CREATE == true || $AUTO_CREATE == false ]] ||
     die 2 "FUNDWATCH_KAFKA_AUTO_CREATE_TOPICS must be true or false, got '$AUTO_CREATE'"
+[[ $SECURITY == plaintext || $SECURITY == sasl_ssl ]] ||
+    die 2 "FUNDWATCH_KAFKA_SECURITY must be plaintext or sasl_ssl, got '$SECURITY'"
 
 # Make KAFKA_HOME absolute: the generated server.properties and the JVM use it.
 KAFKA_HOME=$(realpath -m -- "$KAFKA_HOME")
@@ -67,6 +83,10 @@ DATA_DIR=$RUN_DIR/data
 LOG_DIR=$RUN_DIR/logs
 PID_FILE=$RUN_DIR/broker.pid
 PROPS=$RUN_DIR/server.properties
+SECRETS=$(realpath -m -- "${FUNDWATCH_KAFKA_SECRETS:-$RUN_DIR/secrets}")
+POLICY=${FUNDWATCH_KAFKA_POLICY:-$REPO_ROOT/deploy/security/policy.toml}
+# Written into the data dir when it is formatted for sasl_ssl (absent: plaintext).
+MODE_FILE=$DATA_DIR/fundwatch-security
 
 ALT_HINT="The other way to run Kafka locally is Docker: \`docker compose up\` (docker-compose.yml at the repo root)."
 
@@ -173,13 +193,20 @@ have_kafka_python() {
 # Polls until the broker answers a Metadata request (kafka-python admin client's
 # list_topics()), the deadline passes (exit 1) or the process dies (exit 4).
 # Args: bootstrap server, seconds, pid to watch (0 = none)
+# In sasl_ssl mode a 4th argument holds the admin login: JSON of kafka-python arguments, the
+# password given as the file it is in.
 PROBE_PY='
-import os, sys, time, logging
+import json, os, sys, time, logging
 logging.disable(logging.CRITICAL)
 from kafka import KafkaAdminClient
 server, budget, pid = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
 deadline = time.monotonic() + budget
 kw = dict(bootstrap_servers=server, request_timeout_ms=5000, client_id="fundwatch-kafka-sh-probe")
+if len(sys.argv) > 4:
+    login = json.loads(sys.argv[4])
+    with open(login.pop("sasl_plain_password_file")) as f:
+        login["sasl_plain_password"] = f.read()
+    kw.update(login)
 if "bootstrap_timeout_ms" in KafkaAdminClient.DEFAULT_CONFIG:
     kw["bootstrap_timeout_ms"] = 3000
 while True:
@@ -205,7 +232,11 @@ while True:
 wait_ready() {
     local budget=$1 pid=$2 rc=0
     if have_kafka_python; then
-        "$PYTHON" -c "$PROBE_PY" "$HOST:$PORT" "$budget" "$pid" || rc=$?
+        if [[ $SECURITY == sasl_ssl ]]; then
+            "$PYTHON" -c "$PROBE_PY" "$HOST:$PORT" "$budget" "$pid" "$(admin_login_json)" || rc=$?
+        else
+            "$PYTHON" -c "$PROBE_PY" "$HOST:$PORT" "$budget" "$pid" || rc=$?
+        fi
         return "$rc"
     fi
     # Fallback without kafka-python: the broker's own "started" log line.
@@ -246,6 +277,74 @@ lock_run_dir() {
     fi
 }
 
+# ---------------------------------------------------------------- secure mode
+
+admin_login_json() {
+    printf '{"security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512", "sasl_plain_username": "admin", "sasl_plain_password_file": "%s", "ssl_cafile": "%s"}' \
+        "$SECRETS/passwords/admin" "$SECRETS/ca.pem"
+}
+
+# Makes the local throwaway secrets on first use; a given FUNDWATCH_KAFKA_SECRETS must be complete.
+ensure_secrets() {
+    local f
+    if [[ -z ${FUNDWATCH_KAFKA_SECRETS:-} ]]; then
+        PYTHON=$PYTHON bash "$SECRETS_SCRIPT" "$SECRETS" --bootstrap "$HOST:$PORT" --policy "$POLICY" ||
+            die 1 "could not make the local secrets in $SECRETS"
+    fi
+    for f in ca.pem broker.p12 keystore.password passwords/admin passwords/broker; do
+        [[ -s $SECRETS/$f ]] || die 2 "sasl_ssl: missing $SECRETS/$f (FUNDWATCH_KAFKA_SECRETS)" \
+            "Make local ones with: bash $SECRETS_SCRIPT $SECRETS --policy $POLICY"
+    done
+}
+
+# The formatted data dir must be of the mode asked for: its SCRAM users exist only if it was
+# formatted for sasl_ssl, and a plaintext broker on a secure data dir would bypass the ACLs.
+check_data_mode() {
+    local formatted=plaintext
+    [[ -f $DATA_DIR/meta.properties ]] || return 0
+    [[ -f $MODE_FILE ]] && formatted=$(<"$MODE_FILE")
+    [[ $formatted == "$SECURITY" ]] ||
+        die 2 "the data in $DATA_DIR was formatted for $formatted, FUNDWATCH_KAFKA_SECURITY is $SECURITY." \
+            "Run \`$0 reset\` first (it deletes this port's topics), or use another FUNDWATCH_KAFKA_PORT."
+}
+
+# Appends the secure overlay: keys it sets are dropped from the base config first.
+append_secure_config() {
+    local keys esc_secrets keystore_password broker_password
+    [[ -f $SECURE_TEMPLATE ]] || die 1 "missing $SECURE_TEMPLATE"
+    keys=$(sed -n 's/^\([a-z][a-z0-9._-]*\)=.*/\1/p' "$SECURE_TEMPLATE" | sed 's/\./\\./g' | paste -sd'|')
+    grep -Ev "^($keys)=" "$PROPS.tmp" >"$PROPS.base"
+    esc_secrets=$(printf '%s' "$SECRETS" | sed 's/[&|\\]/\\&/g')
+    keystore_password=$(<"$SECRETS/keystore.password")
+    broker_password=$(<"$SECRETS/passwords/broker")
+    [[ $keystore_password =~ ^[A-Za-z0-9]+$ && $broker_password =~ ^[A-Za-z0-9]+$ ]] ||
+        die 2 "the keystore and broker passwords in $SECRETS must be letters and digits only"
+    {
+        cat "$PROPS.base"
+        echo
+        sed -e "s|@PORT@|$PORT|g" \
+            -e "s|@CONTROLLER_PORT@|$CONTROLLER_PORT|g" \
+            -e "s|@SECRETS@|$esc_secrets|g" \
+            -e "s|@KEYSTORE_PASSWORD@|$keystore_password|g" \
+            -e "s|@BROKER_PASSWORD@|$broker_password|g" \
+            "$SECURE_TEMPLATE"
+    } >"$PROPS.tmp"
+    rm -f -- "$PROPS.base"
+}
+
+# --add-scram arguments: one SCRAM-SHA-512 user per password file.
+scram_arguments() {
+    local file user password
+    for file in "$SECRETS"/passwords/*; do
+        [[ -f $file ]] || continue
+        user=${file##*/}
+        password=$(<"$file")
+        [[ $user =~ ^[A-Za-z0-9._-]+$ && $password =~ ^[A-Za-z0-9._-]+$ ]] ||
+            die 2 "$file: user names and passwords for --add-scram must be letters, digits, '.', '_', '-'"
+        printf '%s\0%s\0' --add-scram "SCRAM-SHA-512=[name=$user,password=$password]"
+    done
+}
+
 # ---------------------------------------------------------------- start
 
 write_config() {
@@ -258,6 +357,11 @@ write_config() {
         -e "s|@DATA_DIR@|$esc_data|g" \
         -e "s|@AUTO_CREATE_TOPICS@|$AUTO_CREATE|g" \
         "$TEMPLATE" >"$PROPS.tmp"
+    if [[ $SECURITY == sasl_ssl ]]; then
+        # The generated file holds the key store and broker passwords: owner only.
+        chmod 600 -- "$PROPS.tmp"
+        append_secure_config
+    fi
     if grep -q '@[A-Z_]*@' "$PROPS.tmp"; then
         die 1 "unsubstituted placeholder in $TEMPLATE: $(grep -o '@[A-Z_]*@' "$PROPS.tmp" | head -n1)"
     fi
@@ -274,10 +378,18 @@ format_storage() {
     mkdir -p -- "$DATA_DIR"
     # The storage tool is short-lived: a small heap is enough.
     java_base_opts "-Xms64m -Xmx256m"
+    local scram=()
+    if [[ $SECURITY == sasl_ssl ]]; then
+        # SCRAM users exist from the start, in the bootstrap metadata (KIP-900).
+        mapfile -d '' scram < <(scram_arguments)
+    fi
     if ! java "${JAVA_OPTS[@]}" kafka.tools.StorageTool format \
-        --standalone -t "$cluster_id" -c "$PROPS" >"$LOG_DIR/format.log" 2>&1; then
+        --standalone -t "$cluster_id" -c "$PROPS" "${scram[@]}" >"$LOG_DIR/format.log" 2>&1; then
         cat "$LOG_DIR/format.log" >&2
         die 1 "formatting KRaft storage in $DATA_DIR failed"
+    fi
+    if [[ $SECURITY == sasl_ssl ]]; then
+        printf '%s\n' "$SECURITY" >"$MODE_FILE"
     fi
     echo "Formatted KRaft storage in $DATA_DIR (cluster id $cluster_id) in $(elapsed "$t0") s."
 }
@@ -314,6 +426,10 @@ cmd_start() {
     fi
 
     mkdir -p -- "$LOG_DIR"
+    check_data_mode
+    if [[ $SECURITY == sasl_ssl ]]; then
+        ensure_secrets
+    fi
     write_config
     format_storage
 
@@ -334,6 +450,9 @@ cmd_start() {
     case $rc in
     0)
         echo "Kafka is up on $HOST:$PORT (pid $pid): broker start $(elapsed "$t0") s, whole \`start\` $(elapsed "$t_all") s."
+        if [[ $SECURITY == sasl_ssl ]]; then
+            echo "SASL_SSL (SCRAM-SHA-512) with ACLs; client configs in $SECRETS/clients/ (admin.properties: the admin)."
+        fi
         ;;
     4)
         rm -f -- "$PID_FILE"

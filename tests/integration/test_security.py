@@ -1,0 +1,322 @@
+"""The broker in secure mode (SASL_SSL, SCRAM-SHA-512, StandardAuthorizer) with the ACLs of
+deploy/security/policy.toml: each bank writes only its own reports, each department reads only
+its own leads, and the worker runs end to end over TLS as the service user.
+
+The secure broker is started by this module on its own port (FUNDWATCH_TEST_SECURE_KAFKA_PORT,
+default 39492; controller port + 1000), with the local throwaway secrets kafka.sh makes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import KafkaError, KafkaTimeoutError, TopicAuthorizationFailedError
+
+from feeds.kafka_out import ensure_topics
+from streams.kafka_clients import kafka_python_kwargs
+from streams.settings import Settings
+from streams.topic_reader import read_all
+from tests.integration.conftest import (
+    FUNDWATCH,
+    KAFKA_SCRIPT,
+    REPO_ROOT,
+    Deployment,
+    wait_for,
+)
+from tests.reports import encode, valid_report
+from tests.unit.test_lead_view import lead
+
+pytestmark = pytest.mark.integration
+
+SECURE_PORT = int(os.environ.get("FUNDWATCH_TEST_SECURE_KAFKA_PORT", "39492"))
+KAFKA_HOME = Path(os.environ.get("FUNDWATCH_KAFKA_HOME", REPO_ROOT / ".kafka")).resolve()
+SECRETS = KAFKA_HOME / f"run-{SECURE_PORT}" / "secrets"
+SERVER_LOG = KAFKA_HOME / f"run-{SECURE_PORT}" / "logs" / "server.log"
+BANKS = ("BSCB", "ICBC-BS")
+# Short client timeouts: a refused connection should fail the check in seconds, not minutes.
+QUICK = {"request_timeout_ms": 5000, "bootstrap_timeout_ms": 5000}
+# What the broker logs for each refused connection (kafka-python only sees a failed bootstrap).
+BAD_PASSWORD = "invalid credentials with SASL mechanism SCRAM-SHA-512"
+NOT_TLS = "(SSL handshake failed)"
+
+
+@dataclass
+class SecureDeployment:
+    """One topic prefix on the secure broker, with the policy's ACLs applied."""
+
+    bootstrap: str
+    prefix: str
+    env: dict[str, str]
+
+    def settings(self, user: str) -> Settings:
+        """Settings of a client logged in as ``user`` (a user of the policy, or admin)."""
+        return Settings.from_env(
+            {**self.env, "FUNDWATCH_CLIENT_PROPERTIES": str(client_properties(user))}
+        )
+
+    def kwargs(self, user: str) -> dict[str, object]:
+        return {**kafka_python_kwargs(self.settings(user)), **QUICK}
+
+
+def client_properties(user: str) -> Path:
+    return SECRETS / "clients" / f"{user}.properties"
+
+
+@pytest.fixture(scope="module")
+def secure_broker() -> Iterator[str]:
+    env = {
+        **os.environ,
+        "FUNDWATCH_KAFKA_PORT": str(SECURE_PORT),
+        "FUNDWATCH_KAFKA_SECURITY": "sasl_ssl",
+        "PYTHON": sys.executable,
+    }
+    env.pop("FUNDWATCH_KAFKA_SECRETS", None)  # the local throwaway secrets of this port
+    status = subprocess.run(
+        ["bash", str(KAFKA_SCRIPT), "status"], env=env, capture_output=True, check=False
+    )
+    started_here = status.returncode != 0
+    subprocess.run(["bash", str(KAFKA_SCRIPT), "start"], env=env, check=True)
+    yield f"127.0.0.1:{SECURE_PORT}"
+    if started_here:
+        subprocess.run(["bash", str(KAFKA_SCRIPT), "stop"], env=env, check=False)
+
+
+@pytest.fixture(scope="module")
+def secure(secure_broker: str) -> SecureDeployment:
+    return deploy(secure_broker)
+
+
+def deploy(secure_broker: str) -> SecureDeployment:
+    """A fresh topic prefix with the policy's ACLs and the app's topics."""
+    prefix = f"s{uuid.uuid4().hex[:10]}"
+    env = {
+        **os.environ,
+        "FUNDWATCH_BOOTSTRAP_SERVERS": secure_broker,
+        "FUNDWATCH_TOPIC_PREFIX": prefix,
+        "FUNDWATCH_PARTITIONS": "4",
+        "FUNDWATCH_BANKS": ",".join(BANKS),
+        "PYTHONPATH": str(REPO_ROOT),
+    }
+    env.pop("FUNDWATCH_CLIENT_PROPERTIES", None)
+    deployment = SecureDeployment(secure_broker, prefix, env)
+    applied = subprocess.run(
+        [*FUNDWATCH, "acl", "apply", "--command-config", str(client_properties("admin"))],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert f"removed 0, kept 0 ACLs under {prefix}" in applied.stdout, applied.stdout
+    # The service user creates the topics, as a worker does when it starts.
+    ensure_topics(deployment.settings("fundwatch-worker"))
+    return deployment
+
+
+def test_acl_apply_is_idempotent(secure: SecureDeployment) -> None:
+    again = subprocess.run(
+        [*FUNDWATCH, "acl", "apply", "--command-config", str(client_properties("admin"))],
+        env=secure.env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "added 0, removed 0, kept" in again.stdout, again.stdout
+
+
+def test_a_bank_writes_its_own_topic_and_nothing_else(secure: SecureDeployment) -> None:
+    settings = secure.settings("bank-bscb")
+    producer = KafkaProducer(**secure.kwargs("bank-bscb"), max_block_ms=10_000)
+    try:
+        own = producer.send(settings.bank_topic("BSCB"), key=b"A1", value=encode(valid_report()))
+        assert own.get(timeout=30).topic == settings.bank_topic("BSCB")
+        with pytest.raises(TopicAuthorizationFailedError):
+            producer.send(settings.bank_topic("ICBC-BS"), value=b"{}").get(timeout=30)
+        with pytest.raises(TopicAuthorizationFailedError):
+            producer.send(settings.topic("reports"), value=b"{}").get(timeout=30)
+    finally:
+        producer.close(timeout=5)
+
+    admin = KafkaAdminClient(**secure.kwargs("bank-bscb"))
+    try:
+        with pytest.raises(KafkaError, match=r"(?i)authoriz"):
+            admin.create_topics([NewTopic(settings.topic("reports.NEWBANK"), 1, 1)])
+    finally:
+        admin.close()
+
+    # A bank reads nothing, not even its own reports.
+    for topic in (settings.topic("leads"), settings.department_topic("pboc"), own.get().topic):
+        assert_cannot_read(secure.kwargs("bank-bscb"), topic)
+
+
+def assert_cannot_read(kwargs: dict[str, object], topic: str) -> None:
+    consumer = KafkaConsumer(**kwargs, enable_auto_commit=False)
+    partition = TopicPartition(topic, 0)
+    try:
+        with pytest.raises(TopicAuthorizationFailedError):
+            consumer.end_offsets([partition])  # refused without DESCRIBE
+            consumer.assign([partition])
+            consumer.seek(partition, 0)
+            for _ in range(20):
+                consumer.poll(timeout_ms=500)  # refused without READ
+    finally:
+        consumer.close()
+
+
+def test_a_department_reads_its_own_leads_only(secure: SecureDeployment) -> None:
+    service = secure.settings("fundwatch-worker")
+    cbrc_lead = lead(lead_id="Lcbrc0000000001", lead_department="cbrc")
+    jrb_lead = lead(lead_id="Ljrb00000000001", lead_department="jrb", sector="private_fund")
+    producer = KafkaProducer(**secure.kwargs("fundwatch-worker"))
+    try:
+        for record in (cbrc_lead, jrb_lead):
+            key, value = record["lead_id"].encode(), orjson.dumps(record)
+            producer.send(service.department_topic(record["lead_department"]), key=key, value=value)
+            producer.send(service.topic("leads"), key=key, value=value)
+        producer.flush(timeout=30)
+    finally:
+        producer.close(timeout=5)
+
+    cbrc = secure.settings("dept-cbrc")
+    assert [k for k, _ in read_all(cbrc, cbrc.department_topic("cbrc"))] == [b"Lcbrc0000000001"]
+    for topic in (cbrc.department_topic("jrb"), cbrc.topic("leads"), cbrc.topic("lead-status")):
+        assert_cannot_read(secure.kwargs("dept-cbrc"), topic)
+    # PBOC reads every lead.
+    pboc = secure.settings("dept-pboc")
+    assert [k for k, _ in read_all(pboc, pboc.department_topic("jrb"))] == [b"Ljrb00000000001"]
+    assert len(list(read_all(pboc, pboc.topic("leads")))) == 2
+
+    # The regulator's own command and client.properties: its topic, and no other.
+    leads = [*FUNDWATCH, "leads", "--department-topic", "--limit", "5", "--lang", "en"]
+    config = ["--command-config", str(client_properties("dept-cbrc"))]
+    shown = subprocess.run(
+        [*leads, "--department", "cbrc", *config],
+        env=secure.env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "Lcbrc0000000001" in shown.stdout and "Ljrb" not in shown.stdout, shown.stdout
+    refused = subprocess.run(
+        [*leads, "--department", "jrb", *config],
+        env=secure.env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert refused.returncode != 0
+    assert "may not read it" in refused.stderr, refused.stderr[-2000:]
+
+
+def test_a_wrong_password_and_a_plaintext_connection_are_refused(
+    secure: SecureDeployment, tmp_path: Path
+) -> None:
+    wrong = tmp_path / "wrong.properties"
+    wrong.write_text(
+        client_properties("bank-bscb")
+        .read_text()
+        .replace('password="${dir:', 'password="not-it" x="${dir:')
+    )
+    settings = Settings.from_env({**secure.env, "FUNDWATCH_CLIENT_PROPERTIES": str(wrong)})
+    refused_logins = broker_log_count(BAD_PASSWORD)
+    with pytest.raises(KafkaTimeoutError, match="Unable to bootstrap"):
+        KafkaAdminClient(**kafka_python_kwargs(settings), **QUICK)
+    assert broker_log_count(BAD_PASSWORD) > refused_logins
+
+    refused_handshakes = broker_log_count(NOT_TLS)
+    with pytest.raises(KafkaTimeoutError, match="Unable to bootstrap"):
+        KafkaAdminClient(bootstrap_servers=secure.bootstrap, **QUICK)  # PLAINTEXT
+    assert broker_log_count(NOT_TLS) > refused_handshakes
+    # TLS that does not trust the local CA (the system's CAs): the client drops the handshake.
+    with pytest.raises(KafkaTimeoutError, match="Unable to bootstrap"):
+        KafkaAdminClient(**{**secure.kwargs("bank-bscb"), "ssl_cafile": None})
+    # The same user with the right password gets in.
+    KafkaAdminClient(**secure.kwargs("bank-bscb")).close()
+
+
+def broker_log_count(text: str) -> int:
+    return SERVER_LOG.read_text(errors="replace").count(text) if SERVER_LOG.exists() else 0
+
+
+def test_the_worker_processes_bank_topics_over_tls(secure_broker: str, tmp_path: Path) -> None:
+    secure = deploy(secure_broker)  # its own topics: no report of the other tests in them
+    worker_env = {
+        **secure.env,
+        "FUNDWATCH_CLIENT_PROPERTIES": str(client_properties("fundwatch-worker")),
+    }
+    deployment = Deployment(secure.settings("fundwatch-worker"), worker_env, tmp_path)
+    try:
+        worker = deployment.start_worker()
+        bscb = [
+            valid_report(report_id=f"B-{i}", tx_id=f"TB-{i}", account_id=f"62220000{i:04d}")
+            for i in range(30)
+        ]
+        # A report claiming another bank's id, on BSCB's own topic.
+        forged = valid_report(report_id="F-1", tx_id="TF-1", bank_id="ICBC-BS")
+        icbc = [
+            valid_report(
+                bank_id="ICBC-BS", report_id=f"I-{i}", tx_id=f"TI-{i}", account_id=f"6212{i:04d}"
+            )
+            for i in range(10)
+        ]
+        for bank_id, user, records in (
+            ("BSCB", "bank-bscb", [*bscb, forged]),
+            ("ICBC-BS", "bank-icbc-bs", icbc),
+        ):
+            reports = tmp_path / f"{bank_id}.jsonl"
+            reports.write_bytes(b"\n".join(encode(r) for r in records) + b"\n")
+            sent = subprocess.run(
+                [
+                    *FUNDWATCH,
+                    "produce",
+                    str(reports),
+                    "--bank-topic",
+                    bank_id,
+                    "--command-config",
+                    str(client_properties(user)),
+                ],
+                env={k: v for k, v in secure.env.items() if k != "FUNDWATCH_BANKS"},
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+            )
+            assert f"sent {len(records)} reports to {secure.prefix}.reports.{bank_id}" in (
+                sent.stdout
+            )
+
+        def taken() -> bool:
+            if worker.process.poll() is not None:
+                raise AssertionError(f"the worker died:\n{worker.log()[-3000:]}")
+            return (
+                worker.total("fundwatch_reports_accepted_total") >= 40
+                and worker.total("fundwatch_reports_rejected_total") >= 1
+            )
+
+        wait_for(taken, 90, "the worker to take both banks' reports")
+        assert worker.total("fundwatch_reports_accepted_total") == 40
+        service = deployment.settings
+        letters = [orjson.loads(v) for _, v in read_all(service, service.topic("reports.dlq"))]
+        assert [(d["reason"], d["report_id"]) for d in letters] == [("bank_mismatch", "F-1")]
+        assert letters[0]["source"]["topic"] == service.bank_topic("BSCB")
+        assert "ICBC-BS" in letters[0]["errors"][0]["message"]
+    finally:
+        for worker in deployment.workers:
+            worker.stop()
