@@ -10,8 +10,10 @@ emitted at 2026-11-30T20:00Z (01:00 on 1 December in Baoshan) belongs to Decembe
 
 Which leads are in a month: a lead is *in* the month when
 
-- it is **new** in it: its first revision was emitted in the month;
-- or it is **carried over** into it: first emitted before the month, and not closed when the
+- it is **new** in it: it started in the month, a lead starting when its first revision was
+  emitted or, if earlier, when its evidence begins (a lead raised from late or replayed
+  reports counts in the month of the activity);
+- or it is **carried over** into it: started before the month, and not closed when the
   month began (its status at the month's start, from its history, is not ``closed``);
 - or its **evidence** falls in it: first_evidence_time..last_evidence_time overlaps the month
   (a lead emitted after the month ended, or closed before it began, but whose evidence lies in
@@ -239,7 +241,9 @@ def _first_emitted(book: LeadBook, lead: dict[str, Any]) -> datetime:
 
 def standing_in(book: LeadBook, lead: dict[str, Any], start: datetime, end: datetime) -> str | None:
     """NEW, CARRIED_OVER or BY_EVIDENCE when the lead is in [start, end), else None."""
-    emitted = _first_emitted(book, lead)
+    # A lead starts when it was first emitted or, if earlier, when its evidence begins: a
+    # lead raised late (reports sent late, or replayed) counts in the month of its activity.
+    emitted = min(_first_emitted(book, lead), _time(lead["first_evidence_time"]))
     if start <= emitted < end:
         return NEW
     if emitted < start:

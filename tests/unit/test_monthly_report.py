@@ -15,7 +15,6 @@ from casework.charts import bar_chart, funnel_chart, line_chart, nice_step
 from casework.lead_book import LeadBook
 from casework.lead_status import LeadStatus, LeadStatusRecord, Outcome, StatusChange
 from casework.monthly_report import (
-    BY_EVIDENCE,
     CARRIED_OVER,
     NEW,
     RISK_HIGH,
@@ -93,7 +92,7 @@ def scenario_book() -> LeadBook:
 
     new: L-new-a (emitted 17:00Z on 31 October: 1 November in Baoshan), L-new-b, L-new-c;
     carried over: L-oct (23:00 Beijing on 31 October), L-closed-in (closed in November);
-    by evidence: L-dec (emitted 1 December in Baoshan, evidence in November);
+    new by its evidence: L-dec (emitted 1 December in Baoshan, evidence from November);
     not in November: L-closed-before (closed in October), L-jun (June).
     """
     book = LeadBook()
@@ -243,9 +242,9 @@ def test_new_carried_over_and_by_evidence_across_the_beijing_month_boundary(
         "L-new-c": NEW,
         "L-oct": CARRIED_OVER,  # 23:00 on 31 October in Baoshan
         "L-closed-in": CARRIED_OVER,
-        "L-dec": BY_EVIDENCE,
+        "L-dec": NEW,  # emitted on 1 December in Baoshan, but its activity began in November
     }
-    assert (report.leads_new, report.leads_carried_over, report.leads_by_evidence) == (3, 2, 1)
+    assert (report.leads_new, report.leads_carried_over, report.leads_by_evidence) == (4, 2, 0)
     assert report.leads_in_month == 6
     assert report.period_start.isoformat() == "2026-11-01T00:00:00+08:00"
 
@@ -256,7 +255,7 @@ def test_figures_per_county_and_sector(report: MonthlyReport) -> None:
     assert [a.name for a in report.counties] == ["隆阳区", "施甸县", "龙陵县", "昌宁县", "腾冲市"]
     longyang = counties["隆阳区"]
     assert (longyang.monitored, longyang.suspected, longyang.leads) == (3, 2, 3)
-    assert (longyang.new_leads, longyang.serious_leads, longyang.high_risk) == (2, 1, True)
+    assert (longyang.new_leads, longyang.serious_leads, longyang.high_risk) == (3, 1, True)
     assert (counties["龙陵县"].monitored, counties["龙陵县"].suspected) == (1, 0)
     # Suspected accounts without reports this month are still counted as monitored.
     assert (counties["施甸县"].monitored, counties["施甸县"].suspected) == (1, 1)
@@ -322,7 +321,7 @@ def test_trend_over_recent_months(report: MonthlyReport) -> None:
     assert trend["2026-06"] == (1, 1, 1)
     assert trend["2026-07"] == (0, 0, 0)
     assert trend["2026-10"] == (3, 3, 1)
-    assert trend["2026-11"] == (3, 6, 1)
+    assert trend["2026-11"] == (4, 6, 1)
 
 
 def test_ruled_out_leads_do_not_raise_the_risk() -> None:
@@ -402,9 +401,9 @@ def test_the_html_holds_the_figures(report: MonthlyReport, lang: str) -> None:
     page = parse(html)
     assert figure(page, "entities-monitored") == "7"
     assert figure(page, "entities-suspected") == "5"
-    assert figure(page, "leads-new") == "3"
+    assert figure(page, "leads-new") == "4"
     assert figure(page, "leads-carried-over") == "2"
-    assert figure(page, "leads-by-evidence") == "1"
+    assert figure(page, "leads-by-evidence") == "0"
     assert figure(page, "risk-level", level="high") == ("高" if lang == "zh" else "high")
     assert figure(page, "high-risk-counties", names="隆阳区|施甸县")
     assert figure(page, "suspected", county="隆阳区") == "2"
@@ -413,7 +412,7 @@ def test_the_html_holds_the_figures(report: MonthlyReport, lang: str) -> None:
     assert figure(page, "status", lead="L-new-b", value="handed_over")
     assert figure(page, "listed", lead="L-new-b", value="yes")
     assert figure(page, "money-raised", lead="L-new-a") == "350,000.00"
-    assert figure(page, "standing", lead="L-dec", value=BY_EVIDENCE)
+    assert figure(page, "standing", lead="L-dec", value=NEW)
     assert figure(page, "status-count", status="verifying") == "1"
     assert figure(page, "outcome-count", outcome="confirmed") == "1"
     assert figure(page, "median-hours-to-first-action") == "9.0"
@@ -426,7 +425,7 @@ def test_the_html_holds_the_figures(report: MonthlyReport, lang: str) -> None:
     assert by_county[longyang] == "3"
     funnel = [bar["value"] for bar in page.charts["status-funnel"]]
     assert funnel == ["5", "3", "3", "2", "1"]
-    assert {p["value"] for p in page.charts["trend"] if p["label"] == "2026-11"} == {"6", "3", "1"}
+    assert {p["value"] for p in page.charts["trend"] if p["label"] == "2026-11"} == {"6", "4", "1"}
     # Self-contained: nothing to fetch when printed.
     assert "<script" not in html and "http://" not in html.replace("http://www.w3.org", "")
     if lang == "zh":
@@ -440,7 +439,7 @@ def test_the_html_holds_the_figures(report: MonthlyReport, lang: str) -> None:
 def test_the_markdown_holds_the_figures(report: MonthlyReport, lang: str) -> None:
     text = render_markdown(report, lang)
     longyang = "隆阳区" if lang == "zh" else "Longyang District"
-    assert f"| {longyang} | 3 | 2 | 3 | 2 | 1 |" in text
+    assert f"| {longyang} | 3 | 2 | 3 | 3 | 1 |" in text
     assert "L-new-b" in text and "350,000.00" in text
     assert text.startswith("# 保山市" if lang == "zh" else "# Baoshan")
     assert ("2026年11月" if lang == "zh" else "November 2026") in text
