@@ -33,6 +33,7 @@ sys.path.insert(0, str(REPO))
 from feeds.kafka_out import ensure_topics, send_lines  # noqa: E402
 from feeds.model import CST  # noqa: E402
 from feeds.simulate import Simulation, SimulationConfig, report_lines  # noqa: E402
+from streams.kafka_clients import aiokafka_kwargs  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 
 OCTOBER = datetime(2026, 10, 1, tzinfo=CST)
@@ -76,8 +77,9 @@ def preload(settings: Settings, count: int) -> int:
 async def raw_read(settings: Settings, count: int) -> float:
     consumer = AIOKafkaConsumer(
         settings.topic("reports"),
-        bootstrap_servers=settings.bootstrap_servers,
-        group_id=f"bench-raw-{uuid.uuid4().hex[:6]}",
+        **aiokafka_kwargs(settings),
+        # Under the prefix, so that in secure mode the service user's ACLs cover the group.
+        group_id=f"{settings.topic_prefix}-bench-raw-{uuid.uuid4().hex[:6]}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )

@@ -17,19 +17,15 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.ingest import FUNDWATCH, running_worker, simulated_lines, worker_rate  # noqa: E402
+from bench.ingest import FUNDWATCH, raw_read, running_worker, simulated_lines, worker_rate  # noqa: E402
 from feeds.kafka_out import ensure_topics, send_lines  # noqa: E402
-from streams.kafka_clients import aiokafka_kwargs  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 
 
@@ -67,28 +63,6 @@ def environment(port: int, client_properties: str = "") -> dict[str, str]:
     if client_properties:
         env["FUNDWATCH_CLIENT_PROPERTIES"] = client_properties
     return env
-
-
-async def raw_read(settings: Settings, count: int) -> float:
-    consumer = AIOKafkaConsumer(
-        settings.topic("reports"),
-        **aiokafka_kwargs(settings),
-        # Under the prefix: the service user's ACLs cover the deployment's groups only.
-        group_id=f"{settings.topic_prefix}-bench-raw",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        seen, started = 0, None
-        while seen < count:
-            batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
-            if started is None and batch:
-                started = time.perf_counter()
-            seen += sum(len(records) for records in batch.values())
-        return count / (time.perf_counter() - (started or time.perf_counter()))
-    finally:
-        await consumer.stop()
 
 
 def measure(env: dict[str, str], lines: list[bytes], web_port: int) -> Rates:
