@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -98,7 +97,15 @@ def test_three_workers_with_one_killed_again_and_again_lose_nothing(
     workers = [deployment.start_worker() for _ in range(3)]
     sender = send_in_background(deployment, lines, rate=len(lines) / 45)
     for round_ in range(3):
-        time.sleep(8)
+        # Each kill comes once the live workers have taken in another sixth of the stream.
+        target = sum(w.total("fundwatch_reports_accepted_total") for w in workers) + len(lines) / 6
+        wait_for(
+            lambda target=target: (
+                sum(w.total("fundwatch_reports_accepted_total") for w in workers) >= target
+            ),
+            120,
+            f"the workers to take in more reports before kill {round_ + 1}",
+        )
         victim = workers[round_ % 3]
         victim.kill()  # SIGKILL: no goodbye, its partitions move after the session timeout
         workers[round_ % 3] = deployment.start_worker()
@@ -137,7 +144,15 @@ def test_the_broker_stopped_mid_stream_and_restarted(
     )
     env = {**os.environ, "FUNDWATCH_KAFKA_PORT": str(TEST_KAFKA_PORT), "PYTHON": sys.executable}
     subprocess.run(["bash", str(KAFKA_SCRIPT), "stop"], env=env, check=True)
-    time.sleep(5)
+    # The broker comes back once the worker has stalled without it (no report taken in
+    # between two looks a second apart).
+    seen = [worker.total("fundwatch_reports_accepted_total")]
+
+    def stalled() -> bool:
+        seen.append(worker.total("fundwatch_reports_accepted_total"))
+        return seen[-1] == seen[-2]
+
+    wait_for(stalled, 60, "the worker to stall without its broker", interval=1)
     subprocess.run(["bash", str(KAFKA_SCRIPT), "start"], env=env, check=True)
     sender.join(timeout=180)
     assert not sender.is_alive()
