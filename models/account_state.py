@@ -1,19 +1,21 @@
 """Everything fundwatch keeps per account, written as one table value.
 
 One value per account, written once per batch, holds the ingest ledger (with the offset of the
-last applied report), the rolling features and the open lead. Because the three are written
-together, a replay after a crash skips exactly the reports whose effects are already in Kafka.
+last applied report), the rolling features, the open lead and the last large outflows. Because
+they are written together, a replay after a crash skips exactly the reports whose effects are
+already in Kafka.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 
 from ingest.state import AccountLedger
 from models.features import AccountFeatures
 from models.leads import LeadState
+from models.trails import OutflowLog
 
 ACCOUNT_STATE_VERSION = 1
 
@@ -23,6 +25,8 @@ class AccountState:
     ledger: AccountLedger
     features: AccountFeatures
     lead: LeadState | None = None
+    # Large outflows, for a money trail that reaches the account after them (models.trails).
+    outflows: OutflowLog = field(default_factory=OutflowLog)
 
     @classmethod
     def new(cls, lateness_ms: int) -> AccountState:
@@ -35,6 +39,7 @@ class AccountState:
                 "l": self.ledger.to_bytes().hex(),
                 "f": self.features.to_dict(),
                 "k": self.lead.to_bytes().hex() if self.lead is not None else None,
+                **({"o": self.outflows.entries} if self.outflows.entries else {}),
             }
         )
 
@@ -47,4 +52,5 @@ class AccountState:
             AccountLedger.from_bytes(bytes.fromhex(data["l"])),
             AccountFeatures.from_dict(data["f"], lateness_ms),
             LeadState.from_bytes(bytes.fromhex(data["k"])) if data["k"] else None,
+            OutflowLog(data.get("o", [])),
         )

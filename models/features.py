@@ -103,6 +103,7 @@ class AccountFeatures:
     region: str = ""
     industry: str | None = None
     customer_name: str | None = None
+    customer_id: str | None = None  # the bank's customer number: one entity across accounts
     first_seen_ms: int = 0
     newest_ms: int = 0
     report_count: int = 0
@@ -161,6 +162,7 @@ class AccountFeatures:
         self.region = report.region
         self.industry = report.industry or self.industry
         self.customer_name = report.customer_name or self.customer_name
+        self.customer_id = report.customer_id or self.customer_id
         if not self.report_count or tx_ms < self.first_seen_ms:
             self.first_seen_ms = tx_ms
         region = report.counterparty_region
@@ -373,6 +375,7 @@ class AccountFeatures:
             region=self.region,
             industry=self.industry,
             customer_name=self.customer_name,
+            customer_id=self.customer_id,
             features=features,
             money_raised_fen=self.money_raised_fen,
             participants=self.participants.estimate(),
@@ -383,6 +386,8 @@ class AccountFeatures:
             newest_tx_ms=self.newest_ms,
             tx_id=report.tx_id,
             recent_tx_ids=tuple(self.recent_tx_ids),
+            provinces=tuple(sorted(self.provinces)),
+            participants_sketch=self.participants.copy(),
         )
 
     # -- encoding --------------------------------------------------------------------------
@@ -391,7 +396,14 @@ class AccountFeatures:
         live = np.flatnonzero(self.day_labels >= 0)
         return {
             "v": STATE_VERSION,
-            "m": [self.bank_id, self.account_type, self.region, self.industry, self.customer_name],
+            "m": [
+                self.bank_id,
+                self.account_type,
+                self.region,
+                self.industry,
+                self.customer_name,
+                self.customer_id,
+            ],
             "t": [
                 self.first_seen_ms,
                 self.newest_ms,
@@ -427,9 +439,11 @@ class AccountFeatures:
         if data.get("v") != STATE_VERSION:
             raise ValueError(f"feature state version {data.get('v')!r} is not {STATE_VERSION}")
         state = cls(lateness_ms)
+        meta = data["m"]  # five entries before customer_id was kept
         (state.bank_id, state.account_type, state.region, state.industry, state.customer_name) = (
-            data["m"]
+            meta[:5]
         )
+        state.customer_id = meta[5] if len(meta) > 5 else None
         (
             state.first_seen_ms,
             state.newest_ms,

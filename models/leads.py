@@ -46,6 +46,7 @@ from datetime import UTC, datetime
 import orjson
 
 from casework.watchlist import WatchlistHit
+from models.feature_names import FEATURE_NAMES
 from models.reasons import explain, watchlist_reasons
 from models.snapshot import AccountSnapshot
 from schemas.lead import Lead, Severity
@@ -68,6 +69,7 @@ BAOSHAN_COUNTIES: dict[str, str] = {
 OTHER_YUNNAN = "云南省其他地区"
 OUTSIDE_YUNNAN = "省外"
 
+PAYEES_30D = FEATURE_NAMES.index("distinct_payees_30d")
 _SEVERITY_RANK = {Severity.GENERAL: 0, Severity.MAJOR: 1, Severity.CASE_RELATED: 2}
 _SEVERITY_VALUES = frozenset(s.value for s in Severity)
 
@@ -357,6 +359,13 @@ def build_lead(
         reasons=watchlist_reasons(state.watchlist_matches)
         + explain(snapshot.features, model.feature_quantiles, policy.max_reasons),
         watchlist_matches=state.watchlist_matches,
+        customer_id=snapshot.customer_id,
+        account_type=snapshot.account_type,
+        payees_30d=int(snapshot.features[PAYEES_30D]),
+        counterparty_provinces=tuple(f"{p:02d}" for p in snapshot.provinces),
+        participants_sketch=(
+            snapshot.participants_sketch.to_text() if snapshot.participants_sketch else None
+        ),
     )
 
 

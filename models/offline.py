@@ -1,7 +1,9 @@
 """The pipeline over a file or a topic without a worker: for training and backtests.
 
 Tables are plain dicts holding the same encoded values a worker's tables hold, written back
-after every batch exactly as the agent writes them.
+after every batch exactly as the agent writes them. The movements of money trails a batch
+sends (models.trails) are read back before the next batch of reports, as a worker reads them
+from the trails topic.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ingest.pipeline import InputMessage
 from models.account_state import AccountState
 from models.active_model import ActiveModel
 from models.pipeline import Pipeline, PipelineConfig, PipelineOutcome
+from models.trails import Movement
 from schemas.envelopes import SourcePosition
 
 
@@ -45,21 +48,35 @@ class OfflineRunner:
         self.watchlist = watchlist
         self.accounts: dict[str, bytes] = {}
         self.seen: dict[str, bytes] = {}
+        self.trails: dict[str, bytes] = {}
         self.config = config
         self.model = model
-        self._pipeline = Pipeline(self.accounts, self.seen, config)
+        self._pipeline = Pipeline(self.accounts, self.seen, config, self.trails)
+        self._movements = 0
 
     def run(
         self, messages: Iterable[InputMessage], batch_size: int = 1000
     ) -> Iterator[PipelineOutcome]:
         iterator = iter(messages)
-        while batch := list(islice(iterator, batch_size)):
+        pending: list[InputMessage] = []
+        while True:
+            batch = pending + list(islice(iterator, batch_size))
+            if not batch:
+                return
             outcome = self._pipeline.process(batch, self.model, datetime.now(UTC), self.watchlist)
             for account_id, (_, blob) in outcome.account_writes.items():
                 self.accounts[account_id] = blob
             for identity, (_, entry) in outcome.ingest.seen_writes.items():
                 self.seen[identity] = entry.to_bytes()
+            for account_id, (_, blob) in outcome.trail_writes.items():
+                self.trails[account_id] = blob
+            pending = [self._loop_back(m) for m in outcome.movements]
             yield outcome
+
+    def _loop_back(self, movement: Movement) -> InputMessage:
+        self._movements += 1
+        source = SourcePosition(self.config.trail_topic, 0, self._movements)
+        return InputMessage(movement.to_account.encode(), movement.to_json(), source)
 
     def final_states(self) -> dict[str, AccountState]:
         lateness = self.config.lateness_ms

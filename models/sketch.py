@@ -4,12 +4,15 @@
   HyperLogLog, its high 32 bits key the windowed counterparty maps.
 - ``HyperLogLog``: lifetime distinct payers. Exact up to 64 payers (it keeps their hashes),
   then 512 one-byte registers: standard error 1.04/sqrt(512) = 4.6 %.
+- ``union_estimate``: distinct payers of several accounts together (a scheme's participants,
+  each counted once whichever collecting account they paid).
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterable
 
 HLL_BITS = 9
 HLL_REGISTERS = 1 << HLL_BITS
@@ -87,8 +90,39 @@ class HyperLogLog:
             return "x" + ",".join(f"{h:x}" for h in sorted(self.exact))
         return self.registers.hex()
 
+    def copy(self) -> HyperLogLog:
+        """An independent copy (a snapshot keeps the sketch as of one report)."""
+        other = HyperLogLog.__new__(HyperLogLog)
+        other.registers = bytearray(self.registers)
+        other._harmonic = self._harmonic
+        other._empty = self._empty
+        other.exact = set(self.exact) if self.exact is not None else None
+        return other
+
+    def merge(self, other: HyperLogLog) -> None:
+        """Add every payer of ``other`` (the union of the two sets)."""
+        if self.exact is not None and other.exact is not None:
+            for full_hash in other.exact:
+                self.add(full_hash)
+            return
+        self.exact = None
+        for index, rank in enumerate(other.registers):
+            old = self.registers[index]
+            if rank > old:
+                self.registers[index] = rank
+                self._harmonic += (1 << (RANK_BITS - rank)) - (1 << (RANK_BITS - old))
+                self._empty -= old == 0
+
     @classmethod
     def from_text(cls, text: str) -> HyperLogLog:
         if text.startswith("x"):
             return cls(exact={int(h, 16) for h in text[1:].split(",") if h})
         return cls(bytes.fromhex(text))
+
+
+def union_estimate(texts: Iterable[str]) -> int:
+    """Distinct payers over several sketches (``HyperLogLog.to_text``), each counted once."""
+    union = HyperLogLog()
+    for text in texts:
+        union.merge(HyperLogLog.from_text(text))
+    return union.estimate()

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.sketch import HyperLogLog
+
 
 @dataclass(frozen=True, slots=True)
 class AccountSnapshot:
@@ -26,3 +28,8 @@ class AccountSnapshot:
     newest_tx_ms: int  # newest tx_time seen for the account
     tx_id: str  # the report just applied
     recent_tx_ids: tuple[str, ...]  # the latest few tx_ids, newest last
+    customer_id: str | None = None
+    provinces: tuple[int, ...] = ()  # 2-digit province codes of the counterparties
+    # The distinct payers as of this report, so that a scheme can count each person once
+    # across its collecting accounts (casework.schemes).
+    participants_sketch: HyperLogLog | None = None

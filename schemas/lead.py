@@ -33,6 +33,31 @@ class Reason:
     text_en: str
 
 
+class LeadKind(StrEnum):
+    SCORED = "scored"  # the account's own reports scored anomalous (or touched the negative list)
+    LINKED = "linked"  # money from or to another lead's account (models.trails)
+
+
+class TrailDirection(StrEnum):
+    DOWNSTREAM = "downstream"  # 资金去向: the lead's account sent the money to this account
+    UPSTREAM = "upstream"  # 资金来源: this listed account sent the money to the lead's account
+
+
+@dataclass(frozen=True, slots=True)
+class TrailLink:
+    """The money that links a linked lead to one source lead."""
+
+    source_lead_id: str
+    source_account: str
+    direction: str  # TrailDirection
+    hop: int  # this account's distance from the scored lead the trail starts at
+    path: tuple[str, ...]  # accounts from that scored lead's account to this one
+    amount_fen: int
+    transfers: int
+    first_tx_time: datetime
+    last_tx_time: datetime
+
+
 @dataclass(frozen=True, slots=True)
 class Lead:
     lead_id: str
@@ -61,6 +86,17 @@ class Lead:
     # "role|entity" of each negative-list entity the episode touched: "account|account:622..."
     # (the account is listed) or "counterparty|name:某某投资有限公司" (money to or from it).
     watchlist_matches: tuple[str, ...] = ()
+    # What a scheme (casework.schemes) is assembled from:
+    kind: str = LeadKind.SCORED.value
+    hop: int = 0  # 0 for a scored lead; for a linked one its nearest distance from one
+    trail: tuple[TrailLink, ...] = ()  # a linked lead's source leads, the most money first
+    customer_id: str | None = None
+    account_type: str | None = None
+    payees_30d: int = 0  # distinct payees in 30 days: a payout account pays many
+    counterparty_provinces: tuple[str, ...] = ()  # 2-digit codes
+    # The distinct payers (models.sketch.HyperLogLog.to_text: hashes, never account numbers),
+    # so that a scheme counts a participant once across all its collecting accounts.
+    participants_sketch: str | None = None
 
     def to_json(self) -> bytes:
         body: dict[str, Any] = asdict(self)
@@ -68,4 +104,7 @@ class Lead:
         for name in ("first_evidence_time", "last_evidence_time", "emitted_at"):
             body[name] = getattr(self, name).astimezone(UTC).isoformat()
         body["severity"] = self.severity.value
+        for link in body["trail"]:
+            for name in ("first_tx_time", "last_tx_time"):
+                link[name] = link[name].astimezone(UTC).isoformat()
         return orjson.dumps(body)

@@ -1,0 +1,526 @@
+"""Money trails from leads (资金去向 / 资金来源): which accounts a lead's money reaches.
+
+Pure: the worker and the offline runner call these with the same inputs. A *movement* is one
+transfer that leaves (or, from a listed sender, reaches) an account with an open lead; it is
+sent to the partition of the other account (the worker keys it by that account), where the
+account's ``TrailState`` adds it up and, past the minimum, raises a linked lead.
+
+Rules (``TrailPolicy`` defaults)
+  * Downstream (资金去向): an account with an open lead sends >= 10,000 yuan in one transfer;
+    the payee is linked. An open lead is a scored lead in its episode (the transfer no earlier
+    than the episode's first anomalous report), or a linked lead whose linked money arrived
+    no later than the transfer and not more than 14 days before it.
+  * Upstream (资金来源): an account with an open lead receives >= 10,000 yuan from a sender on
+    the negative list; the sender is linked.
+  * Money into a lead's account from anyone else links nobody: the senders of a fundraising
+    account are its participants (the public) or its customers. So a busy merchant that pays
+    a lead's account is never pulled in by that payment; one that *receives* 100,000 yuan or
+    more from it is, with the transfers named in the lead.
+  * Hops: a linked account passes the trail on one hop further, up to 3 hops from the scored
+    lead. Cash and transfers to the account itself are not followed.
+  * A linked lead is raised once the money linked to the account reaches 100,000 yuan in one
+    episode; the episode ends after 14 days with no linked money.
+  * Order: movements reach an account's partition later than its own reports may. So each
+    account keeps its last few large outflows (``OutflowLog``), and when an account becomes
+    linked its outflows since the linked money arrived are passed on then; a receiver counts
+    each transfer once (by tx_id and sender). The result does not depend on which arrived first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import orjson
+
+from models.features import AccountFeatures
+from models.leads import DAY_MS, PAYEES_30D, LeadPolicy, county_of, severity_of
+from models.leads import is_cross_province_major as _cross_province_major
+from models.snapshot import AccountSnapshot
+from schemas.lead import Lead, LeadKind, Reason, TrailDirection, TrailLink
+from schemas.sectors import sector_of
+
+TRAIL_STATE_VERSION = 1
+MOVEMENT_VERSION = 1
+CASH_ACCOUNT = "CASH"
+MAX_SEEN_MOVEMENTS = 256  # per account: enough to recognise a replay after a crash
+HOUR_MS = 3_600_000
+
+
+class TrailRecordError(ValueError):
+    """A movement or trail state that cannot be decoded."""
+
+
+@dataclass(frozen=True)
+class TrailPolicy:
+    max_hops: int = 3
+    min_transfer_yuan: float = 10_000  # a transfer is followed from this amount
+    min_linked_yuan: float = 100_000  # a linked lead is raised from this much linked money
+    quiet_days_to_close: float = 14.0  # a linked episode ends after this long without money
+    outflows_kept: int = 8  # large outflows an account remembers for a late link
+    revision_growth: float = 0.5  # a linked lead is revised when its money grows by this share
+    revision_interval_hours: float = 24.0  # ...or routinely on the account's own reports
+    sources_shown: int = 5
+
+    @property
+    def min_transfer_fen(self) -> int:
+        return round(self.min_transfer_yuan * 100)
+
+    @property
+    def min_linked_fen(self) -> int:
+        return round(self.min_linked_yuan * 100)
+
+    @property
+    def quiet_ms(self) -> int:
+        return round(self.quiet_days_to_close * DAY_MS)
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """One followed transfer, on its way to the other account's partition (the record key)."""
+
+    to_account: str
+    direction: str  # TrailDirection
+    source_lead_id: str
+    source_account: str
+    source_hop: int  # 0: the source is a scored lead
+    path: tuple[str, ...]  # from the scored lead's account to source_account
+    amount_fen: int
+    tx_id: str
+    tx_ms: int
+
+    @property
+    def identity(self) -> str:
+        return f"{self.tx_id}\x1f{self.source_account}"
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            [
+                MOVEMENT_VERSION,
+                self.to_account,
+                self.direction,
+                self.source_lead_id,
+                self.source_account,
+                self.source_hop,
+                list(self.path),
+                self.amount_fen,
+                self.tx_id,
+                self.tx_ms,
+            ]
+        )
+
+    @classmethod
+    def from_json(cls, blob: bytes) -> Movement:
+        try:
+            fields = orjson.loads(blob)
+            version, to, direction, lead_id, source, hop, path, amount, tx_id, tx_ms = fields
+        except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
+            raise TrailRecordError(f"not a movement record: {exc}") from None
+        if version != MOVEMENT_VERSION or direction not in set(TrailDirection):
+            raise TrailRecordError(f"movement version {version!r} / {direction!r} not known")
+        return cls(to, direction, lead_id, source, hop, tuple(path), amount, tx_id, tx_ms)
+
+
+@dataclass(slots=True)
+class TrailSource:
+    """The money linked to an account from one source lead, in the current episode."""
+
+    lead_id: str
+    account: str
+    direction: str
+    hop: int  # this account's hop through this source
+    path: tuple[str, ...]  # to the source account (this account not included)
+    amount_fen: int
+    transfers: int
+    first_ms: int
+    last_ms: int
+
+    def to_list(self) -> list[object]:
+        return [
+            self.lead_id,
+            self.account,
+            self.direction,
+            self.hop,
+            list(self.path),
+            self.amount_fen,
+            self.transfers,
+            self.first_ms,
+            self.last_ms,
+        ]
+
+    @classmethod
+    def from_list(cls, row: list) -> TrailSource:  # type: ignore[type-arg]
+        lead_id, account, direction, hop, path, amount, transfers, first, last = row
+        return cls(lead_id, account, direction, hop, tuple(path), amount, transfers, first, last)
+
+
+@dataclass(slots=True)
+class TrailState:
+    """What an account knows of the leads whose money reached it (one table value)."""
+
+    episode: int = 0  # linked episodes before the current one
+    sources: dict[str, TrailSource] = field(default_factory=dict)
+    seen: list[str] = field(default_factory=list)  # movement identities, newest last
+    revision: int = 0  # the linked lead's last revision in this episode (0: none yet)
+    amount_at_revision: int = 0
+    sources_at_revision: int = 0
+    hop_at_revision: int = 0
+    last_revision_ms: int = 0
+    # The start of the linked money when the account's own outflows were last passed on: a
+    # late movement that moves the start earlier passes on the outflows it newly covers.
+    passed_on_from_ms: int | None = None
+
+    # -- figures ---------------------------------------------------------------------------
+
+    @property
+    def amount_fen(self) -> int:
+        return sum(s.amount_fen for s in self.sources.values())
+
+    @property
+    def first_ms(self) -> int:
+        return min((s.first_ms for s in self.sources.values()), default=0)
+
+    @property
+    def last_ms(self) -> int:
+        return max((s.last_ms for s in self.sources.values()), default=0)
+
+    @property
+    def hop(self) -> int:
+        return min((s.hop for s in self.sources.values()), default=0)
+
+    def linked(self, policy: TrailPolicy) -> bool:
+        return bool(self.sources) and self.amount_fen >= policy.min_linked_fen
+
+    def open_at(self, tx_ms: int, policy: TrailPolicy) -> bool:
+        """Whether money sent at tx_ms carries the trail on (see the module rules)."""
+        return self.linked(policy) and self.first_ms <= tx_ms <= self.last_ms + policy.quiet_ms
+
+    def nearest(self) -> TrailSource:
+        """The source to pass on: fewest hops, then the most money, then the lead id."""
+        return min(self.sources.values(), key=lambda s: (s.hop, -s.amount_fen, s.lead_id))
+
+    def lead_id(self, account_id: str) -> str:
+        key = f"linked\x1f{account_id}\x1f{self.episode}".encode()
+        return "L" + hashlib.blake2b(key, digest_size=8).hexdigest()
+
+    # -- updating --------------------------------------------------------------------------
+
+    def apply(self, movement: Movement, policy: TrailPolicy) -> bool:
+        """Add one movement; False when it was already counted (a replay or a late copy)."""
+        if movement.identity in self.seen:
+            return False
+        self.seen = [*self.seen[-(MAX_SEEN_MOVEMENTS - 1) :], movement.identity]
+        if self.sources and movement.tx_ms > self.last_ms + policy.quiet_ms:
+            self._next_episode()
+        source = self.sources.get(movement.source_lead_id)
+        if source is None:
+            self.sources[movement.source_lead_id] = TrailSource(
+                movement.source_lead_id,
+                movement.source_account,
+                movement.direction,
+                movement.source_hop + 1,
+                movement.path,
+                movement.amount_fen,
+                1,
+                movement.tx_ms,
+                movement.tx_ms,
+            )
+        else:
+            source.amount_fen += movement.amount_fen
+            source.transfers += 1
+            source.first_ms = min(source.first_ms, movement.tx_ms)
+            source.last_ms = max(source.last_ms, movement.tx_ms)
+        return True
+
+    def _next_episode(self) -> None:
+        self.episode += 1
+        self.sources = {}
+        self.revision = self.amount_at_revision = self.sources_at_revision = 0
+        self.hop_at_revision = self.last_revision_ms = 0
+        self.passed_on_from_ms = None
+
+    def revision_due(self, clock_ms: int, policy: TrailPolicy, own_report: bool) -> bool:
+        """A linked lead is raised once linked, and revised when its money grows by half, a
+        new source lead links it, or it comes nearer to one; on the account's own reports
+        also routinely (so its figures stay current)."""
+        if not self.linked(policy):
+            return False
+        if self.revision == 0:
+            return True
+        amount = self.amount_fen
+        grown = amount >= self.amount_at_revision * (1 + policy.revision_growth)
+        changed = len(self.sources) > self.sources_at_revision or self.hop < self.hop_at_revision
+        routine = own_report and (
+            clock_ms - self.last_revision_ms >= policy.revision_interval_hours * HOUR_MS
+        )
+        return grown or changed or routine
+
+    def revised(self, clock_ms: int) -> None:
+        self.revision += 1
+        self.amount_at_revision = self.amount_fen
+        self.sources_at_revision = len(self.sources)
+        self.hop_at_revision = self.hop
+        self.last_revision_ms = clock_ms
+
+    # -- encoding --------------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(
+            [
+                TRAIL_STATE_VERSION,
+                self.episode,
+                [s.to_list() for s in self.sources.values()],
+                self.seen,
+                [
+                    self.revision,
+                    self.amount_at_revision,
+                    self.sources_at_revision,
+                    self.hop_at_revision,
+                    self.last_revision_ms,
+                ],
+                self.passed_on_from_ms,
+            ]
+        )
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> TrailState:
+        try:
+            version, episode, sources, seen, revision, passed_on = orjson.loads(blob)
+        except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
+            raise TrailRecordError(f"not a trail state: {exc}") from None
+        if version != TRAIL_STATE_VERSION:
+            raise TrailRecordError(f"trail state version {version!r} is not supported")
+        state = cls(episode, {}, seen, *revision, passed_on)
+        for row in sources:
+            source = TrailSource.from_list(row)
+            state.sources[source.lead_id] = source
+        return state
+
+
+@dataclass(slots=True)
+class OutflowLog:
+    """An account's last few outflows large enough to follow: [payee, fen, tx_ms, tx_id]."""
+
+    entries: list[list] = field(default_factory=list)  # type: ignore[type-arg]
+
+    def add(self, payee: str, amount_fen: int, tx_ms: int, tx_id: str, keep: int) -> None:
+        self.entries.append([payee, amount_fen, tx_ms, tx_id])
+        if len(self.entries) > keep:
+            self.entries.sort(key=lambda e: (e[2], e[3]))
+            del self.entries[:-keep]
+
+
+def followed(counterparty: str, account_id: str, amount_fen: int, policy: TrailPolicy) -> bool:
+    """Whether a transfer is one a trail follows: large enough, to another real account."""
+    return (
+        amount_fen >= policy.min_transfer_fen
+        and counterparty != account_id
+        and counterparty != CASH_ACCOUNT
+    )
+
+
+def passed_on(
+    trail: TrailState, account_id: str, outflows: OutflowLog, policy: TrailPolicy
+) -> list[Movement]:
+    """The movements a newly linked account owes for its outflows since the linked money
+    arrived (the ones its own reports could not pass on before the link reached it)."""
+    if not trail.linked(policy) or trail.hop >= policy.max_hops:
+        return []
+    start = trail.first_ms
+    already = trail.passed_on_from_ms
+    if already is not None and already <= start:
+        return []
+    trail.passed_on_from_ms = start
+    end = trail.last_ms + policy.quiet_ms
+    return [
+        downstream(trail, account_id, payee, fen, tx_id, tx_ms)
+        for payee, fen, tx_ms, tx_id in outflows.entries
+        if start <= tx_ms <= end and (already is None or tx_ms < already)
+    ]
+
+
+def downstream(
+    trail: TrailState, account_id: str, payee: str, amount_fen: int, tx_id: str, tx_ms: int
+) -> Movement:
+    """A linked account's outflow, carrying its nearest trail one hop further."""
+    nearest = trail.nearest()
+    return Movement(
+        to_account=payee,
+        direction=TrailDirection.DOWNSTREAM.value,
+        source_lead_id=trail.lead_id(account_id),
+        source_account=account_id,
+        source_hop=trail.hop,
+        path=(*nearest.path, account_id),
+        amount_fen=amount_fen,
+        tx_id=tx_id,
+        tx_ms=tx_ms,
+    )
+
+
+def _utc(epoch_ms: int) -> datetime:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC)
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen / 100:,.2f}"
+
+
+def trail_reasons(trail: TrailState, policy: TrailPolicy) -> tuple[Reason, ...]:
+    """One reason per source lead, the most money first."""
+    reasons = []
+    ranked = sorted(trail.sources.values(), key=lambda s: (-s.amount_fen, s.lead_id))
+    for source in ranked[: policy.sources_shown]:
+        amount = _yuan(source.amount_fen)
+        if source.direction == TrailDirection.DOWNSTREAM:
+            zh = (
+                f"资金去向：线索 {source.lead_id} 的账户 {source.account} 转入 {amount} 元"
+                f"（{source.transfers} 笔，第 {source.hop} 跳）"
+            )
+            en = (
+                f"money trail: received {amount} yuan in {source.transfers} transfer(s) from "
+                f"account {source.account} of lead {source.lead_id} (hop {source.hop})"
+            )
+        else:
+            zh = (
+                f"资金来源：向线索 {source.lead_id} 的账户 {source.account} 转出 {amount} 元"
+                f"（{source.transfers} 笔，本账户主体在负面清单上）"
+            )
+            en = (
+                f"money source: sent {amount} yuan in {source.transfers} transfer(s) to account "
+                f"{source.account} of lead {source.lead_id} (this account's holder is listed)"
+            )
+        reasons.append(
+            Reason(f"trail_{source.direction}", source.amount_fen / 100, 100.0, 0.0, zh, en)
+        )
+    return tuple(reasons)
+
+
+def trail_links(trail: TrailState) -> tuple[TrailLink, ...]:
+    ranked = sorted(trail.sources.values(), key=lambda s: (-s.amount_fen, s.lead_id))
+    return tuple(
+        TrailLink(
+            source_lead_id=s.lead_id,
+            source_account=s.account,
+            direction=s.direction,
+            hop=s.hop,
+            path=s.path,
+            amount_fen=s.amount_fen,
+            transfers=s.transfers,
+            first_tx_time=_utc(s.first_ms),
+            last_tx_time=_utc(s.last_ms),
+        )
+        for s in ranked
+    )
+
+
+@dataclass(frozen=True)
+class LinkedAccount:
+    """What a linked lead says of the account itself (from its feature state)."""
+
+    account_id: str
+    bank_id: str
+    account_type: str
+    region: str
+    industry: str | None
+    customer_name: str | None
+    customer_id: str | None
+    money_raised_fen: int
+    participants: int
+    participants_sketch: str
+    provinces: tuple[int, ...]
+    cross_prefecture: bool
+    features: tuple[float, ...]
+    recent_tx_ids: tuple[str, ...]
+
+    @classmethod
+    def from_snapshot(cls, snapshot: AccountSnapshot) -> LinkedAccount:
+        """As of one of the account's own reports."""
+        sketch = snapshot.participants_sketch
+        return cls(
+            account_id=snapshot.account_id,
+            bank_id=snapshot.bank_id,
+            account_type=snapshot.account_type,
+            region=snapshot.region,
+            industry=snapshot.industry,
+            customer_name=snapshot.customer_name,
+            customer_id=snapshot.customer_id,
+            money_raised_fen=snapshot.money_raised_fen,
+            participants=snapshot.participants,
+            participants_sketch=sketch.to_text() if sketch is not None else "x",
+            provinces=snapshot.provinces,
+            cross_prefecture=snapshot.cross_prefecture,
+            features=tuple(float(v) for v in snapshot.features),
+            recent_tx_ids=snapshot.recent_tx_ids,
+        )
+
+    @classmethod
+    def from_features(cls, account_id: str, features: AccountFeatures) -> LinkedAccount:
+        """As the account's feature state stands (when a movement reaches it)."""
+        return cls(
+            account_id=account_id,
+            bank_id=features.bank_id,
+            account_type=features.account_type,
+            region=features.region,
+            industry=features.industry,
+            customer_name=features.customer_name,
+            customer_id=features.customer_id,
+            money_raised_fen=features.money_raised_fen,
+            participants=features.participants.estimate(),
+            participants_sketch=features.participants.to_text(),
+            provinces=tuple(sorted(features.provinces)),
+            cross_prefecture=features.cross_prefecture,
+            features=tuple(float(v) for v in features.vector()),
+            recent_tx_ids=tuple(features.recent_tx_ids),
+        )
+
+
+def build_linked_lead(
+    trail: TrailState,
+    account: LinkedAccount,
+    policy: TrailPolicy,
+    lead_policy: LeadPolicy,
+    model: tuple[str, float],
+    emitted_at: datetime,
+) -> Lead:
+    """The linked lead of an account as its trail stands (``revised`` already applied).
+    ``model``: (version, threshold) of the model in use; a linked lead has no score of its
+    own (0.0): it is raised by the money, not by the forest."""
+    cpm = _cross_province_major(
+        len(account.provinces), account.money_raised_fen, account.participants, lead_policy
+    )
+    sector = sector_of(account.industry)
+    payees = int(account.features[PAYEES_30D]) if account.features else 0
+    return Lead(
+        lead_id=trail.lead_id(account.account_id),
+        revision=trail.revision,
+        account_id=account.account_id,
+        bank_id=account.bank_id,
+        region=account.region,
+        county=county_of(account.region),
+        sector=account.industry or "other",
+        seed_category=sector.seed_category,
+        lead_department=sector.department.code,
+        score=0.0,
+        threshold=model[1],
+        model_version=model[0],
+        severity=severity_of(account.money_raised_fen, account.participants, cpm, lead_policy),
+        cross_prefecture=account.cross_prefecture,
+        cross_province_major=cpm,
+        money_raised_fen=account.money_raised_fen,
+        participants=account.participants,
+        first_evidence_time=_utc(trail.first_ms),
+        last_evidence_time=_utc(trail.last_ms),
+        emitted_at=emitted_at,
+        customer_name=account.customer_name,
+        evidence_tx_ids=account.recent_tx_ids[-lead_policy.evidence_tx_ids :],
+        reasons=trail_reasons(trail, policy),
+        kind=LeadKind.LINKED.value,
+        hop=trail.hop,
+        trail=trail_links(trail),
+        customer_id=account.customer_id,
+        account_type=account.account_type,
+        payees_30d=payees,
+        counterparty_provinces=tuple(f"{p:02d}" for p in account.provinces),
+        participants_sketch=account.participants_sketch,
+    )
