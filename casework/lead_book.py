@@ -3,7 +3,8 @@
 Rebuilt by applying the values of three topics (leads, lead-status, watchlist) in any
 interleaving: a lead's highest revision wins, a status record or watchlist entry replaces the
 previous value of its key. The command-line tools, the web console and the monthly report all
-read leads through a LeadBook.
+read leads through a LeadBook, and the suspected schemes (casework.schemes) are built from its
+leads.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from casework.lead_status import (
     StatusChangeError,
     change_status,
 )
+from casework.schemes import Scheme, build_schemes, scheme_of_leads
 from casework.watchlist import EntityType, ListingSource, Watchlist, WatchlistEntry
 from schemas.sectors import lead_routes
 
@@ -76,6 +78,7 @@ class LeadBook:
         self.watchlist = Watchlist()
         # Bumped on every change, so a console can ask "anything new since version N?".
         self.version = 0
+        self._schemes: tuple[int, list[Scheme], dict[str, str]] | None = None
 
     # -- applying topic values -------------------------------------------------------------
 
@@ -120,6 +123,30 @@ class LeadBook:
             if visible_to(lead, departments) and lead_filter.matches(lead, self.status(lead_id))
         ]
         return sorted(chosen, key=lambda lead: (lead["last_evidence_time"], lead["lead_id"]))
+
+    def schemes(self) -> list[Scheme]:
+        """The suspected schemes among the leads, newest activity first (rebuilt on change)."""
+        return self._scheme_index()[0]
+
+    def scheme(self, scheme_id: str) -> Scheme | None:
+        return next((s for s in self.schemes() if s.scheme_id == scheme_id), None)
+
+    def scheme_of(self, lead_id: str) -> Scheme | None:
+        """The scheme a lead belongs to, if any."""
+        scheme_id = self._scheme_index()[1].get(lead_id)
+        return self.scheme(scheme_id) if scheme_id is not None else None
+
+    def visible_schemes(self, departments: frozenset[str] | None) -> list[Scheme]:
+        """Schemes a user of these departments may see: those routed to one of them."""
+        if departments is None or departments & SEE_ALL_DEPARTMENTS:
+            return self.schemes()
+        return [s for s in self.schemes() if departments.intersection(s.routes)]
+
+    def _scheme_index(self) -> tuple[list[Scheme], dict[str, str]]:
+        if self._schemes is None or self._schemes[0] != self.version:
+            schemes = build_schemes(self.leads.values())
+            self._schemes = (self.version, schemes, scheme_of_leads(schemes))
+        return self._schemes[1], self._schemes[2]
 
     def listing_of(self, lead: dict[str, Any]) -> WatchlistEntry | None:
         """The active watchlist entry for the lead's account or customer, if any."""
