@@ -46,6 +46,7 @@ import orjson
 
 from models.leads import LeadPolicy, county_of, is_cross_province_major, severity_of
 from models.sketch import union_estimate
+from models.trails import TrailPolicy
 from schemas.lead import Severity
 from schemas.sectors import lead_routes, sector_of
 
@@ -59,8 +60,9 @@ ROLE_NAMES_ZH = {COLLECTOR: "归集账户", CONTROLLER: "控制账户", PAYOUT: 
 
 @dataclass(frozen=True)
 class SchemePolicy:
-    collector_min_participants: int = 20
-    payout_min_payees: int = 20
+    # The trails' own thresholds: a linked lead is revised when its account crosses one.
+    collector_min_participants: int = TrailPolicy.collector_min_payers
+    payout_min_payees: int = TrailPolicy.payout_min_payees
     lead_policy: LeadPolicy = field(default_factory=LeadPolicy)
 
 
@@ -227,33 +229,35 @@ def _role(participants: int, payees: int, policy: SchemePolicy) -> str:
     return CONTROLLER
 
 
-def _newest(leads: list[Mapping[str, Any]]) -> Mapping[str, Any]:
-    """The lead with the account's most recent figures."""
-    return max(leads, key=lambda lead: (lead["emitted_at"], lead["lead_id"]))
+def _figures(leads: list[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """The lead whose figures describe the account: its newest scored lead if it has one (a
+    scored lead's figures are those of the report that raised it, the same however the stream
+    was cut), else its newest linked lead."""
+    scored = [lead for lead in leads if lead.get("kind", "scored") == "scored"]
+    return max(scored or leads, key=lambda lead: (lead.get("emitted_at", ""), lead["lead_id"]))
 
 
 def _member(account_id: str, leads: list[Mapping[str, Any]], policy: SchemePolicy) -> SchemeMember:
-    newest = _newest(leads)
-    money = max(lead["money_raised_fen"] for lead in leads)
-    participants = max(lead["participants"] for lead in leads)
-    payees = max(lead.get("payees_30d", 0) for lead in leads)
+    figures = _figures(leads)
+    participants = figures["participants"]
+    payees = figures.get("payees_30d", 0)
     kinds = {lead.get("kind", "scored") for lead in leads}
     return SchemeMember(
         account_id=account_id,
-        bank_id=newest["bank_id"],
-        region=newest["region"],
-        county=county_of(newest["region"]),
+        bank_id=figures["bank_id"],
+        region=figures["region"],
+        county=county_of(figures["region"]),
         role=_role(participants, payees, policy),
-        entity=entity_of(newest),
-        customer_name=newest.get("customer_name"),
+        entity=entity_of(figures),
+        customer_name=figures.get("customer_name"),
         lead_ids=tuple(sorted(lead["lead_id"] for lead in leads)),
         linked="linked" in kinds,
         scored="scored" in kinds,
         hop=min(lead.get("hop", 0) for lead in leads),
-        money_raised_fen=money,
+        money_raised_fen=figures["money_raised_fen"],
         participants=participants,
         payees_30d=payees,
-        sector=newest["sector"],
+        sector=figures["sector"],
         first_evidence_time=min(lead["first_evidence_time"] for lead in leads),
         last_evidence_time=max(lead["last_evidence_time"] for lead in leads),
     )
@@ -284,10 +288,8 @@ def _scheme(by_account: Mapping[str, list[Mapping[str, Any]]], policy: SchemePol
     members = tuple(_member(a, leads, policy) for a, leads in sorted(by_account.items()))
     leads = [lead for account_leads in by_account.values() for lead in account_leads]
     collectors = [m for m in members if m.role == COLLECTOR]
-    collector_leads = [lead for m in collectors for lead in by_account[m.account_id]]
-    sketches = [
-        _newest(by_account[m.account_id]).get("participants_sketch") or "x" for m in collectors
-    ]
+    collector_leads = [_figures(by_account[m.account_id]) for m in collectors]
+    sketches = [lead.get("participants_sketch") or "x" for lead in collector_leads]
     participants = union_estimate(sketches) if collectors else 0
     money = sum(m.money_raised_fen for m in collectors)
     provinces = {m.region[:2] for m in members} | {
@@ -326,5 +328,5 @@ def _scheme(by_account: Mapping[str, list[Mapping[str, Any]]], policy: SchemePol
         seed_category=sector.seed_category,
         lead_department=department,
         routes=tuple(lead_routes(main.sector, department, cross_prefecture, cpm)),
-        updated_at=max(lead["emitted_at"] for lead in leads),
+        updated_at=max(lead.get("emitted_at", "") for lead in leads),
     )

@@ -59,7 +59,14 @@ def app_topics(settings: Settings) -> dict[str, tuple[int, dict[str, str]]]:
         # Each bank's own input topic (FUNDWATCH_BANKS), so a bank can be granted its own only.
         **{topic: (settings.partitions, {}) for topic in settings.report_topics},
         settings.topic("reports.dlq"): (settings.partitions, {}),
+        # Money movements keyed by the account they reach (models.trails): read beside the
+        # reports, so they need the tables' partition count too.
+        settings.topic("trails"): (settings.partitions, {}),
         settings.topic("leads"): (settings.partitions, {}),
+        # Every lead revision again, on one partition for the one worker that builds the
+        # schemes, keyed by lead_id; and the schemes it publishes, keyed by scheme_id.
+        settings.topic("scheme-inputs"): (1, {"cleanup.policy": "compact"}),
+        settings.topic("schemes"): (1, {"cleanup.policy": "compact"}),
         # Each department's own leads, so it can be granted read on its topic only.
         **{settings.department_topic(d.code): (settings.partitions, {}) for d in DEPARTMENTS},
         # Current states, compacted: each lead's status with its history, keyed by lead_id;
@@ -103,7 +110,7 @@ def ensure_topics(
 def _check_input_partitions(
     admin: KafkaAdminClient, settings: Settings, existing: set[str]
 ) -> None:
-    inputs = [t for t in settings.report_topics if t in existing]
+    inputs = [t for t in (*settings.report_topics, settings.topic("trails")) if t in existing]
     for description in admin.describe_topics(inputs) if inputs else ():
         count = len(description["partitions"])
         if count != settings.partitions:

@@ -22,7 +22,7 @@ from ingest.pipeline import BatchOutcome, IngestStage, InputMessage, ReadView
 from ingest.state import AccountLedger
 from models.account_state import AccountState
 from models.active_model import ActiveModel
-from models.leads import LeadPolicy, observe
+from models.leads import DAY_MS, PAYEES_30D, LeadPolicy, observe
 from models.snapshot import AccountSnapshot
 from models.trails import (
     LinkedAccount,
@@ -201,11 +201,23 @@ class Pipeline:
         trail = self._trail(account_id, partition)
         if followed(report.counterparty_account, account_id, report.amount_fen, policy):
             lead = state.lead
-            scored_open = lead is not None and tx_ms >= lead.episode_start_ms
+            scored_open = (
+                lead is not None
+                and tx_ms >= lead.episode_start_ms
+                and (
+                    lead.participants_at_revision >= policy.min_source_payers
+                    or any(m.startswith("account|") for m in lead.watchlist_matches)
+                )
+            )
             counterparty = report.counterparty_account
             if report.direction == "out":
                 state.outflows.add(
-                    counterparty, report.amount_fen, tx_ms, report.tx_id, policy.outflows_kept
+                    counterparty,
+                    report.amount_fen,
+                    tx_ms,
+                    report.tx_id,
+                    policy.outflows_kept,
+                    round(policy.outflows_kept_days * DAY_MS),
                 )
             if (
                 scored_open
@@ -241,8 +253,11 @@ class Pipeline:
                         trail, account_id, counterparty, report.amount_fen, report.tx_id, tx_ms
                     )
                 )
-        if trail is not None and trail.revision_due(snapshot.newest_tx_ms, policy, own_report=True):
-            trail.revised(max(snapshot.newest_tx_ms, trail.last_ms))
+        if trail is None:
+            return
+        figures = (snapshot.participants, int(snapshot.features[PAYEES_30D]))
+        if trail.revision_due(snapshot.newest_tx_ms, policy, figures):
+            trail.revised(max(snapshot.newest_tx_ms, trail.last_ms), figures)
             self._trails_changed.add(account_id)
             linked = LinkedAccount.from_snapshot(snapshot)
             out.leads.append(self._linked_lead(trail, linked, model, emitted_at))
@@ -269,11 +284,11 @@ class Pipeline:
             return  # not (yet) an account of the reporting banks: its first report raises it
         out.movements.extend(passed_on(trail, account_id, state.outflows, policy))
         clock = max(trail.last_ms, state.features.newest_ms)
-        if trail.revision_due(clock, policy, own_report=False):
-            trail.revised(clock)
+        if trail.revision_due(clock, policy):
+            linked = LinkedAccount.from_features(account_id, state.features)
+            trail.revised(clock, (linked.participants, int(linked.features[PAYEES_30D])))
             arrival = message.source.timestamp_ms
             emitted_at = _utc_ms(arrival) if arrival is not None else now
-            linked = LinkedAccount.from_features(account_id, state.features)
             out.leads.append(self._linked_lead(trail, linked, model, emitted_at))
             out.lead_arrivals_ms.append(arrival)
 

@@ -8,10 +8,15 @@ account's ``TrailState`` adds it up and, past the minimum, raises a linked lead.
 Rules (``TrailPolicy`` defaults)
   * Downstream (资金去向): an account with an open lead sends >= 10,000 yuan in one transfer;
     the payee is linked. An open lead is a scored lead in its episode (the transfer no earlier
-    than the episode's first anomalous report), or a linked lead whose linked money arrived
-    no later than the transfer and not more than 14 days before it.
-  * Upstream (资金来源): an account with an open lead receives >= 10,000 yuan from a sender on
-    the negative list; the sender is linked.
+    than the episode's first anomalous report) whose account has taken money from at least
+    10 payers (as of its last revision) or is itself on the negative list (not merely paid
+    by or paying a listed entity: a listed employer's staff are not its accomplices), or a
+    linked lead whose linked money arrived no later than the transfer and not more than 14
+    days before it.
+    The payer minimum keeps a flagged individual (a scheme's participant, say) from linking
+    the fundraising account it pays into: trails follow pooled money, not single payments.
+  * Upstream (资金来源): an account with such an open lead receives >= 10,000 yuan from a
+    sender on the negative list; the sender is linked.
   * Money into a lead's account from anyone else links nobody: the senders of a fundraising
     account are its participants (the public) or its customers. So a busy merchant that pays
     a lead's account is never pulled in by that payment; one that *receives* 100,000 yuan or
@@ -55,13 +60,19 @@ class TrailRecordError(ValueError):
 @dataclass(frozen=True)
 class TrailPolicy:
     max_hops: int = 3
+    min_source_payers: int = 10  # a scored lead starts a trail from this many payers
     min_transfer_yuan: float = 10_000  # a transfer is followed from this amount
     min_linked_yuan: float = 100_000  # a linked lead is raised from this much linked money
     quiet_days_to_close: float = 14.0  # a linked episode ends after this long without money
-    outflows_kept: int = 8  # large outflows an account remembers for a late link
+    outflows_kept: int = 32  # large outflows an account remembers for a late link...
+    outflows_kept_days: float = 30.0  # ...and for how long
     revision_growth: float = 0.5  # a linked lead is revised when its money grows by this share
     revision_interval_hours: float = 24.0  # ...or routinely on the account's own reports
     sources_shown: int = 5
+    # The figures that decide an account's role in a scheme (casework.schemes): a linked lead
+    # is revised when the account crosses one, so its latest revision tells the role.
+    collector_min_payers: int = 20
+    payout_min_payees: int = 20
 
     @property
     def min_transfer_fen(self) -> int:
@@ -167,6 +178,8 @@ class TrailState:
     sources_at_revision: int = 0
     hop_at_revision: int = 0
     last_revision_ms: int = 0
+    payers_at_revision: int = 0
+    payees_at_revision: int = 0
     # The start of the linked money when the account's own outflows were last passed on: a
     # late movement that moves the start earlier passes on the outflows it newly covers.
     passed_on_from_ms: int | None = None
@@ -238,12 +251,16 @@ class TrailState:
         self.sources = {}
         self.revision = self.amount_at_revision = self.sources_at_revision = 0
         self.hop_at_revision = self.last_revision_ms = 0
+        self.payers_at_revision = self.payees_at_revision = 0
         self.passed_on_from_ms = None
 
-    def revision_due(self, clock_ms: int, policy: TrailPolicy, own_report: bool) -> bool:
+    def revision_due(
+        self, clock_ms: int, policy: TrailPolicy, figures: tuple[int, int] | None = None
+    ) -> bool:
         """A linked lead is raised once linked, and revised when its money grows by half, a
-        new source lead links it, or it comes nearer to one; on the account's own reports
-        also routinely (so its figures stay current)."""
+        new source lead links it, or it comes nearer to one. On the account's own reports
+        (``figures``: its payers and 30-day payees then) also when it crosses a figure that
+        decides its role in a scheme, and routinely, so that its figures stay current."""
         if not self.linked(policy):
             return False
         if self.revision == 0:
@@ -251,17 +268,22 @@ class TrailState:
         amount = self.amount_fen
         grown = amount >= self.amount_at_revision * (1 + policy.revision_growth)
         changed = len(self.sources) > self.sources_at_revision or self.hop < self.hop_at_revision
-        routine = own_report and (
-            clock_ms - self.last_revision_ms >= policy.revision_interval_hours * HOUR_MS
+        if figures is None:
+            return grown or changed
+        payers, payees = figures
+        crossed = (self.payers_at_revision < policy.collector_min_payers <= payers) or (
+            self.payees_at_revision < policy.payout_min_payees <= payees
         )
-        return grown or changed or routine
+        routine = clock_ms - self.last_revision_ms >= policy.revision_interval_hours * HOUR_MS
+        return grown or changed or crossed or routine
 
-    def revised(self, clock_ms: int) -> None:
+    def revised(self, clock_ms: int, figures: tuple[int, int]) -> None:
         self.revision += 1
         self.amount_at_revision = self.amount_fen
         self.sources_at_revision = len(self.sources)
         self.hop_at_revision = self.hop
         self.last_revision_ms = clock_ms
+        self.payers_at_revision, self.payees_at_revision = figures
 
     # -- encoding --------------------------------------------------------------------------
 
@@ -278,6 +300,8 @@ class TrailState:
                     self.sources_at_revision,
                     self.hop_at_revision,
                     self.last_revision_ms,
+                    self.payers_at_revision,
+                    self.payees_at_revision,
                 ],
                 self.passed_on_from_ms,
             ]
@@ -300,15 +324,24 @@ class TrailState:
 
 @dataclass(slots=True)
 class OutflowLog:
-    """An account's last few outflows large enough to follow: [payee, fen, tx_ms, tx_id]."""
+    """An account's large outflows of the last weeks: [payee, fen, tx_ms, tx_id].
+
+    A link can reach an account days (of event time) after its own reports when the worker
+    is catching up on a backlog, so the log is bounded by time and size, and when full it
+    forgets the smallest transfer first: the pooled sums a trail exists to follow stay."""
 
     entries: list[list] = field(default_factory=list)  # type: ignore[type-arg]
 
-    def add(self, payee: str, amount_fen: int, tx_ms: int, tx_id: str, keep: int) -> None:
+    def add(
+        self, payee: str, amount_fen: int, tx_ms: int, tx_id: str, keep: int, keep_ms: int
+    ) -> None:
         self.entries.append([payee, amount_fen, tx_ms, tx_id])
+        newest = max(e[2] for e in self.entries)
+        self.entries = [e for e in self.entries if e[2] >= newest - keep_ms]
         if len(self.entries) > keep:
+            self.entries.sort(key=lambda e: (-e[1], -e[2], e[3]))
+            del self.entries[keep:]
             self.entries.sort(key=lambda e: (e[2], e[3]))
-            del self.entries[:-keep]
 
 
 def followed(counterparty: str, account_id: str, amount_fen: int, policy: TrailPolicy) -> bool:

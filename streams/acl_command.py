@@ -196,7 +196,7 @@ def policy_grants(policy: AccessPolicy, settings: Settings) -> set[Grant]:
         allow(user, "TOPIC", "LITERAL", settings.department_topic(code), "READ", "DESCRIBE")
         allow(user, "GROUP", "PREFIXED", f"{prefix}.dept.{code}.", "READ")
         if code in policy.all_leads:
-            for topic in ("leads", "lead-status", "watchlist"):
+            for topic in ("leads", "lead-status", "watchlist", "schemes"):
                 allow(user, "TOPIC", "LITERAL", settings.topic(topic), "READ", "DESCRIBE")
             allow(user, "TOPIC", "PREFIXED", settings.topic("leads.dept."), "READ", "DESCRIBE")
     return grants

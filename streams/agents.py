@@ -12,7 +12,9 @@ import orjson
 from faust import EventT, StreamT
 from faust.tables import Table
 from faust.types import TP
+from kafka.partitioner.default import murmur2
 
+from casework.schemes import Scheme, build_schemes
 from ingest.contiguity import ContiguityGuard, ContiguousBatch, Partition
 from ingest.pipeline import InputMessage
 from ingest.state import expired_reports
@@ -25,11 +27,18 @@ from streams.app import (
     app,
     dead_letter_topic,
     department_topics,
+    ingest_topic,
     leads_topic,
     progress,
+    published_schemes,
     reports_topic,
+    scheme_inputs_topic,
+    scheme_leads,
+    schemes_topic,
     seen_reports,
     settings,
+    trails,
+    trails_topic,
 )
 from streams.casework_topics import CaseworkFollower
 from streams.model_registry import ModelRegistry
@@ -37,7 +46,12 @@ from streams.model_registry import ModelRegistry
 log = logging.getLogger(__name__)
 guard = ContiguityGuard()
 pipeline = Pipeline(
-    accounts, seen_reports, PipelineConfig(lateness_ms=int(settings.lateness_seconds * 1000))
+    accounts,
+    seen_reports,
+    PipelineConfig(
+        lateness_ms=int(settings.lateness_seconds * 1000), trail_topic=settings.topic("trails")
+    ),
+    trails,
 )
 models = ModelRegistry(settings)
 # The leads, their status and the negative list, as this worker knows them: the watchlist
@@ -57,9 +71,10 @@ async def follow_casework() -> None:
     await casework.follow()
 
 
-@app.agent(reports_topic)
+@app.agent(ingest_topic)
 async def ingest(stream: StreamT[bytes]) -> AsyncIterator[None]:
-    """Validate, de-duplicate, update features, score and lead, one micro-batch at a time."""
+    """Validate, de-duplicate, update features, score and lead, one micro-batch at a time;
+    follow the money trails of leads (the movements read beside the reports)."""
     # A batch writes up to two table entries per report; let Faust's send buffer hold a batch
     # instead of warning and flushing every 100 messages.
     app.producer.buffer.max_messages = 5 * settings.batch_size
@@ -76,17 +91,29 @@ async def ingest(stream: StreamT[bytes]) -> AsyncIterator[None]:
         outcome = pipeline.process(batch.accepted, model, datetime.now(UTC), watchlist)
         for dead_letter in outcome.ingest.dead_letters:
             await dead_letter_topic.send(key=dead_letter.original_key, value=dead_letter.to_json())
+        for message, reason in outcome.movements_refused:
+            log.error("not a movement at %s: %s", message.source, reason)
+            metrics.TRAIL_MOVEMENTS_REFUSED.inc()
         deliveries = []
         for lead in outcome.leads:
             key, value = lead.lead_id.encode(), lead.to_json()
             deliveries.append(await leads_topic.send(key=key, value=value))
+            deliveries.append(await scheme_inputs_topic.send(key=key, value=value))
             for code in lead_routes(
                 lead.sector, lead.lead_department, lead.cross_prefecture, lead.cross_province_major
             ):
                 deliveries.append(await department_topics[code].send(key=key, value=value))
-        # Leads are acknowledged before the state that marks their reports as applied is
-        # written, and that state before the watermarks: a crash in between replays the
-        # reports (re-sending the same revisions) instead of losing them.
+        for movement in outcome.movements:
+            key = movement.to_account.encode()
+            deliveries.append(
+                await trails_topic.send(
+                    key=key, value=movement.to_json(), partition=_account_partition(key)
+                )
+            )
+            metrics.TRAIL_MOVEMENTS_SENT.labels(movement.direction).inc()
+        # Leads and movements are acknowledged before the state that marks their reports as
+        # applied is written, and that state before the watermarks: a crash in between
+        # replays the reports (re-sending the same revisions) instead of losing them.
         await asyncio.gather(*deliveries)
         published = time.time()
         for arrival_ms in outcome.lead_arrivals_ms:
@@ -96,8 +123,65 @@ async def ingest(stream: StreamT[bytes]) -> AsyncIterator[None]:
         for (topic, partition), watermark in batch.watermarks.items():
             await _put(progress, partition, f"{topic}:{partition}", str(watermark).encode())
         metrics.REPORTS_REDELIVERED.inc(batch.redelivered)
+        metrics.TRAIL_MOVEMENTS_APPLIED.inc(outcome.movements_applied)
         _record(outcome, len(events), time.perf_counter() - started)
         yield None
+
+
+def _account_partition(key: bytes) -> int:
+    """The partition Kafka's default partitioner gives an account's key: where the bank's
+    producer puts that account's reports, and so where its state lives."""
+    return (murmur2(key) & 0x7FFFFFFF) % settings.partitions
+
+
+# The scheme builder's view: lead_id -> latest revision decoded (rebuilt from the table).
+_scheme_leads_decoded: dict[str, dict[str, object]] = {}
+
+
+@app.agent(scheme_inputs_topic)
+async def publish_schemes(stream: StreamT[bytes]) -> AsyncIterator[None]:
+    """Keep the latest revision of every lead and publish the schemes they form whenever one
+    changes (casework.schemes: a pure function of the leads, so a restarted worker rebuilds
+    the same schemes from its changelog-backed tables)."""
+    async for events in stream.take_events(settings.batch_size, within=1.0):
+        if _scheme_leads_decoded.keys() != scheme_leads.data.keys():
+            _scheme_leads_decoded.clear()
+            _scheme_leads_decoded.update({k: orjson.loads(v) for k, v in scheme_leads.data.items()})
+        writes = []
+        for event in events:
+            lead = orjson.loads(event.message.value)
+            known = _scheme_leads_decoded.get(lead["lead_id"])
+            if known is None or lead["revision"] > known["revision"]:  # type: ignore[operator]
+                _scheme_leads_decoded[lead["lead_id"]] = lead
+                writes.append(await _put(scheme_leads, 0, lead["lead_id"], event.message.value))
+        schemes = build_schemes(_scheme_leads_decoded.values())  # type: ignore[arg-type]
+        deliveries = await _publish_changed(schemes)
+        await asyncio.gather(*deliveries)
+        await asyncio.gather(*writes)
+        for severity in ("general", "major", "case_related"):
+            metrics.SCHEMES.labels(severity).set(sum(s.severity == severity for s in schemes))
+        yield None
+
+
+async def _publish_changed(schemes: list[Scheme]) -> list[Awaitable[object]]:
+    """Send each new or changed scheme; withdraw the id of a scheme merged into another."""
+    sent = []
+    current = {s.scheme_id: s for s in schemes}
+    for scheme_id, scheme in current.items():
+        blob = scheme.to_json()
+        if published_schemes.data.get(scheme_id) != blob:
+            sent.append(await schemes_topic.send(key=scheme_id.encode(), value=blob))
+            sent.append(await _put(published_schemes, 0, scheme_id, blob))
+    for scheme_id in [k for k in published_schemes.data if k not in current]:
+        old = Scheme.from_dict(orjson.loads(published_schemes.data[scheme_id]))
+        merged_into = next(
+            (s.scheme_id for s in schemes if set(old.lead_ids) & set(s.lead_ids)), None
+        )
+        notice = {"schema_version": 1, "scheme_id": scheme_id, "merged_into": merged_into}
+        sent.append(await schemes_topic.send(key=scheme_id.encode(), value=orjson.dumps(notice)))
+        sent.append(await _put(published_schemes, 0, scheme_id, None))
+    metrics.SCHEMES_PUBLISHED.inc(len(sent) // 2)
+    return sent
 
 
 async def _watermarks(messages: list[InputMessage]) -> dict[Partition, int]:
@@ -184,6 +268,12 @@ async def _write_tables(outcome: PipelineOutcome) -> list[Awaitable[object]]:
         [
             await _put(seen_reports, partition, identity, entry.to_bytes())
             for identity, (partition, entry) in outcome.ingest.seen_writes.items()
+        ]
+    )
+    sent.extend(
+        [
+            await _put(trails, partition, account_id, blob)
+            for account_id, (partition, blob) in outcome.trail_writes.items()
         ]
     )
     return sent

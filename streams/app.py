@@ -44,7 +44,7 @@ app = faust.App(
 )
 
 
-def bytes_topic(*names: str) -> faust.TopicT:
+def bytes_topic(*names: str, partitions: int = settings.partitions) -> faust.TopicT:
     """A topic of raw bytes, keys and values: fundwatch encodes and decodes its records
     itself, so a bad record reaches the dead-letter topic exactly as it was sent."""
     return app.topic(
@@ -53,7 +53,7 @@ def bytes_topic(*names: str) -> faust.TopicT:
         value_type=bytes,
         key_serializer="raw",
         value_serializer="raw",
-        partitions=settings.partitions,
+        partitions=partitions,
         internal=True,
     )
 
@@ -63,6 +63,12 @@ def bytes_topic(*names: str) -> faust.TopicT:
 # never passes a pattern on). All of them need the tables' partition count, so that partition
 # p of every input topic and of every table lands on the same worker (ensure_topics checks).
 reports_topic = bytes_topic(*settings.report_topics)
+# Money movements (models.trails), keyed by the account they reach and sent to the partition
+# its reports use (Kafka's default partitioner), so that the partition holding an account's
+# state learns which of its counterparties have open leads.
+trails_topic = bytes_topic(settings.topic("trails"))
+# What the ingest agent reads: the reports and the movements, partition p of each together.
+ingest_topic = bytes_topic(*settings.report_topics, settings.topic("trails"))
 dead_letter_topic = bytes_topic(settings.topic("reports.dlq"))
 leads_topic = bytes_topic(settings.topic("leads"))
 # The same leads, routed: one topic per lead department (schemas.sectors.lead_routes).
@@ -70,6 +76,10 @@ department_topics = {d.code: bytes_topic(settings.department_topic(d.code)) for 
 # Compacted current states written by analysts (casework.lead_status, casework.watchlist).
 lead_status_topic = bytes_topic(settings.topic("lead-status"))
 watchlist_topic = bytes_topic(settings.topic("watchlist"))
+# Every lead revision again, for the one worker that builds the schemes (casework.schemes),
+# and the schemes it publishes (compacted, keyed by scheme_id).
+scheme_inputs_topic = bytes_topic(settings.topic("scheme-inputs"), partitions=1)
+schemes_topic = bytes_topic(settings.topic("schemes"), partitions=1)
 
 # Per-account state (models.account_state.AccountState: ledger, features, open lead) and
 # per-report identities (ingest.state.SeenReport), written on the partition of the account's
@@ -82,6 +92,12 @@ seen_reports = app.Table(
 # Per input partition, the next report offset to apply (ingest.contiguity), written after the
 # batch's state is acknowledged; key: "<topic>:<partition>".
 progress = app.Table("progress", key_type=str, value_type=bytes, partitions=settings.partitions)
+# Per account, the money trails that reached it (models.trails.TrailState).
+trails = app.Table("trails", key_type=str, value_type=bytes, partitions=settings.partitions)
+# The scheme builder's state, on one partition: the latest revision of every lead, and the
+# schemes as last published (to publish only changes, and withdraw a merged scheme's id).
+scheme_leads = app.Table("scheme-leads", key_type=str, value_type=bytes, partitions=1)
+published_schemes = app.Table("published-schemes", key_type=str, value_type=bytes, partitions=1)
 
 
 def main() -> None:

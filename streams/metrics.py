@@ -74,8 +74,28 @@ SCORING_SECONDS = Histogram(
 )
 LEADS_EMITTED = Counter(
     "fundwatch_leads_emitted_total",
-    "Lead revisions published, by severity, sector and county.",
-    ["severity", "sector", "county"],
+    "Lead revisions published, by severity, sector, county and kind (scored or linked).",
+    ["severity", "sector", "county", "kind"],
+)
+TRAIL_MOVEMENTS_SENT = Counter(
+    "fundwatch_trail_movements_sent_total",
+    "Transfers that carry a lead's money trail on to the account they reach, by direction.",
+    ["direction"],
+)
+TRAIL_MOVEMENTS_APPLIED = Counter(
+    "fundwatch_trail_movements_applied_total",
+    "Movements added to the trail of the account they reached (replayed copies excluded).",
+)
+TRAIL_MOVEMENTS_REFUSED = Counter(
+    "fundwatch_trail_movements_refused_total",
+    "Records on the trails topic that are not movements (logged with their position).",
+)
+SCHEMES_PUBLISHED = Counter(
+    "fundwatch_schemes_published_total",
+    "Scheme records published on the schemes topic (new or changed, and withdrawn ids).",
+)
+SCHEMES = Gauge(
+    "fundwatch_schemes", "Suspected schemes among the leads, by severity.", ["severity"]
 )
 LEAD_LATENCY = Histogram(
     "fundwatch_lead_latency_seconds",
@@ -129,7 +149,7 @@ def record_outcome(outcome: BatchOutcome) -> None:
 
 def record_leads(leads: list[Lead]) -> None:
     for lead in leads:
-        LEADS_EMITTED.labels(lead.severity.value, lead.sector, lead.county).inc()
+        LEADS_EMITTED.labels(lead.severity.value, lead.sector, lead.county, lead.kind).inc()
 
 
 def record_scores(scores: np.ndarray) -> None:

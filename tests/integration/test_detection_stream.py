@@ -8,12 +8,14 @@ import numpy as np
 import orjson
 import pytest
 
+from casework.schemes import Scheme, build_schemes
 from feeds.kafka_out import send_lines
 from models.offline import OfflineRunner, file_messages
 from models.pipeline import PipelineConfig
 from schemas.sectors import DEPARTMENTS, lead_routes
 from streams.topic_reader import read_all
 from tests.integration.conftest import Deployment, wait_for
+from tests.outlines import linked_outline, scheme_outline, scheme_totals, totals_close
 
 pytestmark = pytest.mark.integration
 LATENESS_MS = 7_200_000
@@ -77,6 +79,22 @@ def stream_leads(deployment: Deployment) -> dict[tuple[str, int], dict]:
     return lead_revisions([v for v in values if v is not None])
 
 
+def scored(revisions: dict[tuple[str, int], dict]) -> dict[tuple[str, int], dict]:
+    """The revisions of scored leads: the same bytes in the stream and in a backtest."""
+    return {key: lead for key, lead in revisions.items() if lead["kind"] == "scored"}
+
+
+def published_schemes(deployment: Deployment) -> list[Scheme]:
+    """The schemes on the schemes topic (latest value per id; withdrawn ids left out)."""
+    latest = dict(read_all(deployment.settings, deployment.settings.topic("schemes")))
+    schemes = [orjson.loads(v) for v in latest.values() if v is not None]
+    return sorted(
+        (Scheme.from_dict(s) for s in schemes if "members" in s),
+        key=lambda s: (s.last_activity, s.scheme_id),
+        reverse=True,
+    )
+
+
 def test_worker_and_backtest_give_identical_features_and_leads(
     deployment: Deployment, tmp_path: Path
 ) -> None:
@@ -134,10 +152,29 @@ def test_worker_and_backtest_give_identical_features_and_leads(
     assert listed_leads and all(x["severity"] == "case_related" for x in listed_leads)
     assert listed_leads[0]["watchlist_matches"] == [f"account|account:{listed_account}"]
     assert all(lead["model_version"] == "m1" for lead in offline_leads.values())
+    offline_scored = scored(offline_leads)
+    assert linked_outline(offline_leads.values()), "the schemes' money should link accounts"
     wait_for(
-        lambda: stream_leads(deployment) == offline_leads,
+        lambda: (
+            scored(stream_leads(deployment)) == offline_scored
+            and linked_outline(stream_leads(deployment).values())
+            == linked_outline(offline_leads.values())
+        ),
         60,
         "the leads on the topic to equal the backtest's",
+    )
+    streamed_leads = stream_leads(deployment)
+    assert scheme_outline(streamed_leads.values()) == scheme_outline(offline_leads.values())
+    assert totals_close(
+        scheme_totals(streamed_leads.values()), scheme_totals(offline_leads.values())
+    )
+    # The schemes topic holds the schemes the stream's leads form.
+    values = read_all(deployment.settings, deployment.settings.topic("leads"))
+    leads_as_sent = [orjson.loads(v) for _, v in values if v is not None]
+    wait_for(
+        lambda: published_schemes(deployment) == build_schemes(leads_as_sent),
+        30,
+        "the published schemes",
     )
     # Every revision also reached each department it is routed to, and no other.
     settings = deployment.settings
@@ -146,7 +183,7 @@ def test_worker_and_backtest_give_identical_features_and_leads(
         routed = lead_revisions([v for _, v in values if v is not None])
         expected = {
             key: lead
-            for key, lead in offline_leads.items()
+            for key, lead in streamed_leads.items()
             if department.code
             in lead_routes(
                 lead["sector"],

@@ -25,6 +25,7 @@ from models.forest import ForestModel, TrainingConfig
 from models.offline import OfflineRunner, file_messages
 from models.pipeline import PipelineConfig
 from models.training import train, training_set
+from tests.outlines import linked_outline, scheme_outline
 
 LATENESS_MS = 7_200_000
 SMALL = {"days": 14, "individuals": 250, "businesses": 30, "schemes": 2}
@@ -67,21 +68,6 @@ def run(
     return vectors, leads
 
 
-def linked_outline(leads: list[dict]) -> dict[str, tuple]:
-    """Per linked lead, as of its last revision: its account, hop and source leads. Those do
-    not depend on when the movements were read; the figures of each revision do (they are
-    the account's as the movement found it)."""
-    latest = {lead["lead_id"]: lead for lead in leads if lead["kind"] == "linked"}
-    return {
-        lead_id: (
-            lead["account_id"],
-            lead["hop"],
-            sorted(link["source_lead_id"] for link in lead["trail"]),
-        )
-        for lead_id, lead in latest.items()
-    }
-
-
 def test_batch_boundaries_do_not_change_features_or_leads(
     world: dict[str, Path], model: Path
 ) -> None:
@@ -90,10 +76,12 @@ def test_batch_boundaries_do_not_change_features_or_leads(
     scored = [lead for lead in leads if lead["kind"] == "scored"]
     assert scored, "the simulated schemes should produce leads"
     assert linked_outline(leads), "their money should reach linked accounts"
+    assert scheme_outline(leads), "and the leads should form schemes"
     for batch_size in (1, 37):
         other_vectors, other_leads = run(messages, model, batch_size)
         assert [lead for lead in other_leads if lead["kind"] == "scored"] == scored
         assert linked_outline(other_leads) == linked_outline(leads)
+        assert scheme_outline(other_leads) == scheme_outline(leads)
         assert other_vectors.keys() == vectors.keys()
         for account, vector in vectors.items():
             np.testing.assert_array_equal(other_vectors[account], vector, err_msg=account)

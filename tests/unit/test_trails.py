@@ -1,0 +1,245 @@
+"""Money trails through the pure pipeline: who gets linked, who does not, and why.
+
+The model here is a stand-in that flags an account once 10 or more people have paid it in 30
+days (a fundraising account), or once it has received exactly 60,000 yuan in one transfer (a
+person the forest happens to flag), so the tests decide exactly which accounts have scored
+leads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+import orjson
+
+from casework.watchlist import EntityType, ListingSource, Watchlist, WatchlistEntry
+from ingest.pipeline import InputMessage
+from models.feature_names import FEATURE_NAMES
+from models.leads import ModelView
+from models.offline import OfflineRunner
+from models.pipeline import PipelineConfig
+from models.trails import Movement, OutflowLog, TrailPolicy, TrailState
+from schemas.envelopes import SourcePosition
+from tests.outlines import linked_outline
+from tests.reports import valid_report
+
+PAYERS_30D = FEATURE_NAMES.index("distinct_payers_30d")
+MAX_INFLOW_30D = FEATURE_NAMES.index("max_inflow_yuan_30d")
+FLAGGED_INFLOW_YUAN = 60_000
+START = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
+COLLECTOR = "COLLECTOR-1"
+
+
+PAYERS_MODEL_VIEW = ModelView("payers", 0.5, {}, {})
+
+
+@dataclass(frozen=True)
+class PayersModel:
+    """Scores 1.0 once an account has 10 or more payers in 30 days or has received the
+    flagged amount in one transfer, else 0.0."""
+
+    view: ModelView = PAYERS_MODEL_VIEW
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        flagged = (features[:, PAYERS_30D] >= 10) | (
+            features[:, MAX_INFLOW_30D] == FLAGGED_INFLOW_YUAN
+        )
+        return flagged.astype(float)
+
+
+class Stream:
+    """Reports of a little world, both sides of each transfer, in time order."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    def transfer(
+        self,
+        payer: str,
+        payee: str,
+        yuan: int,
+        hour: float,
+        payer_type: str = "individual",
+        payee_type: str = "individual",
+    ) -> None:
+        tx_id = f"T{len(self.records):05d}"
+        when = (START + timedelta(hours=hour)).isoformat()
+        for account, other, direction, kind, other_kind in (
+            (payer, payee, "out", payer_type, payee_type),
+            (payee, payer, "in", payee_type, payer_type),
+        ):
+            self.records.append(
+                valid_report(
+                    report_id=f"{tx_id}-{direction}",
+                    tx_id=tx_id,
+                    tx_time=when,
+                    account_id=account,
+                    account_type=kind,
+                    customer_name=f"name of {account}",
+                    customer_id=f"C-{account}",
+                    direction=direction,
+                    amount=f"{yuan}.00",
+                    counterparty_account=other,
+                    counterparty_type=other_kind,
+                    counterparty_name=f"name of {other}",
+                    purpose="投资款" if direction == "in" else "转账",
+                )
+            )
+
+    def fundraising(self, collector: str, people: int, hour: float = 0.0) -> None:
+        for n in range(people):
+            self.transfer(f"P{collector}-{n:03d}", collector, 50_000, hour + n * 0.1)
+
+    def messages(self) -> list[InputMessage]:
+        ordered = sorted(self.records, key=lambda r: (r["tx_time"], r["report_id"]))
+        return [
+            InputMessage(r["account_id"].encode(), orjson.dumps(r), SourcePosition("file:t", 0, i))
+            for i, r in enumerate(ordered)
+        ]
+
+
+def run(
+    messages: Iterable[InputMessage], batch_size: int = 1000, watchlist: Watchlist | None = None
+) -> tuple[list[dict[str, Any]], OfflineRunner]:
+    runner = OfflineRunner(PipelineConfig(), PayersModel(), watchlist)  # type: ignore[arg-type]
+    leads = [
+        orjson.loads(lead.to_json())
+        for outcome in runner.run(messages, batch_size)
+        for lead in outcome.leads
+    ]
+    return leads, runner
+
+
+def latest(leads: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for lead in leads:
+        if lead["lead_id"] not in out or lead["revision"] > out[lead["lead_id"]]["revision"]:
+            out[lead["lead_id"]] = lead
+    return out
+
+
+def linked_accounts(leads: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {lead["account_id"]: lead for lead in latest(leads).values() if lead["kind"] == "linked"}
+
+
+def test_a_quiet_controller_gets_a_linked_lead_with_the_path_and_the_money() -> None:
+    world = Stream()
+    world.fundraising(COLLECTOR, 12)
+    # The pool goes on to a controller in two sweeps, then to a third account.
+    world.transfer(COLLECTOR, "CONTROLLER", 300_000, 5)
+    world.transfer(COLLECTOR, "CONTROLLER", 200_000, 6)
+    world.transfer("CONTROLLER", "OUTSIDE", 450_000, 30)
+    leads, _ = run(world.messages())
+    scored = [lead for lead in latest(leads).values() if lead["kind"] == "scored"]
+    assert [lead["account_id"] for lead in scored] == [COLLECTOR]
+    linked = linked_accounts(leads)
+    controller = linked["CONTROLLER"]
+    assert controller["hop"] == 1 and controller["score"] == 0.0
+    [link] = controller["trail"]
+    assert link["source_lead_id"] == scored[0]["lead_id"]
+    assert link["direction"] == "downstream"
+    assert (link["amount_fen"], link["transfers"]) == (50_000_000, 2)
+    assert link["path"] == [COLLECTOR]
+    assert "资金去向" in controller["reasons"][0]["text_zh"]
+    # One hop further: the controller's own outflow links the next account.
+    assert linked["OUTSIDE"]["hop"] == 2
+    assert linked["OUTSIDE"]["trail"][0]["path"] == [COLLECTOR, "CONTROLLER"]
+
+
+def test_a_merchant_paying_into_a_lead_account_is_not_pulled_in() -> None:
+    world = Stream()
+    world.fundraising(COLLECTOR, 12)
+    for n in range(10):  # a busy supplier pays the lead's account large sums
+        world.transfer("MERCHANT", COLLECTOR, 90_000, 3 + n, payer_type="corporate")
+    leads, _ = run(world.messages())
+    assert "MERCHANT" not in linked_accounts(leads)
+
+
+def test_small_payments_and_a_flagged_individual_start_no_trail() -> None:
+    world = Stream()
+    world.fundraising(COLLECTOR, 12)
+    for n in range(12):  # interest back to the participants: below 10,000 yuan each
+        world.transfer(COLLECTOR, f"P{COLLECTOR}-{n:03d}", 9_000, 24 + n)
+    # A person the forest would flag but who has few payers: their payment to another
+    # account is no trail (it would link the fundraising account a participant pays into).
+    world.transfer("PAYER-A", "PERSON", FLAGGED_INFLOW_YUAN, 1)
+    world.transfer("PERSON", "SHOP", 150_000, 2)
+    leads, _ = run(world.messages())
+    scored = {lead["account_id"] for lead in latest(leads).values() if lead["kind"] == "scored"}
+    assert scored == {COLLECTOR, "PERSON"}
+    assert linked_accounts(leads) == {}
+
+
+def test_links_stop_after_three_hops_and_below_the_minimum() -> None:
+    world = Stream()
+    world.fundraising(COLLECTOR, 12)
+    chain = [COLLECTOR, "HOP1", "HOP2", "HOP3", "HOP4"]
+    for n, (payer, payee) in enumerate(pairwise(chain)):
+        world.transfer(payer, payee, 200_000, 5 + n)
+    world.transfer(COLLECTOR, "SMALL", 90_000, 10)  # under 100,000 yuan in all
+    leads, _ = run(world.messages())
+    linked = linked_accounts(leads)
+    assert {a: lead["hop"] for a, lead in linked.items()} == {"HOP1": 1, "HOP2": 2, "HOP3": 3}
+
+
+def test_a_link_that_arrives_after_the_accounts_own_outflows_still_passes_them_on() -> None:
+    world = Stream()
+    world.fundraising(COLLECTOR, 12)
+    world.transfer(COLLECTOR, "CONTROLLER", 300_000, 5)
+    world.transfer("CONTROLLER", "NEXT", 250_000, 6)
+    messages = world.messages()
+    in_order, _ = run(messages, batch_size=1)
+    # The controller's outflow is read long before the movement that links it.
+    controller_out = [m for m in messages if b'"CONTROLLER"' in (m.key or b"")]
+    late = [m for m in messages if m not in controller_out] + controller_out
+    reordered, _ = run(late, batch_size=1000)
+    assert linked_outline(in_order) == linked_outline(reordered)
+    assert set(linked_accounts(reordered)) == {"CONTROLLER", "NEXT"}
+
+
+def test_money_from_a_listed_sender_links_the_sender_upstream() -> None:
+    world = Stream()
+    world.fundraising(COLLECTOR, 12)
+    world.transfer("BOSS", COLLECTOR, 120_000, 3)
+    listed = Watchlist()
+    listed.apply(
+        WatchlistEntry(
+            EntityType.ACCOUNT,
+            "BOSS",
+            ListingSource.POLICE,
+            "立案侦查",
+            "police",
+            START,
+        )
+    )
+    leads, _ = run(world.messages(), watchlist=listed)
+    boss = linked_accounts(leads)["BOSS"]
+    assert boss["trail"][0]["direction"] == "upstream"
+    assert "资金来源" in boss["reasons"][0]["text_zh"]
+
+
+def test_a_replayed_movement_counts_once_and_the_state_round_trips() -> None:
+    policy = TrailPolicy()
+    trail = TrailState()
+    movement = Movement("B", "downstream", "L1", "A", 0, ("A",), 6_000_000, "T1", 1_000)
+    assert trail.apply(movement, policy)
+    assert not trail.apply(movement, policy)
+    assert trail.amount_fen == 6_000_000 and not trail.linked(policy)
+    trail.apply(Movement("B", "downstream", "L1", "A", 0, ("A",), 6_000_000, "T2", 2_000), policy)
+    assert trail.linked(policy) and trail.hop == 1
+    assert TrailState.from_bytes(trail.to_bytes()) == trail
+    assert Movement.from_json(movement.to_json()) == movement
+
+
+def test_the_outflow_log_keeps_the_largest_sums_when_full() -> None:
+    log = OutflowLog()
+    for n in range(40):
+        log.add(f"X{n}", 1_000_000 + n * (10 if n % 2 else 1_000_000), n, f"T{n}", 32, 10**9)
+    assert len(log.entries) == 32
+    kept = {e[0] for e in log.entries}
+    assert {f"X{n}" for n in range(2, 40, 2)} <= kept  # every large even-numbered one
