@@ -1,5 +1,6 @@
 """Evaluation of leads against ground truth: account-level precision and recall, per typology
-recall, detection delay and PR-AUC; per AMLSim pattern recall and the rank of its members.
+recall, detection delay and PR-AUC; per AMLSim pattern recall and the rank of its members; and
+scheme-level recall of the suspected schemes (案件线索) built from the leads.
 
 Pure functions over already-decoded inputs, plus a text/markdown renderer:
   * truth: the simulator's truth.json (``schemes``: typology, collector / controller / payout
@@ -23,6 +24,17 @@ What is measured (the rendered report states this too):
   * PR-AUC is sklearn's average precision of the per-account maximum score; positives are the
     typology's accounts, negatives are the scored accounts in no scheme. Its chance level is
     the positive share, reported beside it.
+
+Scheme level (casework.schemes.build_schemes over the latest revision of each lead_id, i.e.
+the suspected schemes as they stand at the end of the run; each account is in at most one):
+  * Simulator: a truth scheme is found when all its collectors and controllers are members of
+    one single suspected scheme (the truth lists only accounts at the simulated banks; the
+    payout account may be missing). AMLSim (no roles): an alert is found when at least two of
+    its members are flagged and all of its flagged members are in one suspected scheme.
+  * A truth scheme's suspected scheme is the one holding the most of its collectors and
+    controllers (AMLSim: members), then of its accounts: the match when found, else its
+    largest fragment. Spurious members are accounts of that suspected scheme in no truth
+    scheme; a false scheme is a suspected scheme holding no truth scheme's account.
 """
 
 from __future__ import annotations
@@ -38,6 +50,8 @@ from typing import Any
 import numpy as np
 import orjson
 from sklearn.metrics import average_precision_score
+
+from casework.schemes import Scheme, SchemeMember, build_schemes
 
 SIMULATOR = "simulator"
 AMLSIM = "amlsim"
@@ -66,6 +80,11 @@ class Pattern:
     typology: str
     roles: Mapping[str, str]  # account_id -> role
     first_tx_ms: int | None  # None for AMLSim, whose truth has no times
+    # The simulator's own figures (None for AMLSim): its participants wherever they bank, those
+    # of them at the simulated (reporting) banks, and the money they paid the collectors.
+    participants: int | None = None
+    participants_at_banks: int | None = None
+    amount_raised_fen: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +124,59 @@ class PatternResult:
 
 
 @dataclass(frozen=True, slots=True)
+class RoleCount:
+    """How many of a truth scheme's accounts of one role are in its suspected scheme."""
+
+    role: str
+    in_scheme: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class SchemeMatch:
+    """One truth scheme (or AMLSim alert) against the suspected schemes."""
+
+    pattern_id: str
+    typology: str
+    found: bool
+    scheme_id: str | None  # its suspected scheme (the match when found); None: in none
+    schemes_holding: int  # suspected schemes holding any of its accounts (2+: split)
+    roles: tuple[RoleCount, ...]  # simulator: collector, controller, payout; AMLSim: member
+    flagged: int  # its accounts named by any lead
+    via_trail: int  # its accounts in the suspected scheme that a money trail reached
+    roles_right: int | None  # ...whose role there is the truth's; None for AMLSim
+    spurious: tuple[str, ...]  # accounts of the suspected scheme in no truth scheme
+    other_patterns: tuple[str, ...]  # other truth schemes with accounts in the suspected scheme
+    participants: int | None  # of the suspected scheme
+    money_raised_fen: int | None
+    truth_participants: int | None
+    truth_participants_at_banks: int | None
+    truth_amount_raised_fen: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TypologySchemes:
+    typology: str  # or "all"
+    schemes: int
+    found: int
+    split: int  # truth schemes whose accounts are in two or more suspected schemes
+    spurious: int  # distinct spurious members of their suspected schemes
+
+
+@dataclass(frozen=True, slots=True)
+class SchemeEvaluation:
+    suspected: int  # suspected schemes built from the leads
+    matches: tuple[SchemeMatch, ...]  # in truth order
+    typologies: tuple[TypologySchemes, ...]  # per typology, then "all"
+    false_schemes: tuple[str, ...]  # suspected schemes holding no truth scheme's account
+    false_scheme_accounts: int
+
+    @property
+    def found(self) -> int:
+        return sum(1 for m in self.matches if m.found)
+
+
+@dataclass(frozen=True, slots=True)
 class Evaluation:
     source: str
     lead_ids: int
@@ -122,6 +194,7 @@ class Evaluation:
     negatives: int | None  # scored accounts in no scheme
     lookalikes: int
     lookalikes_flagged: int
+    schemes: SchemeEvaluation
 
 
 # -- reading inputs ----------------------------------------------------------------------------
@@ -148,7 +221,17 @@ def _simulator_truth(data: Mapping[str, Any]) -> Truth:
                 roles.setdefault(account, role)
         first = scheme.get("first_tx_time")
         first_ms = _epoch_ms(first) if first else None
-        patterns.append(Pattern(str(scheme["scheme_id"]), scheme["typology"], roles, first_ms))
+        patterns.append(
+            Pattern(
+                str(scheme["scheme_id"]),
+                scheme["typology"],
+                roles,
+                first_ms,
+                participants=_optional_int(scheme.get("participants")),
+                participants_at_banks=_optional_int(scheme.get("participants_at_simulated_banks")),
+                amount_raised_fen=_optional_int(scheme.get("amount_raised_fen")),
+            )
+        )
     return Truth(SIMULATOR, tuple(patterns), frozenset(data.get("legit_lookalikes", [])))
 
 
@@ -163,6 +246,10 @@ def _amlsim_truth(data: Mapping[str, Any]) -> Truth:
         for alert in data["alerts"]
     )
     return Truth(AMLSIM, patterns, frozenset())
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _epoch_ms(iso_time: str) -> int:
@@ -337,6 +424,114 @@ def _pattern_result(
     )
 
 
+def suspected_schemes(leads: Iterable[Mapping[str, Any]]) -> list[Scheme]:
+    """The suspected schemes among the leads, as every other reader of the leads builds them."""
+    try:
+        return build_schemes(leads)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EvaluationInputError(f"lead is malformed for schemes: {exc!r}") from exc
+
+
+def required_accounts(pattern: Pattern, source: str, flagged: set[str]) -> set[str]:
+    """The accounts one suspected scheme must hold for the pattern to be found: its collectors
+    and controllers (simulator), or its flagged members when there are two or more (AMLSim,
+    whose truth has no roles); empty when it cannot be found."""
+    if source == AMLSIM:
+        members = set(pattern.roles) & flagged
+        return members if len(members) >= 2 else set()
+    core = {a for a, r in pattern.roles.items() if r in (COLLECTOR, CONTROLLER)}
+    return core or set(pattern.roles)
+
+
+def _match(
+    pattern: Pattern,
+    truth: Truth,
+    scheme_of: Mapping[str, Scheme],
+    flagged: set[str],
+) -> SchemeMatch:
+    own = set(pattern.roles)
+    required = required_accounts(pattern, truth.source, flagged)
+    ranked_by = required or own  # an AMLSim alert with fewer than two flagged members
+    holding = {scheme_of[a].scheme_id: scheme_of[a] for a in own if a in scheme_of}
+
+    def fragment_rank(scheme: Scheme) -> tuple[int, int, str]:
+        accounts = set(scheme.accounts())
+        return -len(ranked_by & accounts), -len(own & accounts), scheme.scheme_id
+
+    suspected = min(holding.values(), key=fragment_rank, default=None)
+    accounts = set(suspected.accounts()) if suspected is not None else set()
+    members: dict[str, SchemeMember] = (
+        {m.account_id: m for m in suspected.members} if suspected is not None else {}
+    )
+    inside = own & accounts
+    is_amlsim = truth.source == AMLSIM
+    roles = tuple(
+        RoleCount(
+            role,
+            sum(1 for a in inside if pattern.roles[a] == role),
+            sum(1 for r in pattern.roles.values() if r == role),
+        )
+        for role in ((MEMBER,) if is_amlsim else (COLLECTOR, CONTROLLER, PAYOUT))
+    )
+    others = sorted(
+        p.pattern_id
+        for p in truth.patterns
+        if p.pattern_id != pattern.pattern_id and accounts & set(p.roles)
+    )
+    return SchemeMatch(
+        pattern_id=pattern.pattern_id,
+        typology=pattern.typology,
+        found=bool(required) and required <= accounts,
+        scheme_id=suspected.scheme_id if suspected is not None else None,
+        schemes_holding=len(holding),
+        roles=roles,
+        flagged=len(own & flagged),
+        via_trail=sum(1 for a in inside if members[a].linked),
+        roles_right=None
+        if is_amlsim
+        else sum(1 for a in inside if members[a].role == pattern.roles[a]),
+        spurious=tuple(sorted(accounts - truth.accounts())),
+        other_patterns=tuple(others),
+        participants=suspected.participants if suspected is not None else None,
+        money_raised_fen=suspected.money_raised_fen if suspected is not None else None,
+        truth_participants=pattern.participants,
+        truth_participants_at_banks=pattern.participants_at_banks,
+        truth_amount_raised_fen=pattern.amount_raised_fen,
+    )
+
+
+def _typology_schemes(typology: str, matches: list[SchemeMatch]) -> TypologySchemes:
+    return TypologySchemes(
+        typology=typology,
+        schemes=len(matches),
+        found=sum(1 for m in matches if m.found),
+        split=sum(1 for m in matches if m.schemes_holding >= 2),
+        spurious=len({a for m in matches for a in m.spurious}),
+    )
+
+
+def evaluate_schemes(
+    truth: Truth, schemes: Iterable[Scheme], flagged: set[str]
+) -> SchemeEvaluation:
+    """Scheme-level recall: which truth schemes one suspected scheme holds (module docstring)."""
+    schemes = list(schemes)
+    scheme_of = {a: s for s in schemes for a in s.accounts()}
+    matches = tuple(_match(p, truth, scheme_of, flagged) for p in truth.patterns)
+    by_typology: dict[str, list[SchemeMatch]] = defaultdict(list)
+    for match in matches:
+        by_typology[match.typology].append(match)
+    typologies = [_typology_schemes(name, by_typology[name]) for name in sorted(by_typology)]
+    positives = truth.accounts()
+    false_schemes = [s for s in schemes if not positives & set(s.accounts())]
+    return SchemeEvaluation(
+        suspected=len(schemes),
+        matches=matches,
+        typologies=(*typologies, _typology_schemes("all", list(matches))),
+        false_schemes=tuple(sorted(s.scheme_id for s in false_schemes)),
+        false_scheme_accounts=sum(len(s.members) for s in false_schemes),
+    )
+
+
 def evaluate(
     truth: Truth | Mapping[str, Any],
     leads: Iterable[Mapping[str, Any]],
@@ -344,6 +539,7 @@ def evaluate(
 ) -> Evaluation:
     """Measure leads (and optionally per-account maximum scores) against the truth."""
     truth = truth if isinstance(truth, Truth) else parse_truth(truth)
+    leads = list(leads)  # read twice: for detection times and for the schemes
     detections = first_detections(leads)
     flagged = set(detections)
     positives = truth.accounts()
@@ -384,6 +580,7 @@ def evaluate(
         negatives=len(negatives) if scores is not None else None,
         lookalikes=len(truth.lookalikes),
         lookalikes_flagged=len(truth.lookalikes & flagged),
+        schemes=evaluate_schemes(truth, suspected_schemes(leads), flagged),
     )
 
 
@@ -484,6 +681,132 @@ TYPOLOGY_HEADER = [
     "PR-AUC chance",
 ]
 PATTERN_HEADER = ["pattern", "typology", "members", "flagged", "recall", "median rank"]
+SCHEME_TYPOLOGY_HEADER = ["typology", "schemes", "found", "split", "spurious members"]
+SIM_MATCH_HEADER = [
+    "scheme",
+    "typology",
+    "found",
+    "suspected scheme",
+    "schemes holding it",
+    "collectors",
+    "controllers",
+    "payout",
+    "via trail",
+    "roles right",
+    "spurious",
+    "other truth schemes",
+]
+AMLSIM_MATCH_HEADER = [
+    "alert",
+    "typology",
+    "found",
+    "suspected scheme",
+    "schemes holding it",
+    "members in it",
+    "flagged",
+    "via trail",
+    "spurious",
+    "other alerts",
+]
+SIM_FIGURES_HEADER = [
+    "scheme",
+    "suspected scheme",
+    "participants",
+    "truth participants",
+    "truth at simulated banks",
+    "raised 元",
+    "truth raised 元",
+]
+FALSE_SCHEMES_LISTED = 10  # beyond this only their count is given
+
+
+def _yuan(fen: int | None) -> str:
+    return "-" if fen is None else f"{fen / 100:,.0f}"
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _role_cell(count: RoleCount) -> str:
+    return f"{count.in_scheme}/{count.total}" if count.total else "-"
+
+
+def _scheme_summary(ev: Evaluation) -> list[str]:
+    level = ev.schemes
+    unit = "truth schemes" if ev.source == SIMULATOR else "AMLSim alert patterns"
+    listed = ", ".join(level.false_schemes[:FALSE_SCHEMES_LISTED])
+    more = len(level.false_schemes) - FALSE_SCHEMES_LISTED
+    if more > 0:
+        listed += f" and {more} more"
+    lines = [
+        f"Scheme level: {level.suspected} suspected schemes (案件线索) built from the leads; "
+        f"{level.found} of {len(level.matches)} {unit} found as one suspected scheme. "
+        f"False schemes (holding no account of any truth scheme): {len(level.false_schemes)}, "
+        f"with {level.false_scheme_accounts} accounts" + (f" ({listed})." if listed else ".")
+    ]
+    if not level.suspected:
+        # Say why every scheme is missed, so that 0 found is not read as a matching fault.
+        lines.append(
+            "No two leads were joined (no money trail between lead accounts, no shared "
+            "customer), so no scheme can be found."
+        )
+    return lines
+
+
+def _scheme_typology_rows(ev: Evaluation) -> list[list[str]]:
+    return [
+        [t.typology, str(t.schemes), str(t.found), str(t.split), str(t.spurious)]
+        for t in ev.schemes.typologies
+    ]
+
+
+def _match_rows(ev: Evaluation) -> list[list[str]]:
+    rows: list[list[str]] = []
+    for m in ev.schemes.matches:
+        head = [
+            m.pattern_id,
+            m.typology,
+            "yes" if m.found else "no",
+            m.scheme_id or "-",
+            str(m.schemes_holding),
+            *(_role_cell(count) for count in m.roles),
+        ]
+        if ev.source == AMLSIM:
+            rows.append([*head, str(m.flagged), str(m.via_trail)])
+        else:
+            rows.append([*head, str(m.via_trail), _count(m.roles_right)])
+        rows[-1] += [str(len(m.spurious)), ", ".join(m.other_patterns) or "-"]
+    return rows
+
+
+def _figure_rows(ev: Evaluation) -> list[list[str]]:
+    return [
+        [
+            m.pattern_id,
+            m.scheme_id or "-",
+            _count(m.participants),
+            _count(m.truth_participants),
+            _count(m.truth_participants_at_banks),
+            _yuan(m.money_raised_fen),
+            _yuan(m.truth_amount_raised_fen),
+        ]
+        for m in ev.schemes.matches
+    ]
+
+
+def _scheme_tables(ev: Evaluation, markdown: bool) -> list[str]:
+    match_header = SIM_MATCH_HEADER if ev.source == SIMULATOR else AMLSIM_MATCH_HEADER
+    lines = [
+        *_scheme_summary(ev),
+        "",
+        *_table(SCHEME_TYPOLOGY_HEADER, _scheme_typology_rows(ev), markdown),
+        "",
+        *_table(match_header, _match_rows(ev), markdown),
+    ]
+    if ev.source == SIMULATOR:
+        lines += ["", *_table(SIM_FIGURES_HEADER, _figure_rows(ev), markdown)]
+    return lines
 
 
 def _notes(ev: Evaluation) -> list[str]:
@@ -511,13 +834,52 @@ def _notes(ev: Evaluation) -> list[str]:
             else "AMLSim patterns have no start times, so no delay is measured; ranks need "
             "--scores."
         )
+    return [*notes, *_scheme_notes(ev)]
+
+
+def _scheme_notes(ev: Evaluation) -> list[str]:
+    if ev.source == SIMULATOR:
+        rule = (
+            "A truth scheme is found when all its collectors and controllers are members of one "
+            "single suspected scheme (its payout account may be missing)."
+        )
+        columns = (
+            "Role cells: its accounts of that role in the suspected scheme / all of them; "
+            "'roles right': those whose role in the suspected scheme (from their own figures) "
+            "is the truth's."
+        )
+    else:
+        rule = (
+            "AMLSim gives no roles: an alert is found when at least two of its members are "
+            "flagged and all of its flagged members are in one suspected scheme."
+        )
+        columns = "'members in it': its members in the suspected scheme / all of them."
+    notes = [
+        "Suspected schemes are casework.schemes over the latest revision of each lead_id (the "
+        "schemes as they stand at the end of the run; a lone lead is no scheme). " + rule,
+        "A truth scheme's suspected scheme is the one holding the most of its accounts that "
+        "must be found (then of all its accounts): the match when found, else its largest "
+        "fragment. 'schemes holding it' counts the suspected schemes holding any of its "
+        "accounts (split: two or more). " + columns + " 'via trail': its accounts there that "
+        "a money trail reached. Spurious members are accounts of the suspected scheme in no "
+        "truth scheme; a false scheme holds no account of any truth scheme.",
+    ]
+    if ev.source == SIMULATOR:
+        notes.append(
+            "Participants and money raised of a suspected scheme are its collectors' (distinct "
+            "payers by HyperLogLog; money in from others), as of each lead's last revision. "
+            "The truth counts every participant's deposits into the collectors; its "
+            "participants include people at banks that do not report, and 'truth at "
+            "simulated banks' counts only those at the reporting banks."
+        )
     return notes
 
 
 def render(ev: Evaluation, markdown: bool = True) -> str:
     """The evaluation as a report: summary lines, a table per typology (and per AMLSim
-    pattern), then notes on what the figures measure."""
+    pattern), the scheme-level tables, then notes on what the figures measure."""
     lines = [*_summary(ev), "", *_table(TYPOLOGY_HEADER, _typology_rows(ev), markdown)]
     if ev.patterns:
         lines += ["", *_table(PATTERN_HEADER, _pattern_rows(ev), markdown)]
+    lines += ["", *_scheme_tables(ev, markdown)]
     return "\n".join([*lines, "", *_notes(ev)]) + "\n"

@@ -9,11 +9,13 @@ from typing import Any
 import orjson
 import pytest
 
+from casework.schemes import build_schemes
 from models.evaluate import (
     AMLSIM,
     SIMULATOR,
     Evaluation,
     EvaluationInputError,
+    SchemeMatch,
     evaluate,
     evaluate_files,
     first_detections,
@@ -44,6 +46,9 @@ SIM_TRUTH: dict[str, Any] = {
             "payout_accounts": [],
             "sink_accounts": ["SINK2"],
             "first_tx_time": "2026-10-05T00:00:00+08:00",
+            "participants": 120,
+            "participants_at_simulated_banks": 45,
+            "amount_raised_fen": 6_000_000,
         },
         {
             "scheme_id": "S03",
@@ -60,12 +65,57 @@ SIM_TRUTH: dict[str, Any] = {
 }
 
 
-def lead(lead_id: str, account: str, revision: int, last_evidence: str) -> dict[str, Any]:
+def lead(
+    lead_id: str,
+    account: str,
+    revision: int,
+    last_evidence: str,
+    *,
+    participants: int = 1,
+    money_raised_fen: int = 0,
+    customer_id: str | None = None,
+    linked_from: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """A lead as the backtest writes it. With ``linked_from`` (source lead_id, source account)
+    it is a linked lead downstream of that lead; ``participants`` >= 20 makes its account a
+    collector in a scheme, fewer a controller."""
+    trail = (
+        [
+            {
+                "source_lead_id": linked_from[0],
+                "source_account": linked_from[1],
+                "direction": "downstream",
+                "hop": 1,
+                "path": [linked_from[1], account],
+                "amount_fen": 20_000_000,
+                "transfers": 1,
+                "first_tx_time": last_evidence,
+                "last_tx_time": last_evidence,
+            }
+        ]
+        if linked_from
+        else []
+    )
     return {
         "lead_id": lead_id,
         "account_id": account,
         "revision": revision,
         "last_evidence_time": last_evidence,
+        "first_evidence_time": last_evidence,
+        "emitted_at": last_evidence,
+        "bank_id": "BSCB",
+        "region": "530502",
+        "sector": "other",
+        "severity": "general",
+        "cross_prefecture": False,
+        "money_raised_fen": money_raised_fen,
+        "participants": participants,
+        "payees_30d": 0,
+        "kind": "linked" if linked_from else "scored",
+        "hop": 1 if linked_from else 0,
+        "trail": trail,
+        "customer_id": customer_id or f"BSCB-{account}",  # one customer per account
+        "account_type": "individual",
     }
 
 
@@ -273,3 +323,151 @@ def test_evaluate_files_reads_what_the_backtest_writes(tmp_path: Path) -> None:
     truth.write_text("[]", encoding="utf-8")
     with pytest.raises(EvaluationInputError):
         evaluate_files(truth, leads)
+
+
+# -- scheme level ------------------------------------------------------------------------------
+
+T = "2026-10-10T00:00:00+08:00"
+# Suspected schemes: {C1 X1} and {K1 P1} (S01's collector and controller apart), {C3 K2 X2}
+# (S02 joined by trails, X2 in no truth scheme), {C4 K3 K4} (S03: C4 and K3 are one person,
+# K4 linked from K3), {Y1 Y2} (no truth account: a false scheme); M1 alone is no scheme.
+SCHEME_LEADS = [
+    lead("L1", "C1", 1, T, participants=30, money_raised_fen=1_000_000),
+    lead("L2", "X1", 1, T, linked_from=("L1", "C1")),
+    lead("L3", "K1", 1, T),
+    lead("L4", "P1", 1, T, linked_from=("L3", "K1")),
+    lead("L5", "C3", 1, T, participants=40, money_raised_fen=5_000_000),
+    lead("L6", "K2", 1, T, linked_from=("L5", "C3")),
+    lead("L7", "X2", 1, T, linked_from=("L6", "K2")),
+    lead("L8", "C4", 1, T, participants=25, money_raised_fen=2_000_000, customer_id="ID-1"),
+    lead("L9", "K3", 1, T, customer_id="ID-1"),
+    lead("L10", "K4", 1, T, linked_from=("L9", "K3")),
+    lead("L11", "Y1", 1, T, participants=50, money_raised_fen=9_000_000),
+    lead("L12", "Y2", 1, T, linked_from=("L11", "Y1")),
+    lead("L13", "M1", 1, T),
+]
+
+
+def scheme_holding(account: str, leads: list[dict[str, Any]]) -> str:
+    return next(s.scheme_id for s in build_schemes(leads) if account in s.accounts())
+
+
+def matches(
+    leads: list[dict[str, Any]], truth: dict[str, Any] = SIM_TRUTH
+) -> dict[str, SchemeMatch]:
+    return {m.pattern_id: m for m in evaluate(truth, leads).schemes.matches}
+
+
+def roles(match: SchemeMatch) -> dict[str, tuple[int, int]]:
+    return {c.role: (c.in_scheme, c.total) for c in match.roles}
+
+
+def test_collector_and_controller_in_two_suspected_schemes_is_not_found() -> None:
+    s01 = matches(SCHEME_LEADS)["S01"]
+    assert not s01.found and s01.schemes_holding == 2
+    # Its largest fragment: both hold one of C1 K1, {K1 P1} holds more of its accounts.
+    assert s01.scheme_id == scheme_holding("K1", SCHEME_LEADS)
+    assert roles(s01) == {"collector": (0, 2), "controller": (1, 1), "payout": (1, 1)}
+    assert s01.spurious == () and s01.flagged == 3
+
+
+def test_collector_and_controller_joined_by_a_trail_are_found() -> None:
+    s02 = matches(SCHEME_LEADS)["S02"]
+    assert s02.found and s02.schemes_holding == 1
+    assert s02.scheme_id == scheme_holding("C3", SCHEME_LEADS)
+    assert roles(s02) == {"collector": (1, 1), "controller": (1, 1), "payout": (0, 0)}
+    assert (s02.via_trail, s02.roles_right) == (1, 2)  # K2 by trail; C3 and K2 roles right
+    assert s02.spurious == ("X2",) and s02.other_patterns == ()
+    # The suspected scheme's figures (its collector C3's) beside the truth's.
+    assert s02.money_raised_fen == 5_000_000
+    assert (s02.truth_participants, s02.truth_participants_at_banks) == (120, 45)
+    assert s02.truth_amount_raised_fen == 6_000_000
+
+
+def test_every_controller_must_be_in_the_scheme() -> None:
+    s03 = matches(SCHEME_LEADS)["S03"]
+    assert s03.found and s03.via_trail == 1  # C4 and K3 by entity, K4 by trail
+    without_k4 = matches([x for x in SCHEME_LEADS if x["account_id"] != "K4"])["S03"]
+    assert not without_k4.found and without_k4.schemes_holding == 1
+    assert roles(without_k4)["controller"] == (1, 2)
+
+
+def test_latest_revision_decides_the_scheme() -> None:
+    # K2's later revision names another customer's id shared with K1: S01's fragments and S02
+    # join, so S02 is still found and S01's controller is in S02's scheme too.
+    revised = [*SCHEME_LEADS, {**lead("L6", "K2", 2, T, linked_from=("L5", "C3"))}]
+    revised[-1]["customer_id"] = "BSCB-K1"
+    found = matches(revised)
+    assert found["S02"].found and found["S02"].other_patterns == ("S01",)
+    assert not found["S01"].found  # C1 is still apart
+    assert found["S01"].scheme_id == found["S02"].scheme_id
+
+
+def test_scheme_level_per_typology_and_false_schemes() -> None:
+    level = evaluate(SIM_TRUTH, SCHEME_LEADS).schemes
+    assert level.suspected == 5 and level.found == 2
+    by_name = {t.typology: (t.schemes, t.found, t.split, t.spurious) for t in level.typologies}
+    assert by_name == {
+        "p2p_lending": (2, 1, 1, 1),  # S02 found, S01 split; X2 spurious
+        "elderly_care": (1, 1, 0, 0),
+        "all": (3, 2, 1, 1),
+    }
+    assert level.false_schemes == (scheme_holding("Y1", SCHEME_LEADS),)
+    assert level.false_scheme_accounts == 2
+
+
+def test_merged_truth_schemes_are_each_found_and_name_each_other() -> None:
+    merged = [{**x, "customer_id": "ID-1"} if x["account_id"] == "C3" else x for x in SCHEME_LEADS]
+    found = matches(merged)
+    assert found["S02"].found and found["S03"].found
+    assert (found["S02"].other_patterns, found["S03"].other_patterns) == (("S03",), ("S02",))
+    assert found["S02"].spurious == ("X2",)  # S03's accounts are no spurious members
+
+
+def test_leads_without_scheme_fields_are_a_typed_error() -> None:
+    # Two leads of one customer form a scheme, whose figures these leads lack.
+    bare = [
+        {"lead_id": f"L{n}", "account_id": a, "revision": 1, "last_evidence_time": T}
+        | {"customer_id": "ID-1"}
+        for n, a in enumerate(("C1", "K1"))
+    ]
+    with pytest.raises(EvaluationInputError):
+        evaluate(SIM_TRUTH, bare)
+
+
+AMLSIM_T = "2017-02-01T12:00:00+08:00"
+
+
+def test_amlsim_alert_is_found_when_all_its_flagged_members_are_in_one_scheme() -> None:
+    leads = [
+        lead("M1", "A1", 1, AMLSIM_T, participants=30),
+        lead("M2", "A2", 1, AMLSIM_T, customer_id="BSCB-A1"),  # A1's customer: joined
+        lead("M3", "A4", 1, AMLSIM_T),
+        lead("M4", "B2", 1, AMLSIM_T, linked_from=("M3", "A4")),
+        lead("M5", "A5", 1, AMLSIM_T),  # flagged, but alone
+    ]
+    fan_in, cycle = evaluate(AMLSIM_TRUTH, leads).schemes.matches
+    assert fan_in.found and roles(fan_in) == {"member": (2, 3)}  # A3 unflagged
+    assert fan_in.roles_right is None
+    assert not cycle.found and cycle.flagged == 2 and cycle.spurious == ("B2",)
+    # One flagged member in a scheme is not enough.
+    only_a4 = evaluate(AMLSIM_TRUTH, leads[2:4]).schemes.matches[1]
+    assert not only_a4.found and roles(only_a4) == {"member": (1, 2)}
+
+
+def test_render_states_the_scheme_level_figures_and_rules() -> None:
+    ev = evaluate(SIM_TRUTH, SCHEME_LEADS)
+    markdown = render(ev)
+    assert "5 suspected schemes" in markdown and "2 of 3 truth schemes found" in markdown
+    assert "False schemes (holding no account of any truth scheme): 1, with 2 accounts" in markdown
+    assert "| all | 3 | 2 | 1 | 1 |" in markdown
+    s02 = scheme_holding("C3", SCHEME_LEADS)
+    assert f"| S02 | p2p_lending | yes | {s02} | 1 | 1/1 | 1/1 | - | 1 | 2 | 1 | - |" in markdown
+    assert f"| S02 | {s02} | 0 | 120 | 45 | 50,000 | 60,000 |" in markdown
+    assert "all its collectors and controllers are members of one single suspected" in markdown
+    text = render(ev, markdown=False)
+    assert "|" not in text and "truth at simulated banks" in text
+    amlsim = render(evaluate(AMLSIM_TRUTH, AMLSIM_LEADS))
+    assert "at least two of its members are flagged" in amlsim
+    assert "0 of 2 AMLSim alert patterns found" in amlsim
+    assert "No two leads were joined" in amlsim and "No two leads" not in markdown
