@@ -1,10 +1,12 @@
 """The analysts' web console, on the worker's own web server (Faust's, aiohttp underneath).
 
 Pages under ``/console/``: a live lead list, a lead's page (reasons, evidence, the account's
-money in and out, status history, the status change form), the negative list and the
-worker's health. The browser code (``static/``) polls small JSON endpoints under
+money in and out, its scheme and money trail, status history, the status change form), the
+suspected schemes (案件线索) and a scheme's page with its money flow, the negative list and
+the worker's health. The browser code (``static/``) polls small JSON endpoints under
 ``/console/api/``. Every page and endpoint needs a signed-in user (``streams.console.auth``),
-and a user sees the leads routed to their departments only (PBOC and 打非办 see all).
+and a user sees the leads and schemes routed to their departments only (PBOC and 打非办 see
+all).
 
 Status changes and listings are checked against this worker's LeadBook, published on the
 lead-status and watchlist topics, then applied to the book at once so the page shows them.
@@ -34,6 +36,7 @@ from faust import web
 from faust.cli import AppCommand, argument, option
 from prometheus_client import Metric
 
+from casework.charts import DIRECTION_NAMES_EN, DIRECTION_NAMES_ZH, ROLE_NAMES_EN, scheme_flow_chart
 from casework.lead_book import SEE_ALL_DEPARTMENTS, LeadFilter, lead_departments, visible_to
 from casework.lead_status import (
     OUTCOME_NAMES_EN,
@@ -45,6 +48,7 @@ from casework.lead_status import (
     StatusChange,
     StatusChangeError,
 )
+from casework.schemes import ROLE_NAMES_ZH, ROLES, Scheme
 from casework.watchlist import SOURCE_NAMES_ZH, WatchlistEntry, WatchlistError
 from schemas.lead import Severity
 from schemas.sectors import DEPARTMENTS, SECTORS
@@ -65,6 +69,14 @@ from streams.console.auth import (
     password_problem,
     remove_user,
     upsert_user,
+)
+from streams.console.schemes import (
+    MAX_LISTED_SCHEMES,
+    lead_scheme,
+    lead_trail,
+    scheme_page,
+    scheme_rows,
+    visible_scheme,
 )
 from streams.lead_view import SEVERITY_ZH
 
@@ -245,6 +257,14 @@ def _visible_lead(signed_in: SignedIn, lead_id: str) -> dict[str, Any]:
     return lead
 
 
+def _visible_scheme(signed_in: SignedIn, scheme_id: str) -> Scheme:
+    scheme = visible_scheme(casework.book, signed_in.departments, scheme_id)
+    # As for a lead: a scheme the user may not see is answered as one that does not exist.
+    if scheme is None:
+        raise _error(404, f"no scheme {scheme_id}")
+    return scheme
+
+
 # -- static files and pages --------------------------------------------------------------------
 
 
@@ -355,6 +375,11 @@ def _labels() -> dict[str, Any]:
         "department": {d.code: {"zh": d.name_zh, "en": d.name_en} for d in DEPARTMENTS},
         "source": {s.value: {"zh": name, "en": s.value} for s, name in SOURCE_NAMES_ZH.items()},
         "sector_category": {code: s.seed_category for code, s in SECTORS.items()},
+        "role": {role: {"zh": ROLE_NAMES_ZH[role], "en": ROLE_NAMES_EN[role]} for role in ROLES},
+        "direction": {
+            code: {"zh": name, "en": DIRECTION_NAMES_EN[code]}
+            for code, name in DIRECTION_NAMES_ZH.items()
+        },
     }
 
 
@@ -487,6 +512,8 @@ class LeadDetail(ConsoleView):
                 "history": _history(lead_id),
                 "listing": _entry(listing) if listing is not None else None,
                 "activity": _activity(lead["account_id"]),
+                "scheme": lead_scheme(book, signed_in.departments, lead_id),
+                "trail": lead_trail(book, signed_in.departments, lead),
             }
         )
 
@@ -553,6 +580,55 @@ class LeadStatusChange(ConsoleView):
                 "history": _history(lead_id),
                 "listing": _entry(listing) if listing is not None else None,
             }
+        )
+
+
+@app.page("/console/api/schemes")
+class Schemes(ConsoleView):
+    """The suspected schemes the user may see, newest activity first; polled like the leads
+    (``since=<token>``)."""
+
+    async def get(self, request: Request) -> Response:
+        signed_in = _api_user(request)
+        token = _list_token(signed_in)
+        if request.query.get("since") == token:
+            return _json({"token": token, "changed": False})
+        rows = scheme_rows(casework.book, signed_in.departments)
+        return _json(
+            {
+                "token": token,
+                "changed": True,
+                "caught_up": casework.caught_up.is_set(),
+                "total": len(rows),
+                "schemes": rows[:MAX_LISTED_SCHEMES],
+            }
+        )
+
+
+@app.page("/console/api/schemes/{scheme_id}")
+class SchemeDetail(ConsoleView):
+    async def get(self, request: Request, scheme_id: str) -> Response:
+        signed_in = _api_user(request)
+        scheme = _visible_scheme(signed_in, scheme_id)
+        return _json(
+            {"token": _list_token(signed_in)}
+            | scheme_page(casework.book, signed_in.departments, scheme)
+        )
+
+
+@app.page("/console/api/schemes/{scheme_id}/flow.svg")
+class SchemeFlowChart(ConsoleView):
+    """The scheme's money flow as an SVG picture, which the page shows as an image: no markup
+    from the server is put into the page itself."""
+
+    async def get(self, request: Request, scheme_id: str) -> Response:
+        signed_in = _api_user(request)
+        lang = _choice(request, "lang", ["zh", "en"]) or "zh"
+        scheme = _visible_scheme(signed_in, scheme_id)
+        return Response(
+            text=scheme_flow_chart(scheme, lang),
+            content_type="image/svg+xml",
+            charset="utf-8",
         )
 
 

@@ -2,8 +2,10 @@
 
 A PBOC analyst signs in, watches a lead appear without reloading, opens it, moves it to
 verifying with a note and lists its account in one step; the records land on the lead-status
-and watchlist topics. A user of a department the lead is not routed to does not see it, and
-nobody gets in without signing in.
+and watchlist topics. Once the stream's leads join into a suspected scheme, the analyst opens
+it: its accounts by role, its money-flow picture and flows, and a member's lead, which links
+back to it. A user of a department the lead is not routed to does not see it (nor the schemes
+not routed to them), and nobody gets in without signing in.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from casework.lead_book import SEE_ALL_DEPARTMENTS, lead_departments
 from casework.lead_status import LeadStatus, LeadStatusRecord
 from casework.monthly_report import BEIJING
 from casework.pdf import CHROMIUM_OFFLINE_FLAGS
+from casework.schemes import ROLE_NAMES_ZH
 from casework.watchlist import ListingSource, WatchlistEntry
 from feeds.kafka_out import send_lines
 from schemas.sectors import DEPARTMENTS
@@ -138,6 +141,8 @@ def test_console_shows_leads_live_and_records_an_analysts_decision(
         ("GET", "/console/api/me"),
         ("GET", "/console/api/health"),
         ("GET", "/console/api/watchlist"),
+        ("GET", "/console/api/schemes"),
+        ("GET", "/console/api/schemes/SC000000000000/flow.svg"),
         ("POST", "/console/api/leads/L1/status"),
     ]:
         assert request(port, method, path)[0] == 401, path
@@ -222,6 +227,46 @@ def test_console_shows_leads_live_and_records_an_analysts_decision(
     expect(page.locator("nav a[data-view=health]")).to_have_text("Health")
     expect(page.locator("#health")).to_contain_text("Reports accepted")
     page.click("#lang-switch")
+
+    # A suspected scheme: the stream's money trails join leads of several accounts into one.
+    # Looked at once the whole stream is in, so that its accounts and flows hold still.
+    wait_for(
+        lambda: worker.total("fundwatch_scored_reports_total") == len(lines),
+        300,
+        "every report scored",
+        interval=1,
+    )
+    wait_for(lambda: worker.total("fundwatch_consumer_lag_messages") == 0, 60, "the lag to drain")
+    page.click("nav a[data-view=schemes]")
+    scheme_row = page.locator("tr[data-scheme-id]").first
+    scheme_row.wait_for(timeout=90_000)
+    scheme_id = scheme_row.get_attribute("data-scheme-id")
+    assert scheme_id
+    scheme_row.click()
+    expect(page).to_have_url(f"{base}/console/#/scheme/{scheme_id}")
+    scheme_detail = page.request.get(f"{base}/console/api/schemes/{scheme_id}").json()
+    members, flows = scheme_detail["members"], scheme_detail["flows"]
+    assert len(members) >= 2
+    expect(page.locator("#scheme-members tbody tr")).to_have_count(len(members))
+    first_member = page.locator("#scheme-members tbody tr").first
+    expect(first_member).to_contain_text(ROLE_NAMES_ZH[members[0]["role"]])
+    expect(first_member).to_contain_text(members[0]["account_id"])
+    if flows:
+        expect(page.locator("#scheme-flows tbody tr")).to_have_count(len(flows))
+    # The money flow is an image the browser could read: one box per account.
+    page.wait_for_function(
+        "() => { const img = document.getElementById('scheme-flow');"
+        " return img !== null && img.complete && img.naturalWidth > 0; }"
+    )
+    picture = page.request.get(f"{base}/console/api/schemes/{scheme_id}/flow.svg?lang=zh")
+    assert picture.headers["content-type"].startswith("image/svg+xml")
+    assert picture.text().count('<g class="account"') == len(members)
+    assert picture.text().count('<g class="flow"') == len(flows)
+    # A member's lead opens from the scheme, and its page links back to the scheme.
+    page.locator("#scheme-members a[href^='#/lead/']").first.click()
+    expect(page.locator("#lead-scheme-link")).to_have_text(scheme_id)
+    page.click("#lead-scheme-link")
+    expect(page).to_have_url(f"{base}/console/#/scheme/{scheme_id}")
     page.click("#sign-out")
     expect(page).to_have_url(f"{base}/console/login")
 
@@ -244,6 +289,14 @@ def test_console_shows_leads_live_and_records_an_analysts_decision(
     for row in page.request.get(f"{base}/console/api/leads").json()["leads"]:
         assert department in lead_departments(row)
     assert page.request.get(f"{base}/console/api/leads/{lead_id}").status == 404
+    for row in page.request.get(f"{base}/console/api/schemes").json()["schemes"]:
+        assert department in row["routes"]
+    if department not in scheme_detail["scheme"]["routes"]:
+        for path in (
+            f"/console/api/schemes/{scheme_id}",
+            f"/console/api/schemes/{scheme_id}/flow.svg",
+        ):
+            assert page.request.get(f"{base}{path}").status == 404
     token = page.request.get(f"{base}/console/api/me").json()["csrf_token"]
     refused = page.request.post(
         f"{base}/console/api/leads/{lead_id}/status",

@@ -1,5 +1,6 @@
 "use strict";
-// The analysts' console: one page, four views (#/ leads, #/lead/<id>, #/watchlist, #/health).
+// The analysts' console: one page, six views (#/ leads, #/lead/<id>, #/schemes, #/scheme/<id>,
+// #/watchlist, #/health).
 // Data comes from /console/api/*; the open view is polled every 2 s and redrawn only when the
 // server's token says something changed. Text from the server is put in with textContent.
 (function () {
@@ -38,6 +39,23 @@
       casework: "线索/状态/清单主题", caught_up: "已读到最新", catching_up: "读取中",
       partition: "分区", lag: "延迟", models_refused: "被拒绝的模型",
       session_ends: "会话到期", error: "出错了：", list_separator: "、",
+      nav_schemes: "案件线索", schemes_count: "共 {n} 条案件线索", schemes_capped: "（显示最新 {n} 条）",
+      no_schemes: "暂无案件线索。由资金链路或同一主体关联起来的线索出现时会自动显示。",
+      scheme: "案件线索", back_schemes: "← 返回案件线索列表", banks: "银行", counties: "县区",
+      accounts: "账户数", last_activity: "最近活动", first_activity: "首次活动", updated: "更新时间",
+      provinces: "涉及省份（代码）", main_collector: "主要归集账户", members: "涉案账户",
+      role: "角色", hop: "跳数", kind: "来源", kind_scored: "评分", kind_linked: "资金关联",
+      leads: "线索", money_flow: "资金流向图", scheme_flows: "资金往来", from: "转出账户",
+      to: "转入账户", direction: "方向", amount: "金额（元）", transfers: "笔数",
+      first_tx: "首笔", last_tx: "末笔",
+      no_flows: "这些账户之间未追踪到资金往来（因同一主体关联）。",
+      flow_image: "案件线索 {id} 的资金流向图",
+      lead_scheme: "所属案件线索", in_scheme: "该线索属于案件线索", as_role: "角色：{role}",
+      scheme_hidden: "该线索属于另一部门牵头的案件线索（牵头部门：{department}），您的部门无权查看。",
+      trail: "资金链路", source_lead: "来源线索", source_account: "来源账户",
+      path: "链路（自评分线索账户起）", not_yours: "您的部门无权查看该线索",
+      lead_kind: "线索类型", lead_scored: "评分线索", lead_linked: "资金关联线索（第 {hop} 跳）",
+      scheme_not_found: "没有这条案件线索，或您的部门无权查看。",
     },
     en: {
       title: "Illegal fundraising monitoring", nav_leads: "Leads", nav_watchlist: "Negative list",
@@ -79,6 +97,27 @@
       caught_up: "caught up", catching_up: "catching up", partition: "Partition", lag: "Lag",
       models_refused: "Models refused", session_ends: "session ends", error: "Error: ",
       list_separator: ", ",
+      nav_schemes: "Schemes", schemes_count: "{n} schemes", schemes_capped: " (newest {n} shown)",
+      no_schemes: "No schemes yet. Leads joined by their money or their owner appear here " +
+        "without reloading.",
+      scheme: "Scheme", back_schemes: "← back to the schemes", banks: "Banks",
+      counties: "Counties", accounts: "Accounts", last_activity: "Last activity",
+      first_activity: "First activity", updated: "Updated", provinces: "Provinces (codes)",
+      main_collector: "Main collecting account", members: "Accounts", role: "Role", hop: "Hop",
+      kind: "Found by", kind_scored: "score", kind_linked: "money trail", leads: "Leads",
+      money_flow: "Money flow", scheme_flows: "Money between the accounts", from: "From",
+      to: "To", direction: "Direction", amount: "Amount (CNY)", transfers: "Transfers",
+      first_tx: "First", last_tx: "Last",
+      no_flows: "No money followed between these accounts (they are joined by their owner).",
+      flow_image: "Money flow of scheme {id}",
+      lead_scheme: "Scheme", in_scheme: "This lead belongs to scheme", as_role: "role: {role}",
+      scheme_hidden: "This lead belongs to a scheme led by {department}, which your " +
+        "department may not see.",
+      trail: "Money trail", source_lead: "Source lead", source_account: "Source account",
+      path: "Trail (from the scored lead's account)",
+      not_yours: "your department may not see this lead", lead_kind: "Kind",
+      lead_scored: "scored lead", lead_linked: "linked by money (hop {hop})",
+      scheme_not_found: "No such scheme, or your department may not see it.",
     },
   };
 
@@ -367,6 +406,45 @@
     return form;
   }
 
+  function leadLink(lead) {
+    // A lead the user may not open is named, not linked: its page would answer "not found".
+    if (!lead.visible) return el("span", { class: "mono muted", title: t("not_yours") }, lead.lead_id);
+    return el("span", {},
+      el("a", { class: "mono", href: "#/lead/" + encodeURIComponent(lead.lead_id) }, lead.lead_id),
+      lead.status ? el("span", { class: "badge st-" + lead.status }, label("status", lead.status)) : null);
+  }
+
+  function schemeNote(scheme) {
+    if (!scheme) return null;
+    if (!scheme.visible) {
+      return el("p", { class: "notice", id: "lead-scheme-hidden" },
+        t("scheme_hidden", { department: label("department", scheme.lead_department) }));
+    }
+    return el("p", { id: "lead-scheme" },
+      el("span", { class: "badge sev-" + scheme.severity }, label("severity", scheme.severity)), " ",
+      t("in_scheme"), " ",
+      el("a", { href: "#/scheme/" + encodeURIComponent(scheme.scheme_id), class: "mono", id: "lead-scheme-link" },
+        scheme.scheme_id),
+      ` · ${t("as_role", { role: label("role", scheme.role) })} · ${t("accounts")} ${number(scheme.accounts)} · ` +
+      `${t("raised")} ${number(scheme.money_raised_yuan)} · ${t("participants")} ${number(scheme.participants)}`);
+  }
+
+  function trailTable(trail) {
+    return el("table", { class: "leads", id: "lead-trail" },
+      el("thead", {}, el("tr", {}, [t("source_lead"), t("source_account"), t("direction"), t("hop"),
+        t("amount"), t("transfers"), t("first_tx"), t("last_tx"), t("path")].map((n) => el("th", {}, n)))),
+      el("tbody", {}, trail.map((link) => el("tr", { "data-source-lead-id": link.source_lead_id },
+        el("td", {}, leadLink({ lead_id: link.source_lead_id, visible: link.source_visible })),
+        el("td", { class: "mono" }, link.source_account),
+        el("td", {}, el("span", { class: "badge dir-" + link.direction }, label("direction", link.direction))),
+        el("td", { class: "num" }, number(link.hop)),
+        el("td", { class: "num" }, number(link.amount_yuan)),
+        el("td", { class: "num" }, number(link.transfers)),
+        el("td", {}, when(link.first_tx_time)),
+        el("td", {}, when(link.last_tx_time)),
+        el("td", { class: "mono" }, link.path.join(" › "))))));
+  }
+
   function drawLead(data) {
     const lead = data.lead;
     const flags = [];
@@ -397,6 +475,7 @@
           el("h2", {}, t("summary")),
           el("table", { class: "facts" }, el("tbody", {},
             row(t("lead"), `${lead.lead_id} (${t("revision")} ${lead.revision})`),
+            row(t("lead_kind"), lead.kind === "linked" ? t("lead_linked", { hop: lead.hop }) : t("lead_scored")),
             row(t("account"), lead.account_id),
             row(t("bank"), lead.bank_id),
             row(t("customer"), lead.customer_name || "-"),
@@ -420,10 +499,134 @@
             ? el("div", {}, el("h2", {}, t("watchlist_matches")),
               el("ul", {}, lead.watchlist_matches.map((m) => el("li", { class: "mono" }, m))))
             : null)),
+      data.scheme || data.trail.length
+        ? el("section", { id: "lead-links" },
+          data.scheme ? el("h2", {}, t("lead_scheme")) : null, schemeNote(data.scheme),
+          data.trail.length ? el("h2", {}, t("trail")) : null,
+          data.trail.length ? trailTable(data.trail) : null)
+        : null,
       el("section", {}, el("h2", {}, t("flows")), flowChart(data.activity)),
       el("div", { class: "columns" },
         el("section", {}, el("h2", {}, t("history")), history),
         el("section", {}, el("h2", {}, t("change")), statusForm(data))),
+    );
+  }
+
+  // -- the suspected schemes ------------------------------------------------------------------
+
+  function flags(item) {
+    const names = [];
+    if (item.cross_province_major) names.push(t("cross_province"));
+    if (item.cross_prefecture) names.push(t("cross_prefecture"));
+    return names;
+  }
+
+  function drawSchemes(data) {
+    const open = (id) => { location.hash = "#/scheme/" + encodeURIComponent(id); };
+    const rows = data.schemes.map((scheme) =>
+      el(
+        "tr",
+        {
+          class: "lead-row", "data-scheme-id": scheme.scheme_id, tabindex: "0",
+          onclick: () => open(scheme.scheme_id),
+          onkeydown: (event) => { if (event.key === "Enter") open(scheme.scheme_id); },
+        },
+        el("td", {}, when(scheme.last_activity)),
+        el("td", {}, el("span", { class: "badge sev-" + scheme.severity }, label("severity", scheme.severity)),
+          flags(scheme).map((name) => el("div", { class: "muted" }, name))),
+        el("td", { class: "mono" }, scheme.scheme_id),
+        el("td", {}, scheme.banks.join(t("list_separator"))),
+        el("td", {}, scheme.counties.join(t("list_separator"))),
+        el("td", { class: "num" }, number(scheme.money_raised_yuan)),
+        el("td", { class: "num" }, number(scheme.participants)),
+        el("td", { class: "num", title: roleCounts(scheme) }, number(scheme.accounts)),
+        el("td", {}, label("department", scheme.lead_department)),
+      ));
+    let summary = t("schemes_count", { n: number(data.total) });
+    if (data.total > data.schemes.length) summary += t("schemes_capped", { n: data.schemes.length });
+    main().replaceChildren(
+      el("h1", {}, t("nav_schemes")),
+      el("p", { id: "scheme-count", class: "muted" }, summary),
+      data.schemes.length === 0
+        ? el("p", { class: "empty", id: "no-schemes" }, data.caught_up ? t("no_schemes") : t("loading"))
+        : el("table", { class: "leads", id: "schemes" },
+          el("thead", {}, el("tr", {},
+            [t("last_activity"), t("severity"), t("scheme"), t("banks"), t("counties"), t("raised"),
+              t("participants"), t("accounts"), t("department")].map((name) => el("th", {}, name)))),
+          el("tbody", {}, rows)),
+    );
+  }
+
+  function roleCounts(scheme) {
+    return Object.entries(scheme.accounts_by_role).filter(([, n]) => n > 0)
+      .map(([role, n]) => `${label("role", role)} ${number(n)}`).join(t("list_separator"));
+  }
+
+  function drawScheme(data, token) {
+    const scheme = data.scheme;
+    const kinds = (member) => [member.scored ? t("kind_scored") : null, member.linked ? t("kind_linked") : null]
+      .filter(Boolean).join(t("list_separator"));
+    const members = el("table", { class: "leads", id: "scheme-members" },
+      el("thead", {}, el("tr", {}, [t("account"), t("bank"), t("county"), t("role"), t("hop"), t("kind"),
+        t("raised"), t("participants"), t("leads")].map((n) => el("th", {}, n)))),
+      el("tbody", {}, data.members.map((member) => el("tr", { "data-account": member.account_id, "data-role": member.role },
+        el("td", {}, el("div", {}, member.customer_name || "-"), el("div", { class: "mono muted" }, member.account_id)),
+        el("td", {}, member.bank_id),
+        el("td", {}, member.county),
+        el("td", {}, el("span", { class: "badge role-" + member.role }, label("role", member.role))),
+        el("td", { class: "num" }, number(member.hop)),
+        el("td", {}, kinds(member)),
+        el("td", { class: "num" }, number(member.money_raised_yuan)),
+        el("td", { class: "num" }, number(member.participants)),
+        el("td", { class: "lead-links" }, member.leads.map((lead) => el("div", {}, leadLink(lead))))))));
+    const names = Object.fromEntries(data.members.map((member) => [member.account_id, member.customer_name]));
+    const account = (id) => el("td", {}, el("div", { class: "mono" }, id),
+      names[id] ? el("div", { class: "muted" }, names[id]) : null);
+    const flows = data.flows.length === 0
+      ? el("p", { class: "muted", id: "no-scheme-flows" }, t("no_flows"))
+      : el("table", { class: "leads", id: "scheme-flows" },
+        el("thead", {}, el("tr", {}, [t("from"), t("to"), t("direction"), t("amount"), t("transfers"),
+          t("first_tx"), t("last_tx")].map((n) => el("th", {}, n)))),
+        el("tbody", {}, data.flows.map((flow) => el("tr", {},
+          account(flow.from_account),
+          account(flow.to_account),
+          el("td", {}, el("span", { class: "badge dir-" + flow.direction }, label("direction", flow.direction))),
+          el("td", { class: "num" }, number(flow.amount_yuan)),
+          el("td", { class: "num" }, number(flow.transfers)),
+          el("td", {}, when(flow.first_tx_time)),
+          el("td", {}, when(flow.last_tx_time))))));
+    // The picture is the server's SVG shown as an image: none of its markup enters the page.
+    const picture = `/console/api/schemes/${encodeURIComponent(scheme.scheme_id)}/flow.svg?` +
+      new URLSearchParams({ lang: lang, v: token });
+    main().replaceChildren(
+      el("p", {}, el("a", { href: "#/schemes" }, t("back_schemes"))),
+      el("h1", { class: "lead-title" },
+        el("span", { class: "badge sev-" + scheme.severity, id: "scheme-severity" }, label("severity", scheme.severity)), " ",
+        t("scheme"), " ", el("span", { class: "mono" }, scheme.scheme_id), " ",
+        flags(scheme).map((name) => el("span", { class: "badge flag" }, name))),
+      el("section", {},
+        el("h2", {}, t("summary")),
+        el("table", { class: "facts", id: "scheme-facts" }, el("tbody", {},
+          row(t("severity"), [label("severity", scheme.severity), ...flags(scheme)].join(t("list_separator"))),
+          row(t("raised"), number(scheme.money_raised_yuan)),
+          row(t("participants"), number(scheme.participants)),
+          row(t("accounts"), `${number(scheme.accounts)} (${roleCounts(scheme)})`),
+          row(t("leads"), number(scheme.leads)),
+          row(t("banks"), scheme.banks.join(t("list_separator"))),
+          row(t("counties"), scheme.counties.join(t("list_separator"))),
+          row(t("provinces"), scheme.provinces.join(t("list_separator")) || "-"),
+          row(t("sector"), `${scheme.sector} · ${scheme.seed_category || "-"}`),
+          row(t("department"), label("department", scheme.lead_department)),
+          row(t("routed_to"), scheme.routes.map((code) => label("department", code)).join(t("list_separator"))),
+          row(t("main_collector"), el("span", { class: "mono" }, scheme.main_collector)),
+          row(t("first_activity"), when(scheme.first_activity)),
+          row(t("last_activity"), when(scheme.last_activity)),
+          row(t("updated"), when(scheme.updated_at))))),
+      el("section", {}, el("h2", {}, t("money_flow")),
+        el("div", { class: "flow-picture" },
+          el("img", { src: picture, alt: t("flow_image", { id: scheme.scheme_id }), class: "scheme-flow", id: "scheme-flow" }))),
+      el("section", {}, el("h2", {}, t("members")), members),
+      el("section", {}, el("h2", {}, t("scheme_flows")), flows),
     );
   }
 
@@ -487,6 +690,9 @@
     const hash = location.hash || "#/";
     const lead = hash.match(/^#\/lead\/(.+)$/);
     if (lead) return { name: "lead", id: decodeURIComponent(lead[1]) };
+    const scheme = hash.match(/^#\/scheme\/(.+)$/);
+    if (scheme) return { name: "scheme", id: decodeURIComponent(scheme[1]) };
+    if (hash === "#/schemes") return { name: "schemes" };
     if (hash === "#/watchlist") return { name: "watchlist" };
     if (hash === "#/health") return { name: "health" };
     return { name: "list" };
@@ -513,6 +719,16 @@
         if (view !== current || (!force && (data.token === current.token || editing))) return;
         current.token = data.token;
         drawLead(data);
+      } else if (current.name === "schemes") {
+        const data = await api("/console/api/schemes" + (force || !current.token ? "" : "?since=" + encodeURIComponent(current.token)));
+        if (view !== current || !data.changed) return;
+        current.token = data.token;
+        drawSchemes(data);
+      } else if (current.name === "scheme") {
+        const data = await api("/console/api/schemes/" + encodeURIComponent(current.id));
+        if (view !== current || (!force && data.token === current.token)) return;
+        current.token = data.token;
+        drawScheme(data, data.token);
       } else if (current.name === "watchlist") {
         const data = await api("/console/api/watchlist");
         if (view !== current || (!force && data.token === current.token)) return;
@@ -525,7 +741,10 @@
       }
     } catch (error) {
       if (view !== current) return;
-      if (error.status === 404) {
+      if (error.status === 404 && current.name === "scheme") {
+        main().replaceChildren(el("p", { class: "empty", id: "not-found" }, t("scheme_not_found")),
+          el("p", {}, el("a", { href: "#/schemes" }, t("back_schemes"))));
+      } else if (error.status === 404) {
         main().replaceChildren(el("p", { class: "empty", id: "not-found" }, t("not_found")),
           el("p", {}, el("a", { href: "#/" }, t("back"))));
       } else {
