@@ -21,7 +21,22 @@ Which leads are in a month: a lead is *in* the month when
 
 Statuses are taken as they stood at the end of the month (each lead's history up to then).
 A lead's figures (severity, money raised, participants) are those of its latest revision,
-and "listed" is the negative list as it stands when the report is generated.
+and "listed" is the negative list as it stands when the report is generated. Linked leads
+(kind "linked", raised by a money trail) count as leads like the others, and are marked so.
+
+Which suspected schemes (casework.schemes, built from all the leads as they stand) are in a
+month: a scheme is *in* the month when one of its leads is, and it is
+
+- **new** in the month its first lead started (by the lead rule above: the earliest first
+  emission or evidence among its leads), so a scheme begun in September is not new in
+  October even if most of its leads were raised in October;
+- **carried over** when it started earlier and one of its leads is new or carried over in
+  the month (it grew, or its casework is still open);
+- otherwise in the month **by evidence**.
+
+A scheme counts once however many banks, counties or leads it spans. The counts by class
+leave out schemes ruled out by the end of the month (every lead closed as not confirmed), as
+the leads' counts do.
 """
 
 from __future__ import annotations
@@ -36,8 +51,9 @@ from typing import Any
 
 from casework.lead_book import LeadBook
 from casework.lead_status import STATUS_ORDER, LeadStatus, Outcome, StatusChange
+from casework.schemes import ROLES, Scheme, scheme_of_leads
 from models.leads import BAOSHAN_COUNTIES
-from schemas.lead import Severity
+from schemas.lead import LeadKind, Severity
 from schemas.sectors import SECTORS
 
 BEIJING = timezone(timedelta(hours=8), "UTC+8")
@@ -101,6 +117,9 @@ class LeadLine:
     listing_source: str | None  # the listing's ListingSource value
     standing: str  # NEW, CARRIED_OVER or BY_EVIDENCE
     first_emitted_at: datetime
+    kind: str  # schemas.lead.LeadKind value: scored, or linked by a money trail
+    hop: int  # a linked lead's distance from the scored lead its trail starts at
+    scheme_id: str | None  # the suspected scheme the lead belongs to, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +172,44 @@ class Handling:
 
 
 @dataclass(frozen=True, slots=True)
+class SchemeLine:
+    """One suspected scheme in the month: its figures as they stand, its leads' statuses at
+    the end of the month."""
+
+    scheme_id: str
+    lead_ids: tuple[str, ...]
+    severity: str  # schemas.lead.Severity value
+    flags: tuple[str, ...]  # CROSS_PROVINCE_MAJOR, CROSS_PREFECTURE
+    banks: tuple[str, ...]
+    counties: tuple[str, ...]
+    money_raised_fen: int  # its collector accounts together
+    participants: int  # its collectors' distinct payers, each once
+    accounts: int
+    accounts_by_role: tuple[tuple[str, int], ...]  # (casework.schemes role, accounts), ROLES order
+    leads: int
+    linked_leads: int
+    department: str  # the lead department's code
+    lead_statuses: tuple[tuple[str, int], ...]  # (LeadStatus value, leads) at month end
+    standing: str  # NEW, CARRIED_OVER or BY_EVIDENCE
+    ruled_out: bool  # every lead closed as not confirmed by the end of the month
+    first_activity: datetime
+    last_activity: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SchemeFigures:
+    """How many schemes were in the month, and of which class (those not ruled out)."""
+
+    in_month: int
+    new: int
+    carried_over: int
+    by_evidence: int
+    by_severity: dict[str, int]  # every Severity value
+    cross_prefecture: int
+    cross_province_major: int
+
+
+@dataclass(frozen=True, slots=True)
 class TrendPoint:
     month: str
     new: int  # leads first emitted in the month
@@ -172,6 +229,7 @@ class MonthlyReport:
     leads_new: int
     leads_carried_over: int
     leads_by_evidence: int
+    leads_linked: int  # of the leads in the month, those raised by a money trail
     risk: RiskAssessment
     counties: tuple[AreaFigures, ...]  # Baoshan's five counties first, always
     sectors: tuple[AreaFigures, ...]  # sectors with monitored accounts or leads
@@ -180,6 +238,8 @@ class MonthlyReport:
     suspected: tuple[SuspectedEntity, ...]  # most serious first
     handling: Handling
     trend: tuple[TrendPoint, ...]  # oldest first, ending with this month
+    scheme_figures: SchemeFigures
+    schemes: tuple[SchemeLine, ...]  # most serious first
 
 
 # -- months -----------------------------------------------------------------------------------
@@ -239,11 +299,16 @@ def _first_emitted(book: LeadBook, lead: dict[str, Any]) -> datetime:
     return _time(book.first_emitted_at.get(lead["lead_id"], lead["emitted_at"]))
 
 
+def lead_start(book: LeadBook, lead: dict[str, Any]) -> datetime:
+    """When a lead started: when it was first emitted or, if earlier, when its evidence
+    begins (a lead raised late, from reports sent late or replayed, counts in the month of
+    its activity)."""
+    return min(_first_emitted(book, lead), _time(lead["first_evidence_time"]))
+
+
 def standing_in(book: LeadBook, lead: dict[str, Any], start: datetime, end: datetime) -> str | None:
     """NEW, CARRIED_OVER or BY_EVIDENCE when the lead is in [start, end), else None."""
-    # A lead starts when it was first emitted or, if earlier, when its evidence begins: a
-    # lead raised late (reports sent late, or replayed) counts in the month of its activity.
-    emitted = min(_first_emitted(book, lead), _time(lead["first_evidence_time"]))
+    emitted = lead_start(book, lead)
     if start <= emitted < end:
         return NEW
     if emitted < start:
@@ -316,7 +381,9 @@ def build_monthly_report(
     """The report of ``month`` (YYYY-MM, Beijing time) from the book and the accounts
     reported in the month; ReportError for a month that is not YYYY-MM."""
     start, end = month_bounds(month)
-    in_month = _leads_in(book, start, end)
+    schemes = book.schemes()
+    in_month = _leads_in(book, start, end, scheme_of_leads(schemes))
+    scheme_lines = _schemes_in(book, schemes, in_month, start, end)
     accounts = {(a.bank_id, a.account_id): a for a in monitored}
     # A suspected account is monitored even in a month without reports of its own.
     for item in in_month:
@@ -349,6 +416,7 @@ def build_monthly_report(
         leads_new=standings[NEW],
         leads_carried_over=standings[CARRIED_OVER],
         leads_by_evidence=standings[BY_EVIDENCE],
+        leads_linked=sum(item.line.kind == LeadKind.LINKED.value for item in in_month),
         risk=_risk(in_month),
         counties=tuple(counties),
         sectors=tuple(sectors),
@@ -357,10 +425,14 @@ def build_monthly_report(
         suspected=_suspected(in_month),
         handling=_handling(book, in_month, start, end),
         trend=tuple(_trend_point(book, m) for m in recent_months(month, months_of_trend)),
+        scheme_figures=_scheme_figures(scheme_lines),
+        schemes=tuple(scheme_lines),
     )
 
 
-def _leads_in(book: LeadBook, start: datetime, end: datetime) -> list[_InMonth]:
+def _leads_in(
+    book: LeadBook, start: datetime, end: datetime, scheme_ids: dict[str, str]
+) -> list[_InMonth]:
     chosen = []
     for lead_id, lead in sorted(book.leads.items()):
         standing = standing_in(book, lead, start, end)
@@ -382,6 +454,9 @@ def _leads_in(book: LeadBook, start: datetime, end: datetime) -> list[_InMonth]:
             listing_source=listing.source.value if listing is not None else None,
             standing=standing,
             first_emitted_at=_first_emitted(book, lead),
+            kind=lead.get("kind", LeadKind.SCORED.value),
+            hop=int(lead.get("hop", 0)),
+            scheme_id=scheme_ids.get(lead_id),
         )
         chosen.append(_InMonth(lead, line, _ruled_out(history, end)))
     return chosen
@@ -462,6 +537,98 @@ def _suspected(in_month: list[_InMonth]) -> tuple[SuspectedEntity, ...]:
         )
     entities.sort(key=lambda e: (_seriousness(e.leads[0]), e.bank_id, e.account_id), reverse=True)
     return tuple(entities)
+
+
+def _schemes_in(
+    book: LeadBook,
+    schemes: Iterable[Scheme],
+    in_month: list[_InMonth],
+    start: datetime,
+    end: datetime,
+) -> list[SchemeLine]:
+    """The schemes with a lead in the month (see the module docstring), most serious first;
+    ties keep the schemes' order, newest activity first."""
+    standings = {item.line.lead_id: item.line.standing for item in in_month}
+    lines = []
+    for scheme in schemes:
+        in_month_standings = {standings[i] for i in scheme.lead_ids if i in standings}
+        if not in_month_standings:
+            continue
+        leads = [book.leads[lead_id] for lead_id in scheme.lead_ids]
+        # One of its leads is in the month, so it began before the month's end.
+        if min(lead_start(book, lead) for lead in leads) >= start:
+            standing = NEW
+        elif in_month_standings & {NEW, CARRIED_OVER}:
+            standing = CARRIED_OVER
+        else:
+            standing = BY_EVIDENCE
+        histories = [_history(book, lead_id) for lead_id in scheme.lead_ids]
+        at_end = Counter(
+            (change.status if change is not None else LeadStatus.NEW).value
+            for change in (_status_at(history, end) for history in histories)
+        )
+        roles = Counter(member.role for member in scheme.members)
+        flags = [
+            flag
+            for flag, present in (
+                (CROSS_PROVINCE_MAJOR, scheme.cross_province_major),
+                (CROSS_PREFECTURE, scheme.cross_prefecture),
+            )
+            if present
+        ]
+        lines.append(
+            SchemeLine(
+                scheme_id=scheme.scheme_id,
+                lead_ids=scheme.lead_ids,
+                severity=scheme.severity,
+                flags=tuple(flags),
+                banks=scheme.banks,
+                counties=scheme.counties,
+                money_raised_fen=scheme.money_raised_fen,
+                participants=scheme.participants,
+                accounts=len(scheme.members),
+                accounts_by_role=tuple((role, roles[role]) for role in ROLES),
+                leads=len(scheme.lead_ids),
+                linked_leads=sum(
+                    lead.get("kind", LeadKind.SCORED.value) == LeadKind.LINKED.value
+                    for lead in leads
+                ),
+                department=scheme.lead_department,
+                lead_statuses=tuple(
+                    (status.value, at_end[status.value])
+                    for status in STATUS_ORDER
+                    if at_end[status.value]
+                ),
+                standing=standing,
+                ruled_out=all(_ruled_out(history, end) for history in histories),
+                first_activity=_time(scheme.first_activity),
+                last_activity=_time(scheme.last_activity),
+            )
+        )
+    lines.sort(
+        key=lambda line: (
+            _SEVERITY_RANK.get(line.severity, 0),
+            CROSS_PROVINCE_MAJOR in line.flags,
+            line.money_raised_fen,
+        ),
+        reverse=True,
+    )
+    return lines
+
+
+def _scheme_figures(lines: list[SchemeLine]) -> SchemeFigures:
+    standings = Counter(line.standing for line in lines)
+    bearing = [line for line in lines if not line.ruled_out]
+    severities = Counter(line.severity for line in bearing)
+    return SchemeFigures(
+        in_month=len(lines),
+        new=standings[NEW],
+        carried_over=standings[CARRIED_OVER],
+        by_evidence=standings[BY_EVIDENCE],
+        by_severity={severity.value: severities[severity.value] for severity in Severity},
+        cross_prefecture=sum(CROSS_PREFECTURE in line.flags for line in bearing),
+        cross_province_major=sum(CROSS_PROVINCE_MAJOR in line.flags for line in bearing),
+    )
 
 
 def _handling(book: LeadBook, in_month: list[_InMonth], start: datetime, end: datetime) -> Handling:

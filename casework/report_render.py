@@ -39,9 +39,12 @@ from casework.monthly_report import (
     WATCHLIST_MATCH,
     AreaFigures,
     MonthlyReport,
+    SchemeLine,
     parse_month,
 )
+from casework.schemes import COLLECTOR, CONTROLLER, PAYOUT
 from casework.watchlist import SOURCE_NAMES_ZH, ListingSource
+from schemas.lead import LeadKind, Severity
 from schemas.sectors import DEPARTMENTS, sector_of
 
 LANGUAGES = ("zh", "en")
@@ -116,8 +119,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "by_county": ("二、分县（市、区）监测情况", "2. By county"),
     "by_sector": ("三、分行业监测情况", "3. By sector"),
     "suspected": ("四、涉嫌非法集资主体及线索", "4. Entities suspected and their leads"),
-    "handling": ("五、线索处置情况", "5. How leads were handled"),
-    "trend": ("六、近期趋势", "6. Trend over recent months"),
+    "schemes": ("五、案件线索", "5. Suspected schemes"),
+    "handling": ("六、线索处置情况", "6. How leads were handled"),
+    "trend": ("七、近期趋势", "7. Trend over recent months"),
     "notes": ("说明", "Notes"),
     "item": ("项目", "Item"),
     "value": ("数值", "Value"),
@@ -127,6 +131,33 @@ LABELS: dict[str, tuple[str, str]] = {
     "leads_new": ("新增线索", "New leads"),
     "leads_carried_over": ("结转线索", "Carried-over leads"),
     "leads_by_evidence": ("证据涉及本月的其他线索", "Other leads with evidence in the month"),
+    "leads_linked": ("其中关联线索", "Of which linked leads"),
+    "schemes_in_month": ("本月案件线索数", "Suspected schemes in the month"),
+    "schemes_new": ("新增案件线索", "New schemes"),
+    "schemes_carried_over": ("结转案件线索", "Carried-over schemes"),
+    "schemes_by_evidence": (
+        "证据涉及本月的其他案件线索",
+        "Other schemes with evidence in the month",
+    ),
+    "schemes_general": ("一般案件线索", "General schemes"),
+    "schemes_major": ("重大案件线索", "Major schemes"),
+    "schemes_case_related": ("涉案案件线索", "Case-related schemes"),
+    "schemes_cross_prefecture": ("跨州(市)案件线索", "Cross-prefecture schemes"),
+    "schemes_cross_province_major": ("跨省重大案件线索", "Cross-province major schemes"),
+    "scheme_figures": (
+        "本月案件线索（分类不含已排除的）",
+        "Schemes in the month (by class: those not ruled out)",
+    ),
+    "no_schemes": ("本月无案件线索。", "No suspected scheme this month."),
+    "scheme_id": ("案件编号", "Scheme"),
+    "scheme_class": ("等级及标记", "Class"),
+    "banks": ("银行", "Banks"),
+    "scheme_counties": ("县（市、区）", "Counties"),
+    "scheme_accounts": ("账户（按角色）", "Accounts (by role)"),
+    "scheme_leads": ("线索（其中关联）", "Leads (linked)"),
+    "lead_statuses": ("线索状态（月末）", "Lead statuses at month end"),
+    "scheme": ("案件线索", "Scheme"),
+    "ruled_out": ("已排除", "ruled out"),
     "risk_level": ("总体风险等级", "Overall risk level"),
     "leads_major": ("重大线索", "Major leads"),
     "leads_case_related": ("涉案线索", "Case-related leads"),
@@ -194,6 +225,11 @@ FLAG_NAMES = {
     CROSS_PREFECTURE: ("跨州(市)", "cross-prefecture"),
     WATCHLIST_MATCH: ("涉负面清单主体", "touches a listed entity"),
 }
+ROLE_NAMES = {
+    COLLECTOR: ("归集", "collector"),
+    CONTROLLER: ("控制", "controller"),
+    PAYOUT: ("返利", "payout"),
+}
 STANDING_NAMES = {
     NEW: ("新增", "new"),
     CARRIED_OVER: ("结转", "carried over"),
@@ -223,6 +259,25 @@ NOTES: tuple[tuple[str, str], ...] = (
         "（已排除的不计）。",
         "High-risk county or sector: one major, case-related or cross-province major lead, or "
         f"at least {HIGH_RISK_AREA_LEADS} leads (leads ruled out are not counted).",
+    ),
+    (
+        "关联线索：账户因资金链路（资金去向、资金来源）与其他线索的账户相连而产生的线索，"
+        "计入线索数，在“标记”栏注明及其跳数。",
+        "Linked leads: raised because the account is joined by a money trail (where the money "
+        "went, or came from) to another lead's account; counted as leads, marked in Flags "
+        "with their hop.",
+    ),
+    (
+        "案件线索：由资金链路或同一主体相连的两个以上账户的线索组成，跨多家银行、多个地区的也"
+        "只计一起；集资金额为其归集账户之和，参与人数为归集账户的付款人（各计一次）。"
+        "在其最早线索开始的月份计为新增；此前开始、本月有新增或结转线索的为结转；"
+        "否则因证据涉及本月列入。分类不计已排除（全部线索办结且结果为排除）的案件线索。",
+        "Suspected schemes: the leads of two or more accounts joined by money trails or by one "
+        "entity; a scheme spanning several banks or counties counts once. Money raised is its "
+        "collector accounts'; participants are their payers, each once. A scheme is new in the "
+        "month its earliest lead started; carried over when it started earlier and has a lead "
+        "new or carried over in the month; otherwise in the month by evidence. The counts by "
+        "class leave out schemes ruled out (every lead closed as ruled out).",
     ),
     (
         "状态为月末时的状态；处置时长自线索首次发布起计，统计本月内的首次处置和办结。",
@@ -369,6 +424,7 @@ def outline(report: MonthlyReport, lang: str = "zh") -> list[Section]:
         _by_county(report, lang),
         _by_sector(report, lang),
         _suspected_section(report, lang),
+        _schemes_section(report, lang),
         _handling_section(report, lang),
         _trend_section(report, lang),
         Section(_t("notes", lang), tuple(Paragraph(_pick(note, lang)) for note in NOTES), "notes"),
@@ -388,10 +444,13 @@ def _overview(report: MonthlyReport, lang: str) -> Section:
         ("leads_new", report.leads_new, "leads-new"),
         ("leads_carried_over", report.leads_carried_over, "leads-carried-over"),
         ("leads_by_evidence", report.leads_by_evidence, "leads-by-evidence"),
+        ("leads_linked", report.leads_linked, "leads-linked"),
         ("leads_major", risk.major, "leads-major"),
         ("leads_case_related", risk.case_related, "leads-case-related"),
         ("leads_cross_prefecture", risk.cross_prefecture, "leads-cross-prefecture"),
         ("leads_cross_province_major", risk.cross_province_major, "leads-cross-province-major"),
+        ("schemes_in_month", report.scheme_figures.in_month, "schemes-in-month"),
+        ("schemes_new", report.scheme_figures.new, "schemes-new"),
     ]
     table_rows: list[tuple[Cell, ...]] = [
         (
@@ -482,6 +541,7 @@ def _suspected_section(report: MonthlyReport, lang: str) -> Section:
         _t("department", lang),
         _t("listed", lang),
         _t("standing", lang),
+        _t("scheme", lang),
     )
     sep = "、" if lang == "zh" else ", "
     rows = []
@@ -502,6 +562,7 @@ def _suspected_section(report: MonthlyReport, lang: str) -> Section:
                     listed += _aside(
                         SOURCE_NAMES_ZH[source] if lang == "zh" else source.value, lang
                     )
+            flag_names = [_pick(FLAG_NAMES[f], lang) for f in line.flags]
             rows.append(
                 (
                     Cell(name, {"account": entity.account_id}),
@@ -515,9 +576,10 @@ def _suspected_section(report: MonthlyReport, lang: str) -> Section:
                         **who,
                     ),
                     _figure(
-                        sep.join(_pick(FLAG_NAMES[f], lang) for f in line.flags) or "—",
+                        sep.join([*_kind_marks(line.kind, line.hop, lang), *flag_names]) or "—",
                         "flags",
                         value=" ".join(line.flags),
+                        kind=line.kind,
                         **who,
                     ),
                     _figure(_yuan(line.money_raised_fen), "money-raised", **who),
@@ -531,9 +593,128 @@ def _suspected_section(report: MonthlyReport, lang: str) -> Section:
                         value=line.standing,
                         **who,
                     ),
+                    _figure(
+                        line.scheme_id or "—", "lead-scheme", value=line.scheme_id or "", **who
+                    ),
                 )
             )
     return Section(_t("suspected", lang), (Table(headers, tuple(rows)),), "suspected")
+
+
+def _kind_marks(kind: str, hop: int, lang: str) -> list[str]:
+    """A linked lead is marked with its hop (short: the table is a crowded one); a scored
+    lead is not marked."""
+    if kind != LeadKind.LINKED.value:
+        return []
+    return [f"关联（第{hop}跳）" if lang == "zh" else f"linked (hop {hop})"]
+
+
+def _scheme_accounts(line: SchemeLine, lang: str) -> str:
+    """4（归集 2、控制 1、返利 1）."""
+    parts = [f"{_pick(ROLE_NAMES[role], lang)} {n}" for role, n in line.accounts_by_role if n]
+    return f"{line.accounts}" + _aside(("、" if lang == "zh" else ", ").join(parts), lang)
+
+
+def _scheme_rows(report: MonthlyReport, lang: str) -> tuple[tuple[Cell, ...], ...]:
+    sep = "、" if lang == "zh" else ", "
+    rows = []
+    for line in report.schemes:
+        who = {"scheme": line.scheme_id}
+        severity = _pick(SEVERITY_NAMES.get(line.severity, (line.severity,) * 2), lang)
+        marks = [_pick(FLAG_NAMES[f], lang) for f in line.flags]
+        if line.ruled_out:
+            marks.append(_t("ruled_out", lang))
+        statuses = sep.join(f"{status_name(s, lang)} {n}" for s, n in line.lead_statuses)
+        leads = f"{line.leads}" + _aside(str(line.linked_leads), lang)
+        rows.append(
+            (
+                _figure(line.scheme_id, "scheme-id", **who),
+                _figure(
+                    severity + (_aside(sep.join(marks), lang) if marks else ""),
+                    "scheme-class",
+                    value=line.severity,
+                    flags=" ".join(line.flags),
+                    **who,
+                ),
+                _figure(sep.join(line.banks), "scheme-banks", **who),
+                _figure(
+                    sep.join(county_name(c, lang) for c in line.counties),
+                    "scheme-counties",
+                    **who,
+                ),
+                _figure(_yuan(line.money_raised_fen), "scheme-money-raised", **who),
+                _figure(f"{line.participants:,}", "scheme-participants", **who),
+                _figure(
+                    _scheme_accounts(line, lang), "scheme-accounts", value=str(line.accounts), **who
+                ),
+                _figure(leads, "scheme-leads", value=str(line.leads), **who),
+                Cell(department_name(line.department, lang)),
+                _figure(
+                    statuses,
+                    "scheme-statuses",
+                    value=" ".join(f"{s}:{n}" for s, n in line.lead_statuses),
+                    **who,
+                ),
+                _figure(
+                    _pick(STANDING_NAMES[line.standing], lang),
+                    "scheme-standing",
+                    value=line.standing,
+                    **who,
+                ),
+            )
+        )
+    return tuple(rows)
+
+
+def _schemes_section(report: MonthlyReport, lang: str) -> Section:
+    """The month's schemes: how many (the total and the new ones are in the overview) and
+    of which class, then one row per scheme."""
+    figures = report.scheme_figures
+    counts = [
+        ("schemes_carried_over", figures.carried_over, "schemes-carried-over", {}),
+        ("schemes_by_evidence", figures.by_evidence, "schemes-by-evidence", {}),
+        *(
+            (
+                f"schemes_{severity}",
+                figures.by_severity[severity],
+                "schemes-severity",
+                {"severity": severity},
+            )
+            for severity in (s.value for s in Severity)
+        ),
+        ("schemes_cross_prefecture", figures.cross_prefecture, "schemes-cross-prefecture", {}),
+        (
+            "schemes_cross_province_major",
+            figures.cross_province_major,
+            "schemes-cross-province-major",
+            {},
+        ),
+    ]
+    summary = Table(
+        (_t("item", lang), _t("value", lang)),
+        tuple(
+            (Cell(_t(key, lang)), _figure(value, figure, **who))
+            for key, value, figure, who in counts
+        ),
+        caption=_t("scheme_figures", lang),
+    )
+    if not report.schemes:
+        return Section(_t("schemes", lang), (summary, Paragraph(_t("no_schemes", lang))), "schemes")
+    headers = (
+        _t("scheme_id", lang),
+        _t("scheme_class", lang),
+        _t("banks", lang),
+        _t("scheme_counties", lang),
+        _t("money_raised", lang),
+        _t("participants", lang),
+        _t("scheme_accounts", lang),
+        _t("scheme_leads", lang),
+        _t("department", lang),
+        _t("lead_statuses", lang),
+        _t("standing", lang),
+    )
+    table = Table(headers, _scheme_rows(report, lang))
+    return Section(_t("schemes", lang), (summary, table), "schemes")
 
 
 def _handling_section(report: MonthlyReport, lang: str) -> Section:
@@ -696,9 +877,11 @@ tr { break-inside: avoid; page-break-inside: avoid; }
 .risk-elevated { background: #f6d7a7; font-weight: bold; }
 .risk-low { background: #dcefdc; }
 section.notes p { color: #444; font-size: 8.5pt; margin: 2px 0; }
-section.suspected table { font-size: 7.5pt; }
+section.suspected table, section.schemes table:not(.narrow) { font-size: 7.5pt; }
 section.suspected th, section.suspected td { padding: 2px 3px; }
-section.suspected td[data-account], section.suspected td[data-figure="lead-id"] {
+section.schemes table:not(.narrow) th, section.schemes table:not(.narrow) td { padding: 2px 3px; }
+section.suspected td[data-account], section.suspected td[data-figure="lead-id"],
+section.suspected td[data-figure="lead-scheme"], section.schemes td[data-figure="scheme-id"] {
   overflow-wrap: anywhere; }
 """
 

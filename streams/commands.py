@@ -533,6 +533,19 @@ async def model(
         help="With --department: read that department's own topic, <prefix>.leads.dept.<code>, "
         "the only one its Kafka user may read (statuses are not shown).",
     ),
+    option(
+        "--schemes",
+        "list_schemes",
+        is_flag=True,
+        help="List the suspected schemes (案件线索) the leads form, newest activity first "
+        "(--county, --sector, --department, --severity and --limit apply to them).",
+    ),
+    option(
+        "--scheme",
+        "scheme_id",
+        default=None,
+        help="Show this scheme in full (members, money flow) and stop.",
+    ),
     command_config_option(),
 )
 async def leads(
@@ -552,12 +565,27 @@ async def leads(
     by: str | None,
     list_account: bool,
     department_topic: bool,
+    list_schemes: bool,
+    scheme_id: str | None,
     command_config: Path | None,
 ) -> None:
     """Show leads with their reasons and status, latest revision of each, as they appear;
-    show one lead in full (--show ID), or change its status (--show ID --set-status S)."""
-    from streams.lead_view import LeadFilter, show_leads
+    show one lead in full (--show ID), or change its status (--show ID --set-status S);
+    list the suspected schemes (--schemes) or show one in full (--scheme ID)."""
+    from streams.lead_view import LeadFilter, SchemeFilter, show_leads, show_schemes
 
+    schemes_asked = list_schemes or scheme_id is not None
+    if schemes_asked:
+        # Refused rather than ignored: each would silently do nothing to schemes. SystemExit
+        # gives one line and status 1 (a UsageError raised here prints Faust's traceback).
+        if list_schemes and scheme_id is not None:
+            raise SystemExit("--schemes lists the schemes, --scheme ID shows one: not both")
+        if lead_id is not None or set_status is not None:
+            raise SystemExit("--show and --set-status are for leads, not with schemes")
+        if status is not None:
+            raise SystemExit("--status filters leads; a scheme has no status of its own")
+        if follow:
+            raise SystemExit("--follow follows leads; schemes are shown as they stand")
     if set_status is not None:
         from streams.casework_commands import set_lead_status
 
@@ -574,6 +602,16 @@ async def leads(
             raise click.UsageError("--department-topic needs --department CODE")
         # The topic holds the department's leads already (routed, 打非办's included).
         leads_topic, department = client_settings.department_topic(department), None
+    if schemes_asked:
+        show_schemes(
+            client_settings,
+            lang=lang,
+            limit=limit,
+            scheme_filter=SchemeFilter(county, sector, department, severity),
+            scheme_id=scheme_id,
+            leads_topic=leads_topic,
+        )
+        return
     lead_filter = LeadFilter(county, sector, department, severity, status, lead_id)
     show_leads(
         client_settings,

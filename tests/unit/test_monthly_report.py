@@ -16,20 +16,24 @@ from casework.lead_book import LeadBook
 from casework.lead_status import LeadStatus, LeadStatusRecord, Outcome, StatusChange
 from casework.monthly_report import (
     CARRIED_OVER,
+    CROSS_PREFECTURE,
     NEW,
     RISK_HIGH,
     RISK_LOW,
     MonitoredAccount,
     MonthlyReport,
     ReportError,
+    SchemeLine,
     build_monthly_report,
     month_bounds,
     recent_months,
 )
 from casework.pdf import CHROMIUM_ENV, html_to_pdf
 from casework.report_render import SECTOR_NAMES, render_html, render_markdown
+from casework.schemes import COLLECTOR, CONTROLLER, PAYOUT
 from casework.watchlist import EntityType, ListingSource, WatchlistEntry
-from schemas.lead import Lead, Severity
+from models.sketch import HyperLogLog, counterparty_hash
+from schemas.lead import Lead, LeadKind, Severity, TrailDirection, TrailLink
 from schemas.sectors import SECTORS
 
 GENERATED = datetime(2026, 12, 3, 1, 0, tzinfo=UTC)
@@ -343,6 +347,236 @@ def test_ruled_out_leads_do_not_raise_the_risk() -> None:
     assert built.leads_new == 1
 
 
+# -- suspected schemes ------------------------------------------------------------------------
+
+
+def sketch(payers: range) -> str:
+    """The participants sketch of an account these payers paid."""
+    payer_set = HyperLogLog()
+    for payer in payers:
+        payer_set.add(counterparty_hash(f"P{payer}"))
+    return payer_set.to_text()
+
+
+def trail_link(source_lead_id: str, source_account: str, amount_fen: int, at: str) -> TrailLink:
+    return TrailLink(
+        source_lead_id=source_lead_id,
+        source_account=source_account,
+        direction=TrailDirection.DOWNSTREAM.value,
+        hop=1,
+        path=(source_account,),
+        amount_fen=amount_fen,
+        transfers=5,
+        first_tx_time=utc(at),
+        last_tx_time=utc(at) + timedelta(days=2),
+    )
+
+
+def scheme_book() -> LeadBook:
+    """Three schemes and a lone lead, seen from November 2026:
+
+    three banks: collectors S-c1 (BSCB, 隆阳区; its evidence begins 00:30 on 1 November in
+    Baoshan) and S-c2 (YNRCU, 腾冲市) pass money to S-k (ICBC-BS, Kunming), a linked lead.
+    Each lead alone is general; the scheme, 5.5 million yuan from 50 payers (5 of them paid
+    both collectors), is major. New in November.
+    September: collector S-sep (closed in September) and its linked controller S-sep-k
+    (October): begun in September, so carried over in October and November, never new.
+    ruled out: two accounts of one customer (BSCB-C9), both closed as not confirmed in
+    November: in the month, but not counted by class.
+    S-lone: one account, no scheme.
+    """
+    book = LeadBook()
+    leads = [
+        lead_value(
+            "S-c1",
+            "C-1",
+            "2026-10-31T17:00:00",
+            ("2026-10-31T16:30:00", "2026-11-06T00:00:00"),
+            money_raised_fen=300_000_000,
+            participants=25,
+            participants_sketch=sketch(range(0, 25)),
+        ),
+        lead_value(
+            "S-c2",
+            "C-2",
+            "2026-11-05T00:00:00",
+            ("2026-11-02T00:00:00", "2026-11-06T00:00:00"),
+            county="腾冲市",
+            bank_id="YNRCU",
+            money_raised_fen=250_000_000,
+            participants=30,
+            participants_sketch=sketch(range(20, 50)),
+        ),
+        lead_value(
+            "S-k",
+            "K-1",
+            "2026-11-07T00:00:00",
+            ("2026-11-03T00:00:00", "2026-11-06T00:00:00"),
+            bank_id="ICBC-BS",
+            region="530102",  # Kunming: the money leaves the prefecture
+            county="隆阳区",
+            sector="other",
+            money_raised_fen=350_000_000,
+            participants=2,
+            kind=LeadKind.LINKED.value,
+            hop=1,
+            trail=(
+                trail_link("S-c1", "C-1", 200_000_000, "2026-11-03T00:00:00"),
+                trail_link("S-c2", "C-2", 150_000_000, "2026-11-04T00:00:00"),
+            ),
+        ),
+        lead_value(
+            "S-sep",
+            "SEP-1",
+            "2026-09-22T00:00:00",
+            ("2026-09-20T00:00:00", "2026-09-21T00:00:00"),
+        ),
+        lead_value(
+            "S-sep-k",
+            "SEP-K",
+            "2026-10-12T00:00:00",
+            ("2026-10-10T00:00:00", "2026-10-11T00:00:00"),
+            participants=1,
+            kind=LeadKind.LINKED.value,
+            hop=1,
+            trail=(trail_link("S-sep", "SEP-1", 15_000_000, "2026-10-10T00:00:00"),),
+        ),
+        lead_value(
+            "S-ro1",
+            "RO-1",
+            "2026-11-10T00:00:00",
+            ("2026-11-08T00:00:00", "2026-11-09T00:00:00"),
+            money_raised_fen=300_000_000,
+            customer_id="BSCB-C9",
+        ),
+        lead_value(
+            "S-ro2",
+            "RO-2",
+            "2026-11-10T00:00:00",
+            ("2026-11-08T00:00:00", "2026-11-09T00:00:00"),
+            money_raised_fen=300_000_000,
+            customer_id="BSCB-C9",
+        ),
+        lead_value(
+            "S-lone", "L-1", "2026-11-12T00:00:00", ("2026-11-11T00:00:00", "2026-11-12T00:00:00")
+        ),
+    ]
+    for value in leads:
+        book.apply_lead(value)
+    for value in (
+        # Closed on 29 September in Baoshan: not in October by itself.
+        status_value("S-sep", (LeadStatus.CLOSED, "2026-09-29T00:00:00", Outcome.CONFIRMED)),
+        status_value("S-sep-k", (LeadStatus.TRACKING, "2026-10-20T00:00:00", None)),
+        status_value("S-ro1", (LeadStatus.CLOSED, "2026-11-20T00:00:00", Outcome.NOT_CONFIRMED)),
+        status_value("S-ro2", (LeadStatus.CLOSED, "2026-11-21T00:00:00", Outcome.NOT_CONFIRMED)),
+    ):
+        book.apply_status(value)
+    return book
+
+
+def scheme_lines(book: LeadBook, month: str) -> dict[str, SchemeLine]:
+    """The month's schemes by their first lead (scheme ids are hashes)."""
+    built = build_monthly_report(book, month, [], GENERATED)
+    return {line.lead_ids[0]: line for line in built.schemes}
+
+
+def test_schemes_are_new_in_the_month_their_first_lead_began() -> None:
+    book = scheme_book()
+    november = build_monthly_report(book, "2026-11", [], GENERATED)
+    figures = november.scheme_figures
+    assert (figures.in_month, figures.new, figures.carried_over, figures.by_evidence) == (
+        3,
+        2,
+        1,
+        0,
+    )
+    lines = scheme_lines(book, "2026-11")
+    assert set(lines) == {"S-c1", "S-ro1", "S-sep"}
+    assert (lines["S-c1"].standing, lines["S-ro1"].standing) == (NEW, NEW)
+    # Begun in September: carried over, though its only lead in October was new then.
+    assert lines["S-sep"].standing == CARRIED_OVER
+    assert scheme_lines(book, "2026-10")["S-sep"].standing == CARRIED_OVER
+    assert scheme_lines(book, "2026-09")["S-sep"].standing == NEW
+    # S-c1 began at 00:30 on 1 November in Baoshan: not in October at all.
+    assert set(scheme_lines(book, "2026-10")) == {"S-sep"}
+    october = build_monthly_report(book, "2026-10", [], GENERATED).scheme_figures
+    assert (october.in_month, october.new, october.carried_over) == (1, 0, 1)
+
+
+def test_a_scheme_across_three_banks_counts_once_with_its_own_class() -> None:
+    lines = scheme_lines(scheme_book(), "2026-11")
+    three_banks = lines["S-c1"]
+    assert three_banks.lead_ids == ("S-c1", "S-c2", "S-k")
+    assert three_banks.banks == ("BSCB", "ICBC-BS", "YNRCU")
+    assert three_banks.counties == ("云南省其他地区", "腾冲市", "隆阳区")
+    assert three_banks.accounts == 3
+    assert dict(three_banks.accounts_by_role) == {COLLECTOR: 2, CONTROLLER: 1, PAYOUT: 0}
+    assert (three_banks.leads, three_banks.linked_leads) == (3, 1)
+    # The collectors' money together; their payers once each (5 paid both).
+    assert (three_banks.money_raised_fen, three_banks.participants) == (550_000_000, 50)
+    # Each lead is general; the scheme's totals make it major.
+    assert three_banks.severity == Severity.MAJOR.value
+    assert three_banks.flags == (CROSS_PREFECTURE,)
+    assert three_banks.lead_statuses == (("new", 3),)
+
+
+def test_schemes_by_class_leave_out_the_ruled_out_ones() -> None:
+    book = scheme_book()
+    figures = build_monthly_report(book, "2026-11", [], GENERATED).scheme_figures
+    lines = scheme_lines(book, "2026-11")
+    ruled_out = lines["S-ro1"]
+    assert ruled_out.ruled_out and ruled_out.severity == Severity.MAJOR.value
+    assert ruled_out.lead_statuses == (("closed", 2),)
+    assert lines["S-sep"].lead_statuses == (("tracking", 1), ("closed", 1))
+    # Major: the three-bank scheme only; general: the September one.
+    assert figures.by_severity == {"general": 1, "major": 1, "case_related": 0}
+    assert (figures.cross_prefecture, figures.cross_province_major) == (1, 0)
+
+
+def test_linked_leads_count_as_leads_and_name_their_scheme() -> None:
+    book = scheme_book()
+    built = build_monthly_report(book, "2026-11", [], GENERATED)
+    lines = {line.lead_id: line for e in built.suspected for line in e.leads}
+    # S-sep, closed in September, is the only lead not in November; S-sep-k is carried over.
+    assert set(lines) == {"S-c1", "S-c2", "S-k", "S-sep-k", "S-ro1", "S-ro2", "S-lone"}
+    assert (built.leads_in_month, built.leads_new, built.leads_linked) == (7, 6, 2)
+    assert lines["S-sep-k"].standing == CARRIED_OVER
+    assert (lines["S-k"].kind, lines["S-k"].hop) == (LeadKind.LINKED.value, 1)
+    assert lines["S-c1"].kind == LeadKind.SCORED.value
+    assert lines["S-k"].scheme_id == lines["S-c1"].scheme_id == book.scheme_of("S-c1").scheme_id
+    assert lines["S-lone"].scheme_id is None
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_report_shows_the_schemes(lang: str) -> None:
+    book = scheme_book()
+    built = build_monthly_report(book, "2026-11", [], GENERATED)
+    scheme_id = book.scheme_of("S-c1").scheme_id
+    page = parse(render_html(built, lang))
+    assert figure(page, "schemes-in-month") == "3"
+    assert figure(page, "schemes-new") == "2"
+    assert figure(page, "schemes-carried-over") == "1"
+    assert figure(page, "schemes-severity", severity="major") == "1"
+    assert figure(page, "leads-linked") == "2"
+    assert figure(page, "scheme-id", scheme=scheme_id) == scheme_id
+    sep = "、" if lang == "zh" else ", "
+    assert figure(page, "scheme-banks", scheme=scheme_id) == sep.join(("BSCB", "ICBC-BS", "YNRCU"))
+    assert figure(page, "scheme-money-raised", scheme=scheme_id) == "5,500,000.00"
+    assert figure(page, "scheme-participants", scheme=scheme_id) == "50"
+    assert figure(page, "scheme-accounts", scheme=scheme_id, value="3").startswith("3")
+    assert figure(page, "scheme-standing", scheme=scheme_id, value=NEW)
+    assert figure(page, "scheme-statuses", scheme=scheme_id, value="new:3")
+    assert figure(page, "scheme-class", scheme=scheme_id, value="major", flags=CROSS_PREFECTURE)
+    ruled_out = figure(page, "scheme-class", scheme=book.scheme_of("S-ro1").scheme_id)
+    assert ruled_out.endswith("已排除）" if lang == "zh" else "ruled out)")
+    assert figure(page, "lead-scheme", lead="S-k") == scheme_id
+    assert figure(page, "lead-scheme", lead="S-lone") == "—"
+    linked = figure(page, "flags", lead="S-k", kind="linked")
+    assert linked.startswith("关联（第1跳）" if lang == "zh" else "linked (hop 1)")
+    text = render_markdown(built, lang)
+    assert f"| {scheme_id} |" in text and "5,500,000.00" in text
+
+
 # -- rendering --------------------------------------------------------------------------------
 
 
@@ -449,11 +683,14 @@ def test_an_empty_month_renders() -> None:
     empty = build_monthly_report(LeadBook(), "2026-02", [], GENERATED, months_of_trend=3)
     assert empty.risk.level == RISK_LOW and empty.suspected == ()
     assert empty.handling.median_hours_to_close is None
+    assert empty.schemes == () and empty.scheme_figures.in_month == 0
     for lang in ("zh", "en"):
         page = parse(render_html(empty, lang))
         assert figure(page, "entities-monitored") == "0"
         assert figure(page, "median-hours-to-first-action") == "—"
         assert figure(page, "suspected", county="腾冲市") == "0"
+        assert figure(page, "schemes-in-month") == "0"
+        assert figure(page, "schemes-severity", severity="major") == "0"
         assert "2026" in render_markdown(empty, lang)
 
 
