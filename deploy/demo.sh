@@ -90,6 +90,15 @@ echo
 echo "Leads now on the topic, latest revision of each (fundwatch leads --lang en):"
 fundwatch leads --limit 3 --lang en
 echo
+echo "Suspected schemes: leads joined by their money trails (fundwatch leads --schemes --lang en):"
+fundwatch leads --schemes --limit 3 --lang en
+first_scheme=$(fundwatch leads --schemes --limit 1 --lang en | grep -o 'SC[0-9a-f]\{12\}' | head -n 1 || true)
+if [[ -n "$first_scheme" ]]; then
+    echo
+    echo "The newest scheme, its accounts and the money between them (fundwatch leads --scheme $first_scheme):"
+    fundwatch leads --scheme "$first_scheme"
+fi
+echo
 echo "Dead letters (the reason, then each error):"
 fundwatch dlq --limit 6
 echo

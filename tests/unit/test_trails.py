@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
@@ -24,14 +23,12 @@ from models.leads import ModelView
 from models.offline import OfflineRunner
 from models.pipeline import PipelineConfig
 from models.trails import Movement, OutflowLog, TrailPolicy, TrailState
-from schemas.envelopes import SourcePosition
 from tests.outlines import linked_outline
-from tests.reports import valid_report
+from tests.worlds import START, TransferWorld
 
 PAYERS_30D = FEATURE_NAMES.index("distinct_payers_30d")
 MAX_INFLOW_30D = FEATURE_NAMES.index("max_inflow_yuan_30d")
 FLAGGED_INFLOW_YUAN = 60_000
-START = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 COLLECTOR = "COLLECTOR-1"
 
 
@@ -50,57 +47,6 @@ class PayersModel:
             features[:, MAX_INFLOW_30D] == FLAGGED_INFLOW_YUAN
         )
         return flagged.astype(float)
-
-
-class Stream:
-    """Reports of a little world, both sides of each transfer, in time order."""
-
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-
-    def transfer(
-        self,
-        payer: str,
-        payee: str,
-        yuan: int,
-        hour: float,
-        payer_type: str = "individual",
-        payee_type: str = "individual",
-    ) -> None:
-        tx_id = f"T{len(self.records):05d}"
-        when = (START + timedelta(hours=hour)).isoformat()
-        for account, other, direction, kind, other_kind in (
-            (payer, payee, "out", payer_type, payee_type),
-            (payee, payer, "in", payee_type, payer_type),
-        ):
-            self.records.append(
-                valid_report(
-                    report_id=f"{tx_id}-{direction}",
-                    tx_id=tx_id,
-                    tx_time=when,
-                    account_id=account,
-                    account_type=kind,
-                    customer_name=f"name of {account}",
-                    customer_id=f"C-{account}",
-                    direction=direction,
-                    amount=f"{yuan}.00",
-                    counterparty_account=other,
-                    counterparty_type=other_kind,
-                    counterparty_name=f"name of {other}",
-                    purpose="投资款" if direction == "in" else "转账",
-                )
-            )
-
-    def fundraising(self, collector: str, people: int, hour: float = 0.0) -> None:
-        for n in range(people):
-            self.transfer(f"P{collector}-{n:03d}", collector, 50_000, hour + n * 0.1)
-
-    def messages(self) -> list[InputMessage]:
-        ordered = sorted(self.records, key=lambda r: (r["tx_time"], r["report_id"]))
-        return [
-            InputMessage(r["account_id"].encode(), orjson.dumps(r), SourcePosition("file:t", 0, i))
-            for i, r in enumerate(ordered)
-        ]
 
 
 def run(
@@ -128,7 +74,7 @@ def linked_accounts(leads: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def test_a_quiet_controller_gets_a_linked_lead_with_the_path_and_the_money() -> None:
-    world = Stream()
+    world = TransferWorld()
     world.fundraising(COLLECTOR, 12)
     # The pool goes on to a controller in two sweeps, then to a third account.
     world.transfer(COLLECTOR, "CONTROLLER", 300_000, 5)
@@ -152,7 +98,7 @@ def test_a_quiet_controller_gets_a_linked_lead_with_the_path_and_the_money() -> 
 
 
 def test_a_merchant_paying_into_a_lead_account_is_not_pulled_in() -> None:
-    world = Stream()
+    world = TransferWorld()
     world.fundraising(COLLECTOR, 12)
     for n in range(10):  # a busy supplier pays the lead's account large sums
         world.transfer("MERCHANT", COLLECTOR, 90_000, 3 + n, payer_type="corporate")
@@ -161,7 +107,7 @@ def test_a_merchant_paying_into_a_lead_account_is_not_pulled_in() -> None:
 
 
 def test_small_payments_and_a_flagged_individual_start_no_trail() -> None:
-    world = Stream()
+    world = TransferWorld()
     world.fundraising(COLLECTOR, 12)
     for n in range(12):  # interest back to the participants: below 10,000 yuan each
         world.transfer(COLLECTOR, f"P{COLLECTOR}-{n:03d}", 9_000, 24 + n)
@@ -176,7 +122,7 @@ def test_small_payments_and_a_flagged_individual_start_no_trail() -> None:
 
 
 def test_links_stop_after_three_hops_and_below_the_minimum() -> None:
-    world = Stream()
+    world = TransferWorld()
     world.fundraising(COLLECTOR, 12)
     chain = [COLLECTOR, "HOP1", "HOP2", "HOP3", "HOP4"]
     for n, (payer, payee) in enumerate(pairwise(chain)):
@@ -188,7 +134,7 @@ def test_links_stop_after_three_hops_and_below_the_minimum() -> None:
 
 
 def test_a_link_that_arrives_after_the_accounts_own_outflows_still_passes_them_on() -> None:
-    world = Stream()
+    world = TransferWorld()
     world.fundraising(COLLECTOR, 12)
     world.transfer(COLLECTOR, "CONTROLLER", 300_000, 5)
     world.transfer("CONTROLLER", "NEXT", 250_000, 6)
@@ -203,7 +149,7 @@ def test_a_link_that_arrives_after_the_accounts_own_outflows_still_passes_them_o
 
 
 def test_money_from_a_listed_sender_links_the_sender_upstream() -> None:
-    world = Stream()
+    world = TransferWorld()
     world.fundraising(COLLECTOR, 12)
     world.transfer("BOSS", COLLECTOR, 120_000, 3)
     listed = Watchlist()
