@@ -15,7 +15,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-from casework.schemes import COLLECTOR, CONTROLLER, PAYOUT, ROLE_NAMES_ZH, Scheme, SchemeMember
+from casework.schemes import (
+    COLLECTOR,
+    CONTROLLER,
+    DIRECTION_NAMES_EN,
+    DIRECTION_NAMES_ZH,
+    PAYOUT,
+    ROLE_NAMES_EN,
+    ROLE_NAMES_ZH,
+    Scheme,
+    SchemeMember,
+)
 
 FONT_SIZE = 12
 BAR_COLOR = "#b03a2e"
@@ -206,13 +216,6 @@ def funnel_chart(
 
 # -- the money flow of a suspected scheme -------------------------------------------------------
 
-ROLE_NAMES_EN = {
-    COLLECTOR: "collecting account",
-    CONTROLLER: "controlling account",
-    PAYOUT: "payout account",
-}
-DIRECTION_NAMES_ZH = {"downstream": "资金去向", "upstream": "资金来源"}
-DIRECTION_NAMES_EN = {"downstream": "where the money went", "upstream": "where the money came from"}
 # A flow may name an account with no lead of its own in the scheme (its source lead is not
 # among the leads yet): it is drawn, in a column of its own, so that no flow is left out.
 OUTSIDE = "outside"

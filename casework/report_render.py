@@ -42,7 +42,7 @@ from casework.monthly_report import (
     SchemeLine,
     parse_month,
 )
-from casework.schemes import COLLECTOR, CONTROLLER, PAYOUT
+from casework.schemes import ROLE_SHORT_NAMES
 from casework.watchlist import SOURCE_NAMES_ZH, ListingSource
 from schemas.lead import LeadKind, Severity
 from schemas.sectors import DEPARTMENTS, sector_of
@@ -225,11 +225,7 @@ FLAG_NAMES = {
     CROSS_PREFECTURE: ("跨州(市)", "cross-prefecture"),
     WATCHLIST_MATCH: ("涉负面清单主体", "touches a listed entity"),
 }
-ROLE_NAMES = {
-    COLLECTOR: ("归集", "collector"),
-    CONTROLLER: ("控制", "controller"),
-    PAYOUT: ("返利", "payout"),
-}
+ROLE_NAMES = ROLE_SHORT_NAMES
 STANDING_NAMES = {
     NEW: ("新增", "new"),
     CARRIED_OVER: ("结转", "carried over"),

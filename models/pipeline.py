@@ -199,7 +199,9 @@ class Pipeline:
         account_id, tx_ms = report.account_id, report.tx_epoch_ms
         partition = message.source.partition
         trail = self._trail(account_id, partition)
-        if followed(report.counterparty_account, account_id, report.amount_fen, policy):
+        if policy.max_hops >= 1 and followed(
+            report.counterparty_account, account_id, report.amount_fen, policy
+        ):
             lead = state.lead
             scored_open = (
                 lead is not None

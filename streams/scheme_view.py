@@ -19,26 +19,23 @@ from casework.report_render import SEVERITY_NAMES, county_name, department_name,
 from casework.schemes import (
     COLLECTOR,
     CONTROLLER,
+    DIRECTION_NAMES_EN,
+    DIRECTION_NAMES_ZH,
     PAYOUT,
+    ROLE_NAMES_EN,
     ROLE_NAMES_ZH,
+    ROLE_SHORT_NAMES,
     ROLES,
     Scheme,
     SchemeFlow,
 )
 from schemas.lead import LeadKind, TrailDirection
 
-ROLE_NAMES = {role: (ROLE_NAMES_ZH[role], f"{role} account") for role in ROLES}
+ROLE_NAMES = {role: (ROLE_NAMES_ZH[role], ROLE_NAMES_EN[role]) for role in ROLES}
 # Short role names for the money-flow picture, where each account is labelled inline.
-ROLE_SHORT = {
-    COLLECTOR: ("归集", "collector"),
-    CONTROLLER: ("控制", "controller"),
-    PAYOUT: ("返利", "payout"),
-}
+ROLE_SHORT = ROLE_SHORT_NAMES
 OUTSIDE_ROLE = ("外部", "outside")  # a flow's account whose lead is not among the leads read
-DIRECTION_NAMES = {
-    TrailDirection.DOWNSTREAM.value: ("资金去向", "where the money went"),
-    TrailDirection.UPSTREAM.value: ("资金来源", "where the money came from"),
-}
+DIRECTION_NAMES = {d: (DIRECTION_NAMES_ZH[d], DIRECTION_NAMES_EN[d]) for d in DIRECTION_NAMES_ZH}
 # The picture's order: money is raised by collectors, pooled by controllers, paid out last.
 ROLE_STAGE = {COLLECTOR: 0, CONTROLLER: 1, PAYOUT: 2}
 OUTSIDE_STAGE = len(ROLE_STAGE)

@@ -36,7 +36,7 @@ from faust import web
 from faust.cli import AppCommand, argument, option
 from prometheus_client import Metric
 
-from casework.charts import DIRECTION_NAMES_EN, DIRECTION_NAMES_ZH, ROLE_NAMES_EN, scheme_flow_chart
+from casework.charts import scheme_flow_chart
 from casework.lead_book import SEE_ALL_DEPARTMENTS, LeadFilter, lead_departments, visible_to
 from casework.lead_status import (
     OUTCOME_NAMES_EN,
@@ -48,7 +48,14 @@ from casework.lead_status import (
     StatusChange,
     StatusChangeError,
 )
-from casework.schemes import ROLE_NAMES_ZH, ROLES, Scheme
+from casework.schemes import (
+    DIRECTION_NAMES_EN,
+    DIRECTION_NAMES_ZH,
+    ROLE_NAMES_EN,
+    ROLE_NAMES_ZH,
+    ROLES,
+    Scheme,
+)
 from casework.watchlist import SOURCE_NAMES_ZH, WatchlistEntry, WatchlistError
 from schemas.lead import Severity
 from schemas.sectors import DEPARTMENTS, SECTORS

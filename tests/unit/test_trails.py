@@ -15,7 +15,10 @@ from typing import Any
 
 import numpy as np
 import orjson
+import pytest
+from jsonschema import Draft202012Validator, ValidationError
 
+from casework.schemes import build_schemes
 from casework.watchlist import EntityType, ListingSource, Watchlist, WatchlistEntry
 from ingest.pipeline import InputMessage
 from models.feature_names import FEATURE_NAMES
@@ -23,6 +26,7 @@ from models.leads import ModelView
 from models.offline import OfflineRunner
 from models.pipeline import PipelineConfig
 from models.trails import Movement, OutflowLog, TrailPolicy, TrailState
+from schemas.files import load_schema
 from tests.outlines import linked_outline
 from tests.worlds import START, TransferWorld
 
@@ -189,3 +193,25 @@ def test_the_outflow_log_keeps_the_largest_sums_when_full() -> None:
     assert len(log.entries) == 32
     kept = {e[0] for e in log.entries}
     assert {f"X{n}" for n in range(2, 40, 2)} <= kept  # every large even-numbered one
+
+
+def test_linked_leads_and_schemes_validate_against_their_schemas() -> None:
+    world = TransferWorld()
+    world.fundraising(COLLECTOR, 12)
+    world.transfer(COLLECTOR, "CONTROLLER", 300_000, 5)
+    leads, _ = run(world.messages())
+    lead_schema = Draft202012Validator(
+        load_schema("lead.v1"), format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+    for lead in leads:
+        lead_schema.validate(lead)
+    [scheme] = build_schemes(leads)
+    scheme_schema = Draft202012Validator(
+        load_schema("scheme.v1"), format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+    scheme_schema.validate(orjson.loads(scheme.to_json()))
+    scheme_schema.validate(
+        {"schema_version": 1, "scheme_id": scheme.scheme_id, "merged_into": None}
+    )
+    with pytest.raises(ValidationError):
+        scheme_schema.validate({**orjson.loads(scheme.to_json()), "members": []})
