@@ -243,11 +243,11 @@ def _role(participants: int, payees: int, policy: SchemePolicy) -> str:
 
 
 def _figures(leads: list[Mapping[str, Any]]) -> Mapping[str, Any]:
-    """The lead whose figures describe the account: its newest scored lead if it has one (a
-    scored lead's figures are those of the report that raised it, the same however the stream
-    was cut), else its newest linked lead."""
+    """The lead whose figures describe the account: its scored lead with the newest evidence if
+    it has one (a scored lead's figures are those of the report that raised it, the same
+    however the stream was cut), else its linked lead with the newest evidence."""
     scored = [lead for lead in leads if lead.get("kind", "scored") == "scored"]
-    return max(scored or leads, key=lambda lead: (lead.get("emitted_at", ""), lead["lead_id"]))
+    return max(scored or leads, key=lambda lead: (lead["last_evidence_time"], lead["lead_id"]))
 
 
 def _member(account_id: str, leads: list[Mapping[str, Any]], policy: SchemePolicy) -> SchemeMember:

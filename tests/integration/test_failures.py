@@ -23,6 +23,7 @@ from models.pipeline import PipelineConfig
 from streams.topic_reader import read_all
 from tests.integration.conftest import KAFKA_SCRIPT, TEST_KAFKA_PORT, Deployment, wait_for
 from tests.integration.test_detection_stream import LATENESS_MS, model_and_live_stream
+from tests.outlines import linked_outline, scheme_outline
 
 pytestmark = pytest.mark.integration
 
@@ -41,14 +42,25 @@ def uninterrupted_run(lines: list[bytes], model_dir: Path) -> tuple[OfflineRunne
     return runner, leads
 
 
-def streamed_leads(deployment: Deployment) -> dict[tuple[str, int], set[bytes]]:
-    """Every distinct message published for each lead revision."""
-    copies: dict[tuple[str, int], set[bytes]] = defaultdict(set)
+def streamed_leads(deployment: Deployment) -> dict[tuple[str, int], list[bytes]]:
+    """Every message published for each lead revision, in the order published."""
+    copies: dict[tuple[str, int], list[bytes]] = defaultdict(list)
     for _, value in read_all(deployment.settings, deployment.settings.topic("leads")):
         assert value is not None
         lead = orjson.loads(value)
-        copies[(lead["lead_id"], lead["revision"])].add(value)
+        copies[(lead["lead_id"], lead["revision"])].append(value)
     return copies
+
+
+def arrived(deployment: Deployment, offline_leads: dict) -> bool:
+    """Every scored revision of the offline run, and its linked leads as they end, are on the
+    leads topic (the linked ones come a little after the reports that cause them)."""
+    copies = streamed_leads(deployment)
+    scored = {key for key, lead in offline_leads.items() if lead["kind"] == "scored"}
+    latest = [orjson.loads(values[-1]) for values in copies.values()]
+    return set(copies) >= scored and linked_outline(latest) == linked_outline(
+        offline_leads.values()
+    )
 
 
 def reports_applied(deployment: Deployment) -> int:
@@ -66,15 +78,22 @@ def assert_same_as_uninterrupted(
             recovered[account].features.vector(), state.features.vector(), err_msg=account
         )
     copies = streamed_leads(deployment)
-    # A replay after a crash may publish a revision again, but only byte for byte the same.
-    changed = {key: len(values) for key, values in copies.items() if len(values) > 1}
+    scored = {k: v for k, v in copies.items() if orjson.loads(v[0])["kind"] == "scored"}
+    # A replay after a crash may publish a scored revision again, but only byte for byte the
+    # same.
+    changed = {key: len(set(values)) for key, values in scored.items() if len(set(values)) > 1}
     assert not changed, f"revisions published with different content: {changed}"
     streamed = {}
-    for key, (value,) in copies.items():
-        record = orjson.loads(value)
+    for key, values in scored.items():
+        record = orjson.loads(values[0])
         record.pop("emitted_at")
         streamed[key] = record
-    assert streamed == offline_leads
+    assert streamed == {k: v for k, v in offline_leads.items() if v["kind"] == "scored"}
+    # Linked leads: the same accounts, hops and source leads, and so the same schemes (a
+    # replayed linked revision carries the account's figures as the replay found them).
+    latest = [orjson.loads(values[-1]) for values in copies.values()]
+    assert linked_outline(latest) == linked_outline(offline_leads.values())
+    assert scheme_outline(latest) == scheme_outline(offline_leads.values())
 
 
 def send_in_background(deployment: Deployment, lines: list[bytes], rate: float) -> threading.Thread:
@@ -120,9 +139,9 @@ def test_three_workers_with_one_killed_again_and_again_lose_nothing(
     )
     assert reports_applied(deployment) == len(lines)
     wait_for(
-        lambda: set(streamed_leads(deployment)) >= set(offline_leads),
+        lambda: arrived(deployment, offline_leads),
         60,
-        "every lead revision of the uninterrupted run",
+        "every lead of the uninterrupted run",
     )
     assert_same_as_uninterrupted(deployment, runner, offline_leads)
 
@@ -164,4 +183,9 @@ def test_the_broker_stopped_mid_stream_and_restarted(
         interval=3,
     )
     assert worker.process.poll() is None, "the worker should have reconnected, not exited"
+    wait_for(
+        lambda: arrived(deployment, offline_leads),
+        60,
+        "every lead of the uninterrupted run",
+    )
     assert_same_as_uninterrupted(deployment, runner, offline_leads)
