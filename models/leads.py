@@ -42,11 +42,14 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
+import numpy as np
 import orjson
 
 from casework.watchlist import WatchlistHit
 from models.feature_names import FEATURE_NAMES
+from models.features import AccountFeatures
 from models.reasons import explain, watchlist_reasons
 from models.snapshot import AccountSnapshot
 from schemas.lead import Lead, Severity
@@ -322,6 +325,88 @@ def _utc(epoch_ms: int) -> datetime:
     return datetime.fromtimestamp(epoch_ms / 1000, UTC)
 
 
+@dataclass(frozen=True)
+class AccountFacts:
+    """What a lead says of its account, scored or linked: who holds it and its figures, as of
+    one of its reports (``from_snapshot``) or as its state stands (``from_features``)."""
+
+    account_id: str
+    bank_id: str
+    account_type: str
+    region: str
+    industry: str | None
+    customer_name: str | None
+    customer_id: str | None
+    money_raised_fen: int
+    participants: int
+    participants_sketch: str | None
+    provinces: tuple[int, ...]
+    cross_prefecture: bool
+    features: np.ndarray
+    recent_tx_ids: tuple[str, ...]
+
+    @classmethod
+    def from_snapshot(cls, snapshot: AccountSnapshot) -> AccountFacts:
+        sketch = snapshot.participants_sketch
+        return cls(
+            account_id=snapshot.account_id,
+            bank_id=snapshot.bank_id,
+            account_type=snapshot.account_type,
+            region=snapshot.region,
+            industry=snapshot.industry,
+            customer_name=snapshot.customer_name,
+            customer_id=snapshot.customer_id,
+            money_raised_fen=snapshot.money_raised_fen,
+            participants=snapshot.participants,
+            participants_sketch=sketch.to_text() if sketch is not None else None,
+            provinces=snapshot.provinces,
+            cross_prefecture=snapshot.cross_prefecture,
+            features=snapshot.features,
+            recent_tx_ids=snapshot.recent_tx_ids,
+        )
+
+    @classmethod
+    def from_features(cls, account_id: str, features: AccountFeatures) -> AccountFacts:
+        return cls(
+            account_id=account_id,
+            bank_id=features.bank_id,
+            account_type=features.account_type,
+            region=features.region,
+            industry=features.industry,
+            customer_name=features.customer_name,
+            customer_id=features.customer_id,
+            money_raised_fen=features.money_raised_fen,
+            participants=features.participants.estimate(),
+            participants_sketch=features.participants.to_text(),
+            provinces=tuple(sorted(features.provinces)),
+            cross_prefecture=features.cross_prefecture,
+            features=features.vector(),
+            recent_tx_ids=tuple(features.recent_tx_ids),
+        )
+
+    def lead_fields(self, evidence_tx_ids: int) -> dict[str, Any]:
+        """The Lead fields that describe the account (the same for either kind of lead)."""
+        sector = sector_of(self.industry)
+        return {
+            "account_id": self.account_id,
+            "bank_id": self.bank_id,
+            "region": self.region,
+            "county": county_of(self.region),
+            "sector": self.industry or "other",
+            "seed_category": sector.seed_category,
+            "lead_department": sector.department.code,
+            "money_raised_fen": self.money_raised_fen,
+            "participants": self.participants,
+            "customer_name": self.customer_name,
+            "evidence_tx_ids": self.recent_tx_ids[-evidence_tx_ids:] if evidence_tx_ids else (),
+            "customer_id": self.customer_id,
+            "account_type": self.account_type,
+            "payees_30d": int(self.features[PAYEES_30D]),
+            "counterparty_provinces": tuple(f"{p:02d}" for p in self.provinces),
+            "participants_sketch": self.participants_sketch,
+        }
+
+
 def build_lead(
     state: LeadState,
     snapshot: AccountSnapshot,
@@ -331,41 +416,22 @@ def build_lead(
     emitted_at: datetime,
 ) -> Lead:
     """The lead message of a just-revised state."""
-    sector = sector_of(snapshot.industry)
-    evidence = snapshot.recent_tx_ids[-policy.evidence_tx_ids :] if policy.evidence_tx_ids else ()
     return Lead(
+        **AccountFacts.from_snapshot(snapshot).lead_fields(policy.evidence_tx_ids),
         lead_id=state.lead_id,
         revision=state.revision,
-        account_id=snapshot.account_id,
-        bank_id=snapshot.bank_id,
-        region=snapshot.region,
-        county=county_of(snapshot.region),
-        sector=snapshot.industry or "other",
-        seed_category=sector.seed_category,
-        lead_department=sector.department.code,
         score=score,
         threshold=model.threshold,
         model_version=model.version,
         severity=Severity(state.severity),
         cross_prefecture=state.cross_prefecture,
         cross_province_major=state.cross_province_major,
-        money_raised_fen=snapshot.money_raised_fen,
-        participants=snapshot.participants,
         first_evidence_time=_utc(state.episode_start_ms),
         last_evidence_time=_utc(state.last_anomalous_ms),
         emitted_at=emitted_at,
-        customer_name=snapshot.customer_name,
-        evidence_tx_ids=tuple(evidence),
         reasons=watchlist_reasons(state.watchlist_matches)
         + explain(snapshot.features, model.feature_quantiles, policy.max_reasons),
         watchlist_matches=state.watchlist_matches,
-        customer_id=snapshot.customer_id,
-        account_type=snapshot.account_type,
-        payees_30d=int(snapshot.features[PAYEES_30D]),
-        counterparty_provinces=tuple(f"{p:02d}" for p in snapshot.provinces),
-        participants_sketch=(
-            snapshot.participants_sketch.to_text() if snapshot.participants_sketch else None
-        ),
     )
 
 

@@ -22,10 +22,9 @@ from ingest.pipeline import BatchOutcome, IngestStage, InputMessage, ReadView
 from ingest.state import AccountLedger
 from models.account_state import AccountState
 from models.active_model import ActiveModel
-from models.leads import DAY_MS, PAYEES_30D, LeadPolicy, observe
+from models.leads import DAY_MS, PAYEES_30D, AccountFacts, LeadPolicy, observe
 from models.snapshot import AccountSnapshot
 from models.trails import (
-    LinkedAccount,
     Movement,
     TrailPolicy,
     TrailRecordError,
@@ -261,7 +260,7 @@ class Pipeline:
         if trail.revision_due(snapshot.newest_tx_ms, policy, figures):
             trail.revised(max(snapshot.newest_tx_ms, trail.last_ms), figures)
             self._trails_changed.add(account_id)
-            linked = LinkedAccount.from_snapshot(snapshot)
+            linked = AccountFacts.from_snapshot(snapshot)
             out.leads.append(self._linked_lead(trail, linked, model, emitted_at))
             out.lead_arrivals_ms.append(message.source.timestamp_ms)
 
@@ -287,7 +286,7 @@ class Pipeline:
         out.movements.extend(passed_on(trail, account_id, state.outflows, policy))
         clock = max(trail.last_ms, state.features.newest_ms)
         if trail.revision_due(clock, policy):
-            linked = LinkedAccount.from_features(account_id, state.features)
+            linked = AccountFacts.from_features(account_id, state.features)
             trail.revised(clock, (linked.participants, int(linked.features[PAYEES_30D])))
             arrival = message.source.timestamp_ms
             emitted_at = _utc_ms(arrival) if arrival is not None else now
@@ -297,7 +296,7 @@ class Pipeline:
     def _linked_lead(
         self,
         trail: TrailState,
-        account: LinkedAccount,
+        account: AccountFacts,
         model: ActiveModel | None,
         emitted_at: datetime,
     ) -> Lead:

@@ -39,12 +39,9 @@ from datetime import UTC, datetime
 
 import orjson
 
-from models.features import AccountFeatures
-from models.leads import DAY_MS, PAYEES_30D, LeadPolicy, county_of, severity_of
+from models.leads import DAY_MS, AccountFacts, LeadPolicy, severity_of
 from models.leads import is_cross_province_major as _cross_province_major
-from models.snapshot import AccountSnapshot
 from schemas.lead import Lead, LeadKind, Reason, TrailDirection, TrailLink
-from schemas.sectors import sector_of
 
 TRAIL_STATE_VERSION = 1
 MOVEMENT_VERSION = 1
@@ -447,70 +444,9 @@ def trail_links(trail: TrailState) -> tuple[TrailLink, ...]:
     )
 
 
-@dataclass(frozen=True)
-class LinkedAccount:
-    """What a linked lead says of the account itself (from its feature state)."""
-
-    account_id: str
-    bank_id: str
-    account_type: str
-    region: str
-    industry: str | None
-    customer_name: str | None
-    customer_id: str | None
-    money_raised_fen: int
-    participants: int
-    participants_sketch: str
-    provinces: tuple[int, ...]
-    cross_prefecture: bool
-    features: tuple[float, ...]
-    recent_tx_ids: tuple[str, ...]
-
-    @classmethod
-    def from_snapshot(cls, snapshot: AccountSnapshot) -> LinkedAccount:
-        """As of one of the account's own reports."""
-        sketch = snapshot.participants_sketch
-        return cls(
-            account_id=snapshot.account_id,
-            bank_id=snapshot.bank_id,
-            account_type=snapshot.account_type,
-            region=snapshot.region,
-            industry=snapshot.industry,
-            customer_name=snapshot.customer_name,
-            customer_id=snapshot.customer_id,
-            money_raised_fen=snapshot.money_raised_fen,
-            participants=snapshot.participants,
-            participants_sketch=sketch.to_text() if sketch is not None else "x",
-            provinces=snapshot.provinces,
-            cross_prefecture=snapshot.cross_prefecture,
-            features=tuple(float(v) for v in snapshot.features),
-            recent_tx_ids=snapshot.recent_tx_ids,
-        )
-
-    @classmethod
-    def from_features(cls, account_id: str, features: AccountFeatures) -> LinkedAccount:
-        """As the account's feature state stands (when a movement reaches it)."""
-        return cls(
-            account_id=account_id,
-            bank_id=features.bank_id,
-            account_type=features.account_type,
-            region=features.region,
-            industry=features.industry,
-            customer_name=features.customer_name,
-            customer_id=features.customer_id,
-            money_raised_fen=features.money_raised_fen,
-            participants=features.participants.estimate(),
-            participants_sketch=features.participants.to_text(),
-            provinces=tuple(sorted(features.provinces)),
-            cross_prefecture=features.cross_prefecture,
-            features=tuple(float(v) for v in features.vector()),
-            recent_tx_ids=tuple(features.recent_tx_ids),
-        )
-
-
 def build_linked_lead(
     trail: TrailState,
-    account: LinkedAccount,
+    account: AccountFacts,
     policy: TrailPolicy,
     lead_policy: LeadPolicy,
     model: tuple[str, float],
@@ -522,38 +458,21 @@ def build_linked_lead(
     cpm = _cross_province_major(
         len(account.provinces), account.money_raised_fen, account.participants, lead_policy
     )
-    sector = sector_of(account.industry)
-    payees = int(account.features[PAYEES_30D]) if account.features else 0
     return Lead(
+        **account.lead_fields(lead_policy.evidence_tx_ids),
         lead_id=trail.lead_id(account.account_id),
         revision=trail.revision,
-        account_id=account.account_id,
-        bank_id=account.bank_id,
-        region=account.region,
-        county=county_of(account.region),
-        sector=account.industry or "other",
-        seed_category=sector.seed_category,
-        lead_department=sector.department.code,
         score=0.0,
         threshold=model[1],
         model_version=model[0],
         severity=severity_of(account.money_raised_fen, account.participants, cpm, lead_policy),
         cross_prefecture=account.cross_prefecture,
         cross_province_major=cpm,
-        money_raised_fen=account.money_raised_fen,
-        participants=account.participants,
         first_evidence_time=_utc(trail.first_ms),
         last_evidence_time=_utc(trail.last_ms),
         emitted_at=emitted_at,
-        customer_name=account.customer_name,
-        evidence_tx_ids=account.recent_tx_ids[-lead_policy.evidence_tx_ids :],
         reasons=trail_reasons(trail, policy),
         kind=LeadKind.LINKED.value,
         hop=trail.hop,
         trail=trail_links(trail),
-        customer_id=account.customer_id,
-        account_type=account.account_type,
-        payees_30d=payees,
-        counterparty_provinces=tuple(f"{p:02d}" for p in account.provinces),
-        participants_sketch=account.participants_sketch,
     )
