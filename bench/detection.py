@@ -40,13 +40,14 @@ from bench.ingest import (  # noqa: E402
     simulated_lines,
     worker_rate,
 )
-from feeds.kafka_out import ensure_topics, send_lines  # noqa: E402
 from feeds.model import CST  # noqa: E402
+from feeds.producer import send_lines  # noqa: E402
 from models.forest import TrainingConfig  # noqa: E402
-from models.offline import line_messages  # noqa: E402
-from models.training import train, training_set  # noqa: E402
+from offline.replay import line_messages  # noqa: E402
+from offline.training import train, training_set  # noqa: E402
 from streams.model_topic import publish_model  # noqa: E402
 from streams.settings import Settings  # noqa: E402
+from streams.topics import TopicSpec, ensure_topics  # noqa: E402
 
 SEPTEMBER = datetime(2026, 9, 1, tzinfo=CST)
 NOVEMBER = datetime(2026, 11, 1, tzinfo=CST)
@@ -67,7 +68,7 @@ def publish_first_model(settings: Settings, directory: Path) -> str:
 def bare_agent_rate(settings: Settings, env: dict[str, str], count: int) -> float:
     """Reports/s of bench/bare_agent.py, from the growth of its output topic."""
     output = f"{settings.topic_prefix}.bare-forwarded"
-    ensure_topics(settings, {output: (settings.partitions, {})})
+    ensure_topics(settings, {output: TopicSpec(output, settings.partitions)})
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
     partitions = [TopicPartition(output, p) for p in range(settings.partitions)]
 

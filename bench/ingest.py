@@ -30,14 +30,15 @@ from aiokafka import AIOKafkaConsumer
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from feeds.kafka_out import ensure_topics, send_lines  # noqa: E402
 from feeds.model import CST  # noqa: E402
+from feeds.producer import send_lines  # noqa: E402
 from feeds.simulate import Simulation, SimulationConfig, report_lines  # noqa: E402
 from streams.kafka_clients import aiokafka_kwargs  # noqa: E402
 from streams.settings import Settings  # noqa: E402
+from streams.topics import ensure_topics  # noqa: E402
 
 OCTOBER = datetime(2026, 10, 1, tzinfo=CST)
-FUNDWATCH = [sys.executable, "-c", "from streams.app import main; main()"]
+FUNDWATCH = [sys.executable, "-c", "from cli.main import main; main()"]
 
 
 def start_broker(port: int) -> str:
@@ -76,7 +77,7 @@ def preload(settings: Settings, count: int) -> int:
 
 async def raw_read(settings: Settings, count: int) -> float:
     consumer = AIOKafkaConsumer(
-        settings.topic("reports"),
+        settings.topics.name("reports"),
         **aiokafka_kwargs(settings),
         # Under the prefix, so that in secure mode the service user's ACLs cover the group.
         group_id=f"{settings.topic_prefix}-bench-raw-{uuid.uuid4().hex[:6]}",

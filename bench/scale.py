@@ -30,7 +30,8 @@ from bench.ingest import (  # noqa: E402
     running_worker,
     simulated_lines,
 )
-from feeds.kafka_out import ensure_topics, send_lines  # noqa: E402
+from feeds.producer import send_lines  # noqa: E402
+from streams.topics import ensure_topics  # noqa: E402
 
 
 def group_rate(ports: list[int], count: int) -> float:

@@ -25,8 +25,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.ingest import FUNDWATCH, raw_read, running_worker, simulated_lines, worker_rate  # noqa: E402
-from feeds.kafka_out import ensure_topics, send_lines  # noqa: E402
+from feeds.producer import send_lines  # noqa: E402
 from streams.settings import Settings  # noqa: E402
+from streams.topics import ensure_topics  # noqa: E402
 
 
 @dataclass

@@ -30,10 +30,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.ingest import bench_environment, simulated_lines  # noqa: E402
-from feeds.kafka_out import ensure_topics  # noqa: E402
 from models.account_state import AccountState  # noqa: E402
-from models.offline import OfflineRunner, line_messages  # noqa: E402
 from models.pipeline import PipelineConfig  # noqa: E402
+from offline.replay import OfflineRunner, line_messages  # noqa: E402
+from streams.topics import TopicSpec, ensure_topics  # noqa: E402
 
 LATENESS_MS = 7_200_000
 
@@ -67,7 +67,9 @@ def decoded_bytes(states: list[bytes], sample: int = 2000) -> float:
 def disk_per_account(states: list[bytes], accounts: int, kafka_port: int) -> float:
     _, settings = bench_environment(kafka_port)
     topic = f"{settings.topic_prefix}-accounts-changelog"
-    ensure_topics(settings, {topic: (settings.partitions, {"cleanup.policy": "compact"})})
+    ensure_topics(
+        settings, {topic: TopicSpec(topic, settings.partitions, {"cleanup.policy": "compact"})}
+    )
     producer = KafkaProducer(
         bootstrap_servers=settings.bootstrap_servers, linger_ms=20, batch_size=512 * 1024
     )

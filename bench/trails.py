@@ -22,10 +22,10 @@ sys.path.insert(0, str(REPO))
 from feeds.simulate import Simulation, SimulationConfig, write_jsonl  # noqa: E402
 from models.active_model import ActiveModel  # noqa: E402
 from models.forest import TrainingConfig  # noqa: E402
-from models.offline import OfflineRunner, file_messages  # noqa: E402
 from models.pipeline import PipelineConfig  # noqa: E402
 from models.trails import TrailPolicy  # noqa: E402
-from models.training import train, training_set  # noqa: E402
+from offline.replay import OfflineRunner, file_messages  # noqa: E402
+from offline.training import train, training_set  # noqa: E402
 
 LATENESS_MS = 7_200_000
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-from casework.schemes import (
+from models.schemes import (
     COLLECTOR,
     CONTROLLER,
     DIRECTION_NAMES_EN,

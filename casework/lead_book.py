@@ -3,7 +3,7 @@
 Rebuilt by applying the values of three topics (leads, lead-status, watchlist) in any
 interleaving: a lead's highest revision wins, a status record or watchlist entry replaces the
 previous value of its key. The command-line tools, the web console and the monthly report all
-read leads through a LeadBook, and the suspected schemes (casework.schemes) are built from its
+read leads through a LeadBook, and the suspected schemes (models.schemes) are built from its
 leads.
 """
 
@@ -23,8 +23,8 @@ from casework.lead_status import (
     StatusChangeError,
     change_status,
 )
-from casework.schemes import Scheme, build_schemes, scheme_of_leads
-from casework.watchlist import EntityType, ListingSource, Watchlist, WatchlistEntry
+from models.schemes import Scheme, build_schemes, scheme_of_leads
+from models.watchlist import EntityType, ListingSource, Watchlist, WatchlistEntry
 from schemas.sectors import lead_routes
 
 # Departments that see every lead (三: the PBOC branch watches all, 打非办 coordinates).

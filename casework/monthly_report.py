@@ -24,7 +24,7 @@ A lead's figures (severity, money raised, participants) are those of its latest 
 and "listed" is the negative list as it stands when the report is generated. Linked leads
 (kind "linked", raised by a money trail) count as leads like the others, and are marked so.
 
-Which suspected schemes (casework.schemes, built from all the leads as they stand) are in a
+Which suspected schemes (models.schemes, built from all the leads as they stand) are in a
 month: a scheme is *in* the month when one of its leads is, and it is
 
 - **new** in the month its first lead started (by the lead rule above: the earliest first
@@ -51,8 +51,8 @@ from typing import Any
 
 from casework.lead_book import LeadBook
 from casework.lead_status import STATUS_ORDER, LeadStatus, Outcome, StatusChange
-from casework.schemes import ROLES, Scheme, scheme_of_leads
 from models.leads import BAOSHAN_COUNTIES
+from models.schemes import ROLES, Scheme, scheme_of_leads
 from schemas.lead import LeadKind, Severity
 from schemas.sectors import SECTORS
 
@@ -185,7 +185,7 @@ class SchemeLine:
     money_raised_fen: int  # its collector accounts together
     participants: int  # its collectors' distinct payers, each once
     accounts: int
-    accounts_by_role: tuple[tuple[str, int], ...]  # (casework.schemes role, accounts), ROLES order
+    accounts_by_role: tuple[tuple[str, int], ...]  # (models.schemes role, accounts), ROLES order
     leads: int
     linked_leads: int
     department: str  # the lead department's code

@@ -42,8 +42,8 @@ from casework.monthly_report import (
     SchemeLine,
     parse_month,
 )
-from casework.schemes import ROLE_SHORT_NAMES
-from casework.watchlist import SOURCE_NAMES_ZH, ListingSource
+from models.schemes import ROLE_SHORT_NAMES
+from models.watchlist import SOURCE_NAMES_ZH, ListingSource
 from schemas.lead import LeadKind, Severity
 from schemas.sectors import DEPARTMENTS, sector_of
 

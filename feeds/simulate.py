@@ -2,7 +2,7 @@
 
 Pure Python, no Kafka. A population of individuals and businesses banks at the simulated banks
 and moves money in ordinary ways (salaries, shopping, rent, fees, invoices, cash); a few
-illegal-fundraising schemes (one typology each, see feeds.schemes) take deposits from many
+illegal-fundraising schemes (one typology each, see feeds.simulated_schemes) take deposits from many
 participants, pay periodic returns and pass the pool on. Every transfer becomes one report per
 side held at a simulated bank: "out" on the payer's account, "in" on the payee's.
 
@@ -45,7 +45,7 @@ from feeds.model import (
     Transfer,
 )
 from feeds.population import MIN_BUSINESSES, AccountFactory, build_population
-from feeds.schemes import SchemePlan, plan_scheme, typology_order
+from feeds.simulated_schemes import SchemePlan, plan_scheme, typology_order
 
 SCHEMA_VERSION = 1
 # BSCB: a local commercial bank; ICBC-BS, ABC-BS: the Baoshan branches of ICBC and ABC;

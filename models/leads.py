@@ -20,7 +20,7 @@ Episodes and revisions
   * A report below the threshold never emits.
 
 Severity (schemas.lead.Severity), with the defaults of LeadPolicy
-  * 涉案 case_related: the report involves an entity on the negative list (casework.watchlist):
+  * 涉案 case_related: the report involves an entity on the negative list (models.watchlist):
     the account itself (its account, customer id or name is listed) or its counterparty (money
     to or from a listed entity). Such a report counts as anomalous whatever its score, so a
     listed account's activity, or one payment to a listed scheme, raises or revises a lead.
@@ -47,11 +47,11 @@ from typing import Any
 import numpy as np
 import orjson
 
-from casework.watchlist import WatchlistHit
 from models.feature_names import FEATURE_NAMES
 from models.features import AccountFeatures
 from models.reasons import explain, watchlist_reasons
 from models.snapshot import AccountSnapshot
+from models.watchlist import WatchlistHit
 from schemas.lead import Lead, Severity
 from schemas.sectors import sector_of
 

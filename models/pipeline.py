@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from casework.watchlist import Watchlist, WatchlistHit
 from ingest.pipeline import BatchOutcome, IngestStage, InputMessage, ReadView
 from ingest.state import AccountLedger
 from models.account_state import AccountState
@@ -34,6 +33,7 @@ from models.trails import (
     followed,
     passed_on,
 )
+from models.watchlist import Watchlist, WatchlistHit
 from schemas.lead import Lead, TrailDirection
 from schemas.report import TransactionReport
 

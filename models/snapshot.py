@@ -31,5 +31,5 @@ class AccountSnapshot:
     customer_id: str | None = None
     provinces: tuple[int, ...] = ()  # 2-digit province codes of the counterparties
     # The distinct payers as of this report, so that a scheme can count each person once
-    # across its collecting accounts (casework.schemes).
+    # across its collecting accounts (models.schemes).
     participants_sketch: HyperLogLog | None = None

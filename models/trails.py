@@ -66,7 +66,7 @@ class TrailPolicy:
     revision_growth: float = 0.5  # a linked lead is revised when its money grows by this share
     revision_interval_hours: float = 24.0  # ...or routinely on the account's own reports
     sources_shown: int = 5
-    # The figures that decide an account's role in a scheme (casework.schemes): a linked lead
+    # The figures that decide an account's role in a scheme (models.schemes): a linked lead
     # is revised when the account crosses one, so its latest revision tells the role.
     collector_min_payers: int = 20
     payout_min_payees: int = 20

@@ -6,6 +6,16 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 
 
+class FundwatchError(Exception):
+    """Base of every error fundwatch raises on purpose.
+
+    Carries what a front door needs to answer it: the CLI's exit code (2: the input or the
+    configuration is wrong, as click does for usage errors) and the console's HTTP status."""
+
+    exit_code: int = 2
+    http_status: int = 400
+
+
 class RejectReason(StrEnum):
     """Why a message went to the dead-letter topic (one value per message; also a metric label)."""
 

@@ -86,7 +86,7 @@ class Lead:
     # "role|entity" of each negative-list entity the episode touched: "account|account:622..."
     # (the account is listed) or "counterparty|name:某某投资有限公司" (money to or from it).
     watchlist_matches: tuple[str, ...] = ()
-    # What a scheme (casework.schemes) is assembled from:
+    # What a scheme (models.schemes) is assembled from:
     kind: str = LeadKind.SCORED.value
     hop: int = 0  # 0 for a scored lead; for a linked one its nearest distance from one
     trail: tuple[TrailLink, ...] = ()  # a linked lead's source leads, the most money first

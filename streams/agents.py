@@ -14,11 +14,11 @@ from faust.tables import Table
 from faust.types import TP
 from kafka.partitioner.default import murmur2
 
-from casework.schemes import Scheme, build_schemes
 from ingest.contiguity import ContiguityGuard, ContiguousBatch, Partition
 from ingest.pipeline import InputMessage
 from ingest.state import expired_reports
 from models.pipeline import Pipeline, PipelineConfig, PipelineOutcome
+from models.schemes import Scheme, build_schemes
 from schemas.envelopes import SourcePosition
 from schemas.sectors import lead_routes
 from streams import metrics
@@ -49,7 +49,8 @@ pipeline = Pipeline(
     accounts,
     seen_reports,
     PipelineConfig(
-        lateness_ms=int(settings.lateness_seconds * 1000), trail_topic=settings.topic("trails")
+        lateness_ms=int(settings.lateness_seconds * 1000),
+        trail_topic=settings.topics.name("trails"),
     ),
     trails,
 )
@@ -141,7 +142,7 @@ _scheme_leads_decoded: dict[str, dict[str, object]] = {}
 @app.agent(scheme_inputs_topic)
 async def publish_schemes(stream: StreamT[bytes]) -> AsyncIterator[None]:
     """Keep the latest revision of every lead and publish the schemes they form whenever one
-    changes (casework.schemes: a pure function of the leads, so a restarted worker rebuilds
+    changes (models.schemes: a pure function of the leads, so a restarted worker rebuilds
     the same schemes from its changelog-backed tables)."""
     async for events in stream.take_events(settings.batch_size, within=1.0):
         if _scheme_leads_decoded.keys() != scheme_leads.data.keys():

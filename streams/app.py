@@ -2,12 +2,10 @@
 
 ``fundwatch`` (the console command) is this app's own Faust CLI: ``fundwatch worker`` starts a
 worker; the project's commands (``fundwatch simulate``, ``fundwatch produce`` ...) are app
-commands declared in ``streams.commands``.
+commands declared in ``cli.commands``.
 """
 
 from __future__ import annotations
-
-import sys
 
 import faust
 
@@ -62,24 +60,24 @@ def bytes_topic(*names: str, partitions: int = settings.partitions) -> faust.Top
 # A list, not a pattern: Faust 0.15.3 subscribes by topic names only (its aiokafka driver
 # never passes a pattern on). All of them need the tables' partition count, so that partition
 # p of every input topic and of every table lands on the same worker (ensure_topics checks).
-reports_topic = bytes_topic(*settings.report_topics)
+reports_topic = bytes_topic(*settings.topics.inputs)
 # Money movements (models.trails), keyed by the account they reach and sent to the partition
 # its reports use (Kafka's default partitioner), so that the partition holding an account's
 # state learns which of its counterparties have open leads.
-trails_topic = bytes_topic(settings.topic("trails"))
+trails_topic = bytes_topic(settings.topics.name("trails"))
 # What the ingest agent reads: the reports and the movements, partition p of each together.
-ingest_topic = bytes_topic(*settings.report_topics, settings.topic("trails"))
-dead_letter_topic = bytes_topic(settings.topic("reports.dlq"))
-leads_topic = bytes_topic(settings.topic("leads"))
+ingest_topic = bytes_topic(*settings.topics.inputs, settings.topics.name("trails"))
+dead_letter_topic = bytes_topic(settings.topics.name("reports.dlq"))
+leads_topic = bytes_topic(settings.topics.name("leads"))
 # The same leads, routed: one topic per lead department (schemas.sectors.lead_routes).
-department_topics = {d.code: bytes_topic(settings.department_topic(d.code)) for d in DEPARTMENTS}
-# Compacted current states written by analysts (casework.lead_status, casework.watchlist).
-lead_status_topic = bytes_topic(settings.topic("lead-status"))
-watchlist_topic = bytes_topic(settings.topic("watchlist"))
-# Every lead revision again, for the one worker that builds the schemes (casework.schemes),
+department_topics = {d.code: bytes_topic(settings.topics.department(d.code)) for d in DEPARTMENTS}
+# Compacted current states written by analysts (casework.lead_status, models.watchlist).
+lead_status_topic = bytes_topic(settings.topics.name("lead-status"))
+watchlist_topic = bytes_topic(settings.topics.name("watchlist"))
+# Every lead revision again, for the one worker that builds the schemes (models.schemes),
 # and the schemes it publishes (compacted, keyed by scheme_id).
-scheme_inputs_topic = bytes_topic(settings.topic("scheme-inputs"), partitions=1)
-schemes_topic = bytes_topic(settings.topic("schemes"), partitions=1)
+scheme_inputs_topic = bytes_topic(settings.topics.name("scheme-inputs"), partitions=1)
+schemes_topic = bytes_topic(settings.topics.name("schemes"), partitions=1)
 
 # Per-account state (models.account_state.AccountState: ledger, features, open lead) and
 # per-report identities (ingest.state.SeenReport), written on the partition of the account's
@@ -98,27 +96,3 @@ trails = app.Table("trails", key_type=str, value_type=bytes, partitions=settings
 # schemes as last published (to publish only changes, and withdraw a merged scheme's id).
 scheme_leads = app.Table("scheme-leads", key_type=str, value_type=bytes, partitions=1)
 published_schemes = app.Table("published-schemes", key_type=str, value_type=bytes, partitions=1)
-
-
-def main() -> None:
-    """Entry point of the ``fundwatch`` console command."""
-    # Faust's built-in commands first, so that ours replace a built-in of the same name
-    # (``fundwatch model`` is the project's model rollout, not Faust's record listing).
-    import faust.cli.faust  # noqa: F401
-
-    # Imported for their side effects: they register the agents, web pages and commands.
-    import streams.acl_command
-    import streams.agents
-    import streams.casework_commands
-    import streams.commands
-    import streams.console.views
-    import streams.report_command
-    import streams.web  # noqa: F401
-
-    if sys.argv[1:2] == ["worker"]:
-        # Create the topics before the consumer joins its group: a topic Faust creates while
-        # joining is missing from the first assignment and only picked up minutes later.
-        from feeds.kafka_out import ensure_topics
-
-        ensure_topics(settings)
-    app.main()

@@ -16,11 +16,11 @@ from kafka import KafkaProducer
 
 from casework.lead_book import LeadBook
 from casework.lead_status import LeadStatusRecord, StatusChange
-from casework.watchlist import WatchlistEntry
-from feeds.kafka_out import app_topics, ensure_topics
+from models.watchlist import WatchlistEntry
 from streams.kafka_clients import aiokafka_kwargs, kafka_python_kwargs
 from streams.settings import Settings
 from streams.topic_reader import read_all
+from streams.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def load_lead_book(settings: Settings) -> LeadBook:
     """The book as of now: every value of the three topics, read to their end."""
     book = LeadBook()
     for name in CASEWORK_TOPICS:
-        for _, value in read_all(settings, settings.topic(name)):
+        for _, value in read_all(settings, settings.topics.name(name)):
             if value is not None:
                 _apply(book, name, value)
     return book
@@ -47,13 +47,17 @@ def _apply(book: LeadBook, name: str, value: bytes) -> None:
 
 
 def publish_status(settings: Settings, record: LeadStatusRecord) -> None:
-    _publish(settings, settings.topic("lead-status"), record.lead_id.encode(), record.to_json())
+    _publish(
+        settings, settings.topics.name("lead-status"), record.lead_id.encode(), record.to_json()
+    )
 
 
 def publish_watchlist(settings: Settings, entries: list[WatchlistEntry]) -> None:
     """Publish entries in order, all acknowledged before returning."""
     _publish_many(
-        settings, settings.topic("watchlist"), [(e.key.encode(), e.to_json()) for e in entries]
+        settings,
+        settings.topics.name("watchlist"),
+        [(e.key.encode(), e.to_json()) for e in entries],
     )
 
 
@@ -104,12 +108,14 @@ class CaseworkFollower:
         consumer = AIOKafkaConsumer(**aiokafka_kwargs(self._settings), enable_auto_commit=False)
         await consumer.start()
         try:
-            names = {self._settings.topic(n): n for n in CASEWORK_TOPICS}
-            # The worker created the topics before starting (feeds.kafka_out.ensure_topics),
+            names = {self._settings.topics.name(n): n for n in CASEWORK_TOPICS}
+            # The worker created the topics before starting (streams.topics.ensure_topics),
             # with the partition counts declared there.
-            declared = app_topics(self._settings)
+            declared = self._settings.topics.specs()
             partitions = [
-                TopicPartition(topic, p) for topic in names for p in range(declared[topic][0])
+                TopicPartition(topic, p)
+                for topic in names
+                for p in range(declared[topic].partitions)
             ]
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)

@@ -13,12 +13,12 @@ import logging
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from feeds.kafka_out import MODEL_MESSAGE_MAX_BYTES
 from models.active_model import ActiveModel
 from models.forest import ForestModel, ModelArtifactError
 from streams import metrics
 from streams.kafka_clients import aiokafka_kwargs
 from streams.settings import Settings
+from streams.topics import MODEL_MESSAGE_MAX_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class ModelRegistry:
         return True
 
     async def follow(self) -> None:
-        topic = TopicPartition(self._settings.topic("models"), 0)
+        topic = TopicPartition(self._settings.topics.name("models"), 0)
         consumer = AIOKafkaConsumer(
             **aiokafka_kwargs(self._settings),
             enable_auto_commit=False,

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from kafka import KafkaProducer
 
-from feeds.kafka_out import MODEL_MESSAGE_MAX_BYTES, ensure_topics
 from models.forest import ForestModel, ModelArtifactError
 from streams.kafka_clients import kafka_python_kwargs
 from streams.settings import Settings
 from streams.topic_reader import read_all
+from streams.topics import MODEL_MESSAGE_MAX_BYTES, ensure_topics
 
 
 def publish_model(settings: Settings, directory: Path | None, version: str | None) -> str:
@@ -19,7 +19,7 @@ def publish_model(settings: Settings, directory: Path | None, version: str | Non
     The last artifact published is the one every worker uses, so re-publishing an older
     version rolls back. The artifact is checked here first: a broken one is never sent.
     """
-    topic = settings.topic("models")
+    topic = settings.topics.name("models")
     if directory is None and version is None:
         raise ModelArtifactError("give a model directory or --version")
     # A directory's artifact is checked before anything touches Kafka.
@@ -48,7 +48,7 @@ def publish_model(settings: Settings, directory: Path | None, version: str | Non
 def _published(settings: Settings) -> dict[str, bytes]:
     """Version -> artifact, in publication order (the last one is in use)."""
     published: dict[str, bytes] = {}
-    for key, value in read_all(settings, settings.topic("models")):
+    for key, value in read_all(settings, settings.topics.name("models")):
         if key is not None and value is not None:
             published.pop(key.decode(), None)
             published[key.decode()] = value
@@ -59,7 +59,7 @@ def list_models(settings: Settings) -> list[str]:
     """Published versions in publication order; workers use the last one that is valid."""
     published = _published(settings)
     if not published:
-        return [f"no model published on {settings.topic('models')} yet"]
+        return [f"no model published on {settings.topics.name('models')} yet"]
     rows: list[tuple[str, str, bool]] = []
     for version, blob in published.items():
         try:

@@ -42,7 +42,7 @@ def monitored_accounts(settings: Settings, month: str) -> list[MonitoredAccount]
         # The shared reports topic, or each bank's own (FUNDWATCH_BANKS).
         partitions = [
             TopicPartition(topic, p)
-            for topic in settings.report_topics
+            for topic in settings.topics.inputs
             for p in consumer.partitions_for_topic(topic) or ()
         ]
         if not partitions:

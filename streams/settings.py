@@ -6,6 +6,8 @@ import os
 import re
 from dataclasses import dataclass, replace
 
+from streams.topics import TopicManager
+
 # A bank id usable in a topic name (<prefix>.reports.<bank_id>); "dlq" names the dead letters.
 BANK_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
@@ -56,23 +58,10 @@ class Settings:
     def broker_url(self) -> str:
         return ";".join(f"kafka://{s.strip()}" for s in self.bootstrap_servers.split(","))
 
-    def topic(self, name: str) -> str:
-        return f"{self.topic_prefix}.{name}"
-
-    def bank_topic(self, bank_id: str) -> str:
-        """One bank's input topic: fundwatch.reports.BSCB."""
-        return self.topic(f"reports.{bank_id}")
-
     @property
-    def report_topics(self) -> tuple[str, ...]:
-        """The topics the worker reads reports from: each bank's, or the shared one."""
-        if self.bank_ids:
-            return tuple(self.bank_topic(b) for b in self.bank_ids)
-        return (self.topic("reports"),)
-
-    def department_topic(self, code: str) -> str:
-        """One department's leads (schemas.sectors.DEPARTMENTS): fundwatch.leads.dept.cbrc."""
-        return self.topic(f"leads.dept.{code}")
+    def topics(self) -> TopicManager:
+        """The deployment's topic layout (names, partitions, configs): streams.topics."""
+        return TopicManager(self)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:

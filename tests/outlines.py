@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from casework.schemes import build_schemes
+from models.schemes import build_schemes
 
 
 def linked_outline(leads: Iterable[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:

@@ -30,7 +30,7 @@ from streams.topic_reader import read_all
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KAFKA_SCRIPT = REPO_ROOT / "deploy" / "kafka" / "kafka.sh"
 TEST_KAFKA_PORT = int(os.environ.get("FUNDWATCH_TEST_KAFKA_PORT", "39092"))
-FUNDWATCH = [sys.executable, "-c", "from streams.app import main; main()"]
+FUNDWATCH = [sys.executable, "-c", "from cli.main import main; main()"]
 
 
 def wait_for(

@@ -25,11 +25,11 @@ from casework.lead_book import SEE_ALL_DEPARTMENTS, lead_departments
 from casework.lead_status import LeadStatus, LeadStatusRecord
 from casework.monthly_report import BEIJING
 from casework.pdf import CHROMIUM_OFFLINE_FLAGS
-from casework.schemes import ROLE_NAMES_ZH
-from casework.watchlist import ListingSource, WatchlistEntry
-from feeds.kafka_out import send_lines
+from console.auth import ConsoleUser, hash_password, save_users
+from feeds.producer import send_lines
+from models.schemes import ROLE_NAMES_ZH
+from models.watchlist import ListingSource, WatchlistEntry
 from schemas.sectors import DEPARTMENTS
-from streams.console.auth import ConsoleUser, hash_password, save_users
 from streams.topic_reader import read_all
 from tests.integration.conftest import FUNDWATCH, Deployment, wait_for
 from tests.integration.test_detection_stream import model_and_live_stream
@@ -80,7 +80,7 @@ def sign_in(page: Page, base: str, name: str, password: str) -> None:
 
 
 def topic_values(deployment: Deployment, name: str) -> dict[str, bytes]:
-    topic = deployment.settings.topic(name)
+    topic = deployment.settings.topics.name(name)
     return {
         key.decode(): value
         for key, value in read_all(deployment.settings, topic)

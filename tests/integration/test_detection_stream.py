@@ -8,10 +8,10 @@ import numpy as np
 import orjson
 import pytest
 
-from casework.schemes import Scheme, build_schemes
-from feeds.kafka_out import send_lines
-from models.offline import OfflineRunner, file_messages
+from feeds.producer import send_lines
 from models.pipeline import PipelineConfig
+from models.schemes import Scheme, build_schemes
+from offline.replay import OfflineRunner, file_messages
 from schemas.sectors import DEPARTMENTS, lead_routes
 from streams.topic_reader import read_all
 from tests.integration.conftest import Deployment, wait_for
@@ -75,7 +75,7 @@ def lead_revisions(values: list[bytes]) -> dict[tuple[str, int], dict]:
 
 
 def stream_leads(deployment: Deployment) -> dict[tuple[str, int], dict]:
-    values = [v for _, v in read_all(deployment.settings, deployment.settings.topic("leads"))]
+    values = [v for _, v in read_all(deployment.settings, deployment.settings.topics.name("leads"))]
     return lead_revisions([v for v in values if v is not None])
 
 
@@ -86,7 +86,7 @@ def scored(revisions: dict[tuple[str, int], dict]) -> dict[tuple[str, int], dict
 
 def published_schemes(deployment: Deployment) -> list[Scheme]:
     """The schemes on the schemes topic (latest value per id; withdrawn ids left out)."""
-    latest = dict(read_all(deployment.settings, deployment.settings.topic("schemes")))
+    latest = dict(read_all(deployment.settings, deployment.settings.topics.name("schemes")))
     schemes = [orjson.loads(v) for v in latest.values() if v is not None]
     return sorted(
         (Scheme.from_dict(s) for s in schemes if "members" in s),
@@ -169,7 +169,7 @@ def test_worker_and_backtest_give_identical_features_and_leads(
         scheme_totals(streamed_leads.values()), scheme_totals(offline_leads.values())
     )
     # The schemes topic holds the schemes the stream's leads form.
-    values = read_all(deployment.settings, deployment.settings.topic("leads"))
+    values = read_all(deployment.settings, deployment.settings.topics.name("leads"))
     leads_as_sent = [orjson.loads(v) for _, v in values if v is not None]
     wait_for(
         lambda: published_schemes(deployment) == build_schemes(leads_as_sent),
@@ -179,7 +179,7 @@ def test_worker_and_backtest_give_identical_features_and_leads(
     # Every revision also reached each department it is routed to, and no other.
     settings = deployment.settings
     for department in DEPARTMENTS:
-        values = read_all(settings, settings.department_topic(department.code))
+        values = read_all(settings, settings.topics.department(department.code))
         routed = lead_revisions([v for _, v in values if v is not None])
         expected = {
             key: lead
@@ -221,7 +221,7 @@ def test_a_published_model_is_used_and_a_broken_one_refused(
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=deployment.settings.bootstrap_servers)
-    producer.send(deployment.settings.topic("models"), key=b"broken", value=b"not a model")
+    producer.send(deployment.settings.topics.name("models"), key=b"broken", value=b"not a model")
     producer.flush()
     producer.close()
     wait_for(

@@ -15,12 +15,13 @@ import numpy as np
 import orjson
 import pytest
 
-from feeds.kafka_out import ensure_topics, send_lines
+from feeds.producer import send_lines
 from models.active_model import ActiveModel
 from models.forest import ForestModel
-from models.offline import OfflineRunner, line_messages
 from models.pipeline import PipelineConfig
+from offline.replay import OfflineRunner, line_messages
 from streams.topic_reader import read_all
+from streams.topics import ensure_topics
 from tests.integration.conftest import KAFKA_SCRIPT, TEST_KAFKA_PORT, Deployment, wait_for
 from tests.integration.test_detection_stream import LATENESS_MS, model_and_live_stream
 from tests.outlines import linked_outline, scheme_outline
@@ -45,7 +46,7 @@ def uninterrupted_run(lines: list[bytes], model_dir: Path) -> tuple[OfflineRunne
 def streamed_leads(deployment: Deployment) -> dict[tuple[str, int], list[bytes]]:
     """Every message published for each lead revision, in the order published."""
     copies: dict[tuple[str, int], list[bytes]] = defaultdict(list)
-    for _, value in read_all(deployment.settings, deployment.settings.topic("leads")):
+    for _, value in read_all(deployment.settings, deployment.settings.topics.name("leads")):
         assert value is not None
         lead = orjson.loads(value)
         copies[(lead["lead_id"], lead["revision"])].append(value)

@@ -10,13 +10,14 @@ import numpy as np
 import orjson
 import pytest
 
-from feeds.kafka_out import ensure_topics, send_lines
+from feeds.producer import send_lines
 from feeds.simulate import Simulation, SimulationConfig, report_lines
 from ingest.state import AccountLedger
-from models.offline import OfflineRunner, line_messages
 from models.pipeline import PipelineConfig
+from offline.replay import OfflineRunner, line_messages
 from schemas.report import parse_report
 from streams.topic_reader import read_all
+from streams.topics import ensure_topics
 from tests.integration.conftest import Deployment, wait_for
 from tests.reports import encode, valid_report
 
@@ -90,7 +91,7 @@ def test_bad_records_are_dead_lettered_with_reasons_and_the_worker_goes_on(
 
     letters = [
         orjson.loads(v)
-        for _, v in read_all(deployment.settings, deployment.settings.topic("reports.dlq"))
+        for _, v in read_all(deployment.settings, deployment.settings.topics.name("reports.dlq"))
     ]
     by_original = {base64.b64decode(d["original_base64"]): d for d in letters}
     assert set(by_original) == set(bad), "every bad record is in the DLQ with its exact bytes"
@@ -98,7 +99,7 @@ def test_bad_records_are_dead_lettered_with_reasons_and_the_worker_goes_on(
         letter = by_original[original]
         assert letter["reason"] == reason
         assert letter["errors"] and all(e["message"] for e in letter["errors"])
-        assert letter["source"]["topic"] == deployment.settings.topic("reports")
+        assert letter["source"]["topic"] == deployment.settings.topics.name("reports")
         assert letter["source"]["offset"] >= 0
     assert (
         by_original[encode(valid_report(report_id="BAD1", amount="-5"))]["errors"][0]["field"]

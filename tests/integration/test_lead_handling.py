@@ -14,9 +14,9 @@ import pytest
 from kafka import KafkaProducer
 
 from casework.lead_status import LeadStatusRecord
-from casework.watchlist import WatchlistEntry
-from feeds.kafka_out import ensure_topics
+from models.watchlist import WatchlistEntry
 from streams.topic_reader import read_all
+from streams.topics import ensure_topics
 from tests.integration.conftest import FUNDWATCH, Deployment
 from tests.unit.test_lead_view import lead
 
@@ -29,7 +29,9 @@ def publish_leads(deployment: Deployment, *leads: dict) -> None:
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers)
     for record in leads:
         producer.send(
-            settings.topic("leads"), key=record["lead_id"].encode(), value=orjson.dumps(record)
+            settings.topics.name("leads"),
+            key=record["lead_id"].encode(),
+            value=orjson.dumps(record),
         )
     producer.flush()
     producer.close()
@@ -65,14 +67,14 @@ def test_an_analyst_verifies_a_lead_and_lists_its_account(deployment: Deployment
     ).stdout
     assert "now verifying" in out and "negative list" in out
 
-    (status_value,) = [v for k, v in read_all(settings, settings.topic("lead-status")) if v]
+    (status_value,) = [v for k, v in read_all(settings, settings.topics.name("lead-status")) if v]
     record = LeadStatusRecord.from_json(status_value)
     assert (record.lead_id, record.status.value, record.history[0].by) == (
         "L1",
         "verifying",
         "analyst1",
     )
-    (listing_value,) = [v for k, v in read_all(settings, settings.topic("watchlist")) if v]
+    (listing_value,) = [v for k, v in read_all(settings, settings.topics.name("watchlist")) if v]
     listing = WatchlistEntry.from_json(listing_value)
     assert (listing.key, listing.source.value, listing.lead_id) == (
         f"account:{lead()['account_id']}",
@@ -95,7 +97,7 @@ def test_an_analyst_verifies_a_lead_and_lists_its_account(deployment: Deployment
     )
     assert "no lead L9" in refused(deployment, "leads", "--show", "L9", "--set-status", "tracking")
     assert "already listed" in refused(deployment, "watchlist", "add", "--from-lead", "L1")
-    assert len([v for _, v in read_all(settings, settings.topic("lead-status")) if v]) == 1
+    assert len([v for _, v in read_all(settings, settings.topics.name("lead-status")) if v]) == 1
 
     closed = deployment.run_cli(
         "leads", "--show", "L1", "--set-status", "closed", "--outcome", "confirmed"

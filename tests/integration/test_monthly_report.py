@@ -18,9 +18,10 @@ import pytest
 from kafka import KafkaProducer
 
 from casework.lead_status import LeadStatus, Outcome
-from casework.watchlist import EntityType, ListingSource, WatchlistEntry
-from feeds.kafka_out import ensure_topics, send_lines
+from feeds.producer import send_lines
+from models.watchlist import EntityType, ListingSource, WatchlistEntry
 from schemas.lead import Severity
+from streams.topics import ensure_topics
 from tests.integration.conftest import FUNDWATCH, Deployment
 from tests.reports import encode, valid_report
 from tests.unit.test_monthly_report import figure, lead_value, parse, status_value
@@ -42,7 +43,7 @@ def publish(deployment: Deployment) -> None:
         # Sent first, so it is its partition's first message: appended "in September", long
         # before the month began, it lies before where the report starts reading.
         producer.send(
-            settings.topic("reports"),
+            settings.topics.name("reports"),
             key=b"6222000000000009",
             value=encode(
                 valid_report(report_id="R-old", tx_id="T-old", account_id="6222000000000009")
@@ -86,7 +87,9 @@ def publish(deployment: Deployment) -> None:
         ]
         for value in leads:
             producer.send(
-                settings.topic("leads"), key=orjson.loads(value)["lead_id"].encode(), value=value
+                settings.topics.name("leads"),
+                key=orjson.loads(value)["lead_id"].encode(),
+                value=value,
             )
         statuses = {
             "L-new": status_value("L-new", (LeadStatus.TRACKING, "2026-11-03T06:00:00", None)),
@@ -100,7 +103,7 @@ def publish(deployment: Deployment) -> None:
             ),
         }
         for lead_id, value in statuses.items():
-            producer.send(settings.topic("lead-status"), key=lead_id.encode(), value=value)
+            producer.send(settings.topics.name("lead-status"), key=lead_id.encode(), value=value)
         listing = WatchlistEntry(
             entity_type=EntityType.ACCOUNT,
             entity_id=SHIDIAN_ACCOUNT,
@@ -110,7 +113,7 @@ def publish(deployment: Deployment) -> None:
             added_at=datetime(2026, 11, 11, tzinfo=UTC),
         )
         producer.send(
-            settings.topic("watchlist"), key=listing.key.encode(), value=listing.to_json()
+            settings.topics.name("watchlist"), key=listing.key.encode(), value=listing.to_json()
         )
         producer.flush(timeout=30)
     finally:

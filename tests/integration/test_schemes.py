@@ -10,13 +10,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-from casework.schemes import build_schemes
-from feeds.kafka_out import send_lines
+from feeds.producer import send_lines
 from models.active_model import ActiveModel
 from models.forest import ForestModel
-from models.offline import OfflineRunner
 from models.pipeline import PipelineConfig
+from models.schemes import build_schemes
 from models.trails import TrailState
+from offline.replay import OfflineRunner
 from streams.topic_reader import read_all
 from tests.integration.conftest import Deployment, wait_for
 from tests.integration.test_detection_stream import model_and_live_stream, published_schemes
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 def latest_leads(deployment: Deployment) -> dict[str, dict]:
     """The highest revision of each lead on the leads topic, as sent."""
     latest: dict[str, dict] = {}
-    for _, value in read_all(deployment.settings, deployment.settings.topic("leads")):
+    for _, value in read_all(deployment.settings, deployment.settings.topics.name("leads")):
         lead = orjson.loads(value) if value is not None else None
         if lead and (
             lead["lead_id"] not in latest or lead["revision"] > latest[lead["lead_id"]]["revision"]

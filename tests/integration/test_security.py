@@ -22,10 +22,10 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAuthorizationFailedError
 
-from feeds.kafka_out import ensure_topics
 from streams.kafka_clients import kafka_python_kwargs
 from streams.settings import Settings
 from streams.topic_reader import read_all
+from streams.topics import ensure_topics
 from tests.integration.conftest import (
     FUNDWATCH,
     KAFKA_SCRIPT,
@@ -141,24 +141,28 @@ def test_a_bank_writes_its_own_topic_and_nothing_else(secure: SecureDeployment) 
     settings = secure.settings("bank-bscb")
     producer = KafkaProducer(**secure.kwargs("bank-bscb"), max_block_ms=10_000)
     try:
-        own = producer.send(settings.bank_topic("BSCB"), key=b"A1", value=encode(valid_report()))
-        assert own.get(timeout=30).topic == settings.bank_topic("BSCB")
+        own = producer.send(settings.topics.bank("BSCB"), key=b"A1", value=encode(valid_report()))
+        assert own.get(timeout=30).topic == settings.topics.bank("BSCB")
         with pytest.raises(TopicAuthorizationFailedError):
-            producer.send(settings.bank_topic("ICBC-BS"), value=b"{}").get(timeout=30)
+            producer.send(settings.topics.bank("ICBC-BS"), value=b"{}").get(timeout=30)
         with pytest.raises(TopicAuthorizationFailedError):
-            producer.send(settings.topic("reports"), value=b"{}").get(timeout=30)
+            producer.send(settings.topics.name("reports"), value=b"{}").get(timeout=30)
     finally:
         producer.close(timeout=5)
 
     admin = KafkaAdminClient(**secure.kwargs("bank-bscb"))
     try:
         with pytest.raises(KafkaError, match=r"(?i)authoriz"):
-            admin.create_topics([NewTopic(settings.topic("reports.NEWBANK"), 1, 1)])
+            admin.create_topics([NewTopic(settings.topics.name("reports.NEWBANK"), 1, 1)])
     finally:
         admin.close()
 
     # A bank reads nothing, not even its own reports.
-    for topic in (settings.topic("leads"), settings.department_topic("pboc"), own.get().topic):
+    for topic in (
+        settings.topics.name("leads"),
+        settings.topics.department("pboc"),
+        own.get().topic,
+    ):
         assert_cannot_read(secure.kwargs("bank-bscb"), topic)
 
 
@@ -184,20 +188,26 @@ def test_a_department_reads_its_own_leads_only(secure: SecureDeployment) -> None
     try:
         for record in (cbrc_lead, jrb_lead):
             key, value = record["lead_id"].encode(), orjson.dumps(record)
-            producer.send(service.department_topic(record["lead_department"]), key=key, value=value)
-            producer.send(service.topic("leads"), key=key, value=value)
+            producer.send(
+                service.topics.department(record["lead_department"]), key=key, value=value
+            )
+            producer.send(service.topics.name("leads"), key=key, value=value)
         producer.flush(timeout=30)
     finally:
         producer.close(timeout=5)
 
     cbrc = secure.settings("dept-cbrc")
-    assert [k for k, _ in read_all(cbrc, cbrc.department_topic("cbrc"))] == [b"Lcbrc0000000001"]
-    for topic in (cbrc.department_topic("jrb"), cbrc.topic("leads"), cbrc.topic("lead-status")):
+    assert [k for k, _ in read_all(cbrc, cbrc.topics.department("cbrc"))] == [b"Lcbrc0000000001"]
+    for topic in (
+        cbrc.topics.department("jrb"),
+        cbrc.topics.name("leads"),
+        cbrc.topics.name("lead-status"),
+    ):
         assert_cannot_read(secure.kwargs("dept-cbrc"), topic)
     # PBOC reads every lead.
     pboc = secure.settings("dept-pboc")
-    assert [k for k, _ in read_all(pboc, pboc.department_topic("jrb"))] == [b"Ljrb00000000001"]
-    assert len(list(read_all(pboc, pboc.topic("leads")))) == 2
+    assert [k for k, _ in read_all(pboc, pboc.topics.department("jrb"))] == [b"Ljrb00000000001"]
+    assert len(list(read_all(pboc, pboc.topics.name("leads")))) == 2
 
     # The regulator's own command and client.properties: its topic, and no other.
     leads = [*FUNDWATCH, "leads", "--department-topic", "--limit", "5", "--lang", "en"]
@@ -313,9 +323,11 @@ def test_the_worker_processes_bank_topics_over_tls(secure_broker: str, tmp_path:
         wait_for(taken, 90, "the worker to take both banks' reports")
         assert worker.total("fundwatch_reports_accepted_total") == 40
         service = deployment.settings
-        letters = [orjson.loads(v) for _, v in read_all(service, service.topic("reports.dlq"))]
+        letters = [
+            orjson.loads(v) for _, v in read_all(service, service.topics.name("reports.dlq"))
+        ]
         assert [(d["reason"], d["report_id"]) for d in letters] == [("bank_mismatch", "F-1")]
-        assert letters[0]["source"]["topic"] == service.bank_topic("BSCB")
+        assert letters[0]["source"]["topic"] == service.topics.bank("BSCB")
         assert "ICBC-BS" in letters[0]["errors"][0]["message"]
     finally:
         for worker in deployment.workers:

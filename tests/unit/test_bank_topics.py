@@ -9,10 +9,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from cli.acl import Grant, PolicyError, load_policy, parse_policy, policy_grants
 from ingest.pipeline import IngestStage, InputMessage, Verdict, topic_bank
 from ingest.state import AccountLedger
 from schemas.envelopes import SourcePosition
-from streams.acl_command import Grant, PolicyError, load_policy, parse_policy, policy_grants
 from streams.settings import Settings
 from tests.reports import encode, valid_report
 

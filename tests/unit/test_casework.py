@@ -17,7 +17,12 @@ from casework.lead_status import (
     StatusChange,
     StatusChangeError,
 )
-from casework.watchlist import (
+from feeds.simulate import Simulation, SimulationConfig
+from ingest.pipeline import InputMessage
+from models.active_model import ActiveModel
+from models.forest import TrainingConfig
+from models.pipeline import PipelineConfig
+from models.watchlist import (
     EntityType,
     ListingSource,
     Watchlist,
@@ -25,13 +30,8 @@ from casework.watchlist import (
     WatchlistError,
     entries_from_csv,
 )
-from feeds.simulate import Simulation, SimulationConfig
-from ingest.pipeline import InputMessage
-from models.active_model import ActiveModel
-from models.forest import TrainingConfig
-from models.offline import OfflineRunner, line_messages
-from models.pipeline import PipelineConfig
-from models.training import train, training_set
+from offline.replay import OfflineRunner, line_messages
+from offline.training import train, training_set
 from schemas.envelopes import SourcePosition
 from schemas.report import parse_report
 from tests.reports import encode, valid_report

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.console.auth import (
+from console.auth import (
     AuthError,
     ConsoleUser,
     LoginThrottle,

@@ -19,12 +19,12 @@ import pytest
 from feeds.simulate import Simulation, SimulationConfig, write_jsonl, write_truth
 from ingest.pipeline import InputMessage
 from models.active_model import ActiveModel
-from models.backtest import run_backtest
-from models.evaluate import evaluate_files
 from models.forest import ForestModel, TrainingConfig
-from models.offline import OfflineRunner, file_messages
 from models.pipeline import PipelineConfig
-from models.training import train, training_set
+from offline.backtest import run_backtest
+from offline.evaluate import evaluate_files
+from offline.replay import OfflineRunner, file_messages
+from offline.training import train, training_set
 from tests.outlines import linked_outline, scheme_outline
 
 LATENESS_MS = 7_200_000

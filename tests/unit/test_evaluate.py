@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from casework.schemes import build_schemes
-from models.evaluate import (
+from models.schemes import build_schemes
+from offline.evaluate import (
     AMLSIM,
     SIMULATOR,
     Evaluation,

@@ -206,8 +206,8 @@ def test_bootstrap_servers_from_the_properties_unless_the_environment_says(tmp_p
 
 def test_bank_topics_from_the_environment() -> None:
     settings = Settings.from_env({"FUNDWATCH_BANKS": "BSCB, ICBC-BS"})
-    assert settings.report_topics == ("fundwatch.reports.BSCB", "fundwatch.reports.ICBC-BS")
-    assert Settings.from_env({}).report_topics == ("fundwatch.reports",)
+    assert settings.topics.inputs == ("fundwatch.reports.BSCB", "fundwatch.reports.ICBC-BS")
+    assert Settings.from_env({}).topics.inputs == ("fundwatch.reports",)
     for bad in ("dlq", "保山银行", "A,A"):
         with pytest.raises(SettingsError, match="FUNDWATCH_BANKS"):
             Settings.from_env({"FUNDWATCH_BANKS": bad})

@@ -6,8 +6,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from cli.lead_text import LeadFilter, render_lead_detail
 from schemas.files import load_schema
-from streams.lead_view import LeadFilter, render_lead_detail
 
 
 def lead(**changes: Any) -> dict[str, Any]:

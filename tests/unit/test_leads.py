@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from casework.watchlist import WatchlistHit
 from models.feature_names import FEATURE_NAMES
 from models.leads import (
     DAY_MS,
@@ -34,6 +33,7 @@ from models.leads import (
 )
 from models.reasons import FEATURE_TEXTS, explain
 from models.snapshot import AccountSnapshot
+from models.watchlist import WatchlistHit
 from schemas.lead import Lead, Severity
 
 T0 = 1_790_000_000_000  # 2026-09-21, epoch ms

@@ -30,9 +30,9 @@ from casework.monthly_report import (
 )
 from casework.pdf import CHROMIUM_ENV, html_to_pdf
 from casework.report_render import SECTOR_NAMES, render_html, render_markdown
-from casework.schemes import COLLECTOR, CONTROLLER, PAYOUT
-from casework.watchlist import EntityType, ListingSource, WatchlistEntry
+from models.schemes import COLLECTOR, CONTROLLER, PAYOUT
 from models.sketch import HyperLogLog, counterparty_hash
+from models.watchlist import EntityType, ListingSource, WatchlistEntry
 from schemas.lead import Lead, LeadKind, Severity, TrailDirection, TrailLink
 from schemas.sectors import SECTORS
 

@@ -10,22 +10,22 @@ import orjson
 
 from casework.lead_book import LeadBook
 from casework.lead_status import LeadStatus, LeadStatusRecord, StatusChange
-from casework.schemes import Scheme
-from schemas.lead import Lead, LeadKind, Severity, TrailDirection, TrailLink
-from streams.lead_view import (
+from cli.lead_text import (
     SchemeFilter,
     detail_of,
     render_lead,
     scheme_detail_of,
     scheme_listing,
 )
-from streams.scheme_view import (
+from cli.scheme_text import (
     display_width,
     money_flow_picture,
     render_scheme,
     render_scheme_detail,
     short_accounts,
 )
+from models.schemes import Scheme
+from schemas.lead import Lead, LeadKind, Severity, TrailDirection, TrailLink
 
 START = datetime(2026, 10, 4, 8, 0, tzinfo=UTC)
 REGIONS = {"隆阳区": "530502", "腾冲市": "530581", "昆明": "530102"}

@@ -22,14 +22,14 @@ from casework.charts import (
     text_width,
 )
 from casework.lead_book import LeadBook
-from casework.schemes import Scheme
-from streams.console.schemes import (
+from console.scheme_pages import (
     lead_scheme,
     lead_trail,
     scheme_page,
     scheme_rows,
     visible_scheme,
 )
+from models.schemes import Scheme
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "scheme_leads.jsonl"
 SVG = "{http://www.w3.org/2000/svg}"

@@ -18,14 +18,14 @@ import orjson
 import pytest
 from jsonschema import Draft202012Validator, ValidationError
 
-from casework.schemes import build_schemes
-from casework.watchlist import EntityType, ListingSource, Watchlist, WatchlistEntry
 from ingest.pipeline import InputMessage
 from models.feature_names import FEATURE_NAMES
 from models.leads import ModelView
-from models.offline import OfflineRunner
 from models.pipeline import PipelineConfig
+from models.schemes import build_schemes
 from models.trails import Movement, OutflowLog, TrailPolicy, TrailState
+from models.watchlist import EntityType, ListingSource, Watchlist, WatchlistEntry
+from offline.replay import OfflineRunner
 from schemas.files import load_schema
 from tests.outlines import linked_outline
 from tests.worlds import START, TransferWorld

@@ -37,9 +37,9 @@ from kafka.admin import (
 )
 from kafka.admin._users import ScramMechanism, UserScramCredentialUpsertion
 
+from cli.commands import command_config_option
 from schemas.sectors import DEPARTMENTS
 from streams.app import app, settings
-from streams.commands import command_config_option
 from streams.kafka_clients import kafka_python_kwargs
 from streams.settings import BANK_ID, Settings
 
@@ -191,14 +191,16 @@ def policy_grants(policy: AccessPolicy, settings: Settings) -> set[Grant]:
         allow(user, "TOPIC", "PREFIXED", prefix, "DESCRIBE_CONFIGS")
         allow(user, "GROUP", "PREFIXED", prefix, "READ", "DESCRIBE")
     for bank_id, user in policy.banks:
-        allow(user, "TOPIC", "LITERAL", settings.bank_topic(bank_id), "WRITE", "DESCRIBE")
+        allow(user, "TOPIC", "LITERAL", settings.topics.bank(bank_id), "WRITE", "DESCRIBE")
     for code, user in policy.departments:
-        allow(user, "TOPIC", "LITERAL", settings.department_topic(code), "READ", "DESCRIBE")
+        allow(user, "TOPIC", "LITERAL", settings.topics.department(code), "READ", "DESCRIBE")
         allow(user, "GROUP", "PREFIXED", f"{prefix}.dept.{code}.", "READ")
         if code in policy.all_leads:
             for topic in ("leads", "lead-status", "watchlist", "schemes"):
-                allow(user, "TOPIC", "LITERAL", settings.topic(topic), "READ", "DESCRIBE")
-            allow(user, "TOPIC", "PREFIXED", settings.topic("leads.dept."), "READ", "DESCRIBE")
+                allow(user, "TOPIC", "LITERAL", settings.topics.name(topic), "READ", "DESCRIBE")
+            allow(
+                user, "TOPIC", "PREFIXED", settings.topics.name("leads.dept."), "READ", "DESCRIBE"
+            )
     return grants
 
 

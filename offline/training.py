@@ -18,8 +18,8 @@ from models.active_model import model_input
 from models.feature_names import FEATURE_NAMES
 from models.features import beijing_day
 from models.forest import ForestModel, TrainingConfig, train_forest
-from models.offline import OfflineRunner
 from models.pipeline import PipelineConfig
+from offline.replay import OfflineRunner
 
 FEATURE_QUANTILES = ("0.5", "0.9", "0.99", "0.999")
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import orjson
 from tqdm import tqdm
 
-from casework.watchlist import Watchlist
 from models.active_model import ActiveModel
 from models.forest import ForestModel
-from models.offline import OfflineRunner, file_messages
 from models.pipeline import PipelineConfig
+from models.watchlist import Watchlist
+from offline.replay import OfflineRunner, file_messages
 
 
 def run_backtest(

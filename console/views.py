@@ -4,7 +4,7 @@ Pages under ``/console/``: a live lead list, a lead's page (reasons, evidence, t
 money in and out, its scheme and money trail, status history, the status change form), the
 suspected schemes (案件线索) and a scheme's page with its money flow, the negative list and
 the worker's health. The browser code (``static/``) polls small JSON endpoints under
-``/console/api/``. Every page and endpoint needs a signed-in user (``streams.console.auth``),
+``/console/api/``. Every page and endpoint needs a signed-in user (``console.auth``),
 and a user sees the leads and schemes routed to their departments only (PBOC and 打非办 see
 all).
 
@@ -15,11 +15,9 @@ lead-status and watchlist topics, then applied to the book at once so the page s
 from __future__ import annotations
 
 import asyncio
-import getpass
 import logging
 import os
 import secrets
-import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,11 +27,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import click
 import orjson
 from aiohttp.web import Request, Response
 from faust import web
-from faust.cli import AppCommand, argument, option
 from prometheus_client import Metric
 
 from casework.charts import scheme_flow_chart
@@ -48,22 +44,8 @@ from casework.lead_status import (
     StatusChange,
     StatusChangeError,
 )
-from casework.schemes import (
-    DIRECTION_NAMES_EN,
-    DIRECTION_NAMES_ZH,
-    ROLE_NAMES_EN,
-    ROLE_NAMES_ZH,
-    ROLES,
-    Scheme,
-)
-from casework.watchlist import SOURCE_NAMES_ZH, WatchlistEntry, WatchlistError
-from schemas.lead import Severity
-from schemas.sectors import DEPARTMENTS, SECTORS
-from streams import metrics
-from streams.agents import casework, models
-from streams.app import accounts, app, lead_status_topic, settings, watchlist_topic
-from streams.console.activity import account_activity
-from streams.console.auth import (
+from console.activity import account_activity
+from console.auth import (
     SESSION_COOKIE,
     AuthError,
     ConsoleUser,
@@ -72,12 +54,8 @@ from streams.console.auth import (
     SessionSigner,
     UsersFile,
     check_login,
-    hash_password,
-    password_problem,
-    remove_user,
-    upsert_user,
 )
-from streams.console.schemes import (
+from console.scheme_pages import (
     MAX_LISTED_SCHEMES,
     lead_scheme,
     lead_trail,
@@ -85,7 +63,21 @@ from streams.console.schemes import (
     scheme_rows,
     visible_scheme,
 )
-from streams.lead_view import SEVERITY_ZH
+from models.schemes import (
+    DIRECTION_NAMES_EN,
+    DIRECTION_NAMES_ZH,
+    ROLE_NAMES_EN,
+    ROLE_NAMES_ZH,
+    ROLES,
+    Scheme,
+)
+from models.watchlist import SOURCE_NAMES_ZH, WatchlistEntry, WatchlistError
+from schemas.glossary import SEVERITY_NAMES_EN, SEVERITY_NAMES_ZH
+from schemas.lead import Severity
+from schemas.sectors import DEPARTMENTS, SECTORS
+from streams import metrics
+from streams.agents import casework, models
+from streams.app import accounts, app, lead_status_topic, settings, watchlist_topic
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +104,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-SEVERITY_EN = {"general": "general", "major": "major", "case_related": "case-related"}
 
 
 # -- configuration -----------------------------------------------------------------------------
@@ -276,7 +267,7 @@ def _visible_scheme(signed_in: SignedIn, scheme_id: str) -> Scheme:
 
 
 def _static_files() -> dict[str, tuple[bytes, str]]:
-    folder = resources.files("streams.console").joinpath("static")
+    folder = resources.files("console").joinpath("static")
     files = {}
     for item in folder.iterdir():
         content_type = STATIC_TYPES.get(Path(item.name).suffix)
@@ -377,7 +368,8 @@ def _labels() -> dict[str, Any]:
             o.value: {"zh": OUTCOME_NAMES_ZH[o], "en": OUTCOME_NAMES_EN[o]} for o in Outcome
         },
         "severity": {
-            s.value: {"zh": SEVERITY_ZH[s.value], "en": SEVERITY_EN[s.value]} for s in Severity
+            s.value: {"zh": SEVERITY_NAMES_ZH[s.value], "en": SEVERITY_NAMES_EN[s.value]}
+            for s in Severity
         },
         "department": {d.code: {"zh": d.name_zh, "en": d.name_en} for d in DEPARTMENTS},
         "source": {s.value: {"zh": name, "en": s.value} for s, name in SOURCE_NAMES_ZH.items()},
@@ -721,68 +713,3 @@ class Health(ConsoleView):
                 "now": datetime.now(UTC).isoformat(),
             }
         )
-
-
-# -- fundwatch console-user --------------------------------------------------------------------
-
-
-@app.command(
-    argument("action", type=click.Choice(["add", "remove", "list"])),
-    argument("name", required=False),
-    option(
-        "--department",
-        "departments",
-        multiple=True,
-        help="add: a department code (repeat for several), e.g. pboc, dfb, cbrc.",
-    ),
-    option(
-        "--password-stdin",
-        is_flag=True,
-        help="add: read the password from the first line of standard input (no prompt).",
-    ),
-)
-async def console_user(
-    self: AppCommand,
-    action: str,
-    name: str | None,
-    departments: tuple[str, ...],
-    password_stdin: bool,
-) -> None:
-    """Add or change (add), remove or list the web console's users, in the users file named
-    by FUNDWATCH_CONSOLE_USERS. Running workers pick the change up at once."""
-    if CONFIG.users is None:
-        raise SystemExit(f"{USERS_ENV} is not set: it names the console's users file")
-    path = CONFIG.users.path
-    try:
-        if action == "list":
-            from streams.console.auth import load_users
-
-            for user in load_users(path).values():
-                print(f"{user.name}\t{','.join(sorted(user.departments))}")
-            return
-        if not name:
-            raise click.UsageError(f"console-user {action} needs a user NAME")
-        if action == "remove":
-            remove_user(path, name)
-            print(f"removed {name} from {path}")
-            return
-        if not departments:
-            raise click.UsageError("console-user add needs --department CODE")
-        password = _read_password(password_stdin)
-        problem = password_problem(password)
-        if problem is not None:
-            raise SystemExit(problem)
-        user = ConsoleUser(name, frozenset(departments), hash_password(password))
-        new = upsert_user(path, user)
-        print(f"{'added' if new else 'updated'} {name} ({', '.join(departments)}) in {path}")
-    except AuthError as exc:
-        raise SystemExit(str(exc)) from exc
-
-
-def _read_password(from_stdin: bool) -> str:
-    if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass("password: ")
-    if getpass.getpass("again: ") != first:
-        raise SystemExit("the passwords differ")
-    return first

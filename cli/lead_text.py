@@ -1,5 +1,5 @@
 """``fundwatch leads``: leads as a readable list, with their reasons; the suspected schemes
-(案件线索) they form (``--schemes``, ``--scheme ID``, rendered by streams.scheme_view)."""
+(案件线索) they form (``--schemes``, ``--scheme ID``, rendered by cli.scheme_text)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from casework.lead_book import LeadBook, LeadFilter
 from casework.lead_status import OUTCOME_NAMES_ZH, STATUS_NAMES_ZH, LeadStatus, LeadStatusRecord
-from casework.schemes import Scheme
-from schemas.lead import LeadKind
-from schemas.sectors import DEPARTMENTS
-from streams.casework_topics import load_lead_book
-from streams.kafka_clients import kafka_python_kwargs
-from streams.scheme_view import (
+from cli.scheme_text import (
     SchemeFilter,
     display_width,
     lead_kind_text,
@@ -26,6 +21,12 @@ from streams.scheme_view import (
     render_scheme_detail,
     trail_lines,
 )
+from models.schemes import Scheme
+from schemas.glossary import SEVERITY_NAMES_ZH
+from schemas.lead import LeadKind
+from schemas.sectors import DEPARTMENTS
+from streams.casework_topics import load_lead_book
+from streams.kafka_clients import kafka_python_kwargs
 from streams.settings import Settings
 from streams.topic_reader import read_all
 
@@ -40,7 +41,7 @@ __all__ = [
     "show_schemes",
 ]
 
-SEVERITY_ZH = {"general": "一般", "major": "重大", "case_related": "涉案"}
+SEVERITY_ZH = SEVERITY_NAMES_ZH
 DEPARTMENT_NAMES = {d.code: (d.name_zh, d.name_en) for d in DEPARTMENTS}
 
 
@@ -132,7 +133,7 @@ def show_leads(
     # SIGTERM and Ctrl-C stop the process the plain way.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    topic = leads_topic or settings.topic("leads")
+    topic = leads_topic or settings.topics.name("leads")
     # Where following starts is taken before the book is read, so that no revision published
     # meanwhile is missed (one read twice is ignored: the book keeps the highest revision).
     consumer = KafkaConsumer(**kafka_python_kwargs(settings), enable_auto_commit=False)
@@ -159,7 +160,7 @@ def _show(
     lead_filter: LeadFilter,
     leads_topic: str | None = None,
 ) -> None:
-    topic = leads_topic or settings.topic("leads")
+    topic = leads_topic or settings.topics.name("leads")
     book = load_lead_book(settings) if leads_topic is None else _topic_book(settings, leads_topic)
     if lead_filter.lead_id is not None:
         if lead_filter.lead_id not in book.leads:
@@ -222,7 +223,7 @@ def show_schemes(
     ``leads_topic``: build them from a department's own topic only, without statuses."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    topic = leads_topic or settings.topic("leads")
+    topic = leads_topic or settings.topics.name("leads")
     book = load_lead_book(settings) if leads_topic is None else _topic_book(settings, leads_topic)
     if scheme_id is not None:
         detail = scheme_detail_of(book, scheme_id, lang, with_statuses=leads_topic is None)

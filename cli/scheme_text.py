@@ -1,6 +1,6 @@
 """``fundwatch leads --schemes`` and ``--scheme ID``: suspected schemes (案件线索) as text.
 
-Pure: every function takes schemes (casework.schemes) and leads as they stand and returns
+Pure: every function takes schemes (models.schemes) and leads as they stand and returns
 text, so the command and its tests render alike. Severities, counties, sectors and
 departments are named as the monthly report (casework.report_render) names them. Times are
 shown as the leads show them (UTC, to the minute), so a scheme's times match its leads'.
@@ -16,7 +16,7 @@ from typing import Any
 
 from casework.lead_status import STATUS_NAMES_EN, STATUS_NAMES_ZH, STATUS_ORDER, LeadStatus
 from casework.report_render import SEVERITY_NAMES, county_name, department_name, sector_name
-from casework.schemes import (
+from models.schemes import (
     COLLECTOR,
     CONTROLLER,
     DIRECTION_NAMES_EN,

@@ -1,4 +1,4 @@
-"""What the console shows of the suspected schemes (案件线索, ``casework.schemes``).
+"""What the console shows of the suspected schemes (案件线索, ``models.schemes``).
 
 The schemes list, a scheme's page, and on a lead's page the scheme it belongs to and, for a
 linked lead, its money trail. Pure functions of a LeadBook and the user's departments (no
@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from casework.lead_book import LeadBook, visible_to
-from casework.schemes import ROLES, Scheme, SchemeFlow, SchemeMember
+from models.schemes import ROLES, Scheme, SchemeFlow, SchemeMember
 
 MAX_LISTED_SCHEMES = 500
 

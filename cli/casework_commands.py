@@ -14,7 +14,8 @@ import click
 from faust.cli import AppCommand, argument, option
 
 from casework.lead_status import STATUS_NAMES_ZH, LeadStatus, Outcome, StatusChange
-from casework.watchlist import (
+from cli.commands import failing_clearly
+from models.watchlist import (
     SOURCE_NAMES_ZH,
     EntityType,
     ListingSource,
@@ -24,7 +25,6 @@ from casework.watchlist import (
 )
 from streams.app import app, settings
 from streams.casework_topics import change_status, load_lead_book, publish_watchlist
-from streams.commands import failing_clearly
 
 
 def default_user() -> str:
@@ -111,7 +111,7 @@ def _match_args(entry: WatchlistEntry) -> tuple[str | None, str | None, str | No
 
 
 def _topic() -> str:
-    return settings.topic("watchlist")
+    return settings.topics.name("watchlist")
 
 
 def _print_entries(entries: list[WatchlistEntry]) -> None:

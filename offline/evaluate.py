@@ -25,7 +25,7 @@ What is measured (the rendered report states this too):
     typology's accounts, negatives are the scored accounts in no scheme. Its chance level is
     the positive share, reported beside it.
 
-Scheme level (casework.schemes.build_schemes over the latest revision of each lead_id, i.e.
+Scheme level (models.schemes.build_schemes over the latest revision of each lead_id, i.e.
 the suspected schemes as they stand at the end of the run; each account is in at most one):
   * Simulator: a truth scheme is found when all its collectors and controllers are members of
     one single suspected scheme (the truth lists only accounts at the simulated banks; the
@@ -51,7 +51,7 @@ import numpy as np
 import orjson
 from sklearn.metrics import average_precision_score
 
-from casework.schemes import Scheme, SchemeMember, build_schemes
+from models.schemes import Scheme, SchemeMember, build_schemes
 
 SIMULATOR = "simulator"
 AMLSIM = "amlsim"
@@ -855,7 +855,7 @@ def _scheme_notes(ev: Evaluation) -> list[str]:
         )
         columns = "'members in it': its members in the suspected scheme / all of them."
     notes = [
-        "Suspected schemes are casework.schemes over the latest revision of each lead_id (the "
+        "Suspected schemes are models.schemes over the latest revision of each lead_id (the "
         "schemes as they stand at the end of the run; a lone lead is no scheme). " + rule,
         "A truth scheme's suspected scheme is the one holding the most of its accounts that "
         "must be found (then of all its accounts): the match when found, else its largest "

@@ -20,14 +20,15 @@ from faust.cli import AppCommand, argument, option
 from tqdm import tqdm
 
 from casework.lead_status import LeadStatus, Outcome
-from feeds.kafka_out import ensure_topics, send_lines
 from feeds.model import CST
+from feeds.producer import send_lines
 from feeds.simulate import Simulation, SimulationConfig, report_lines, write_jsonl, write_truth
 from ingest.pipeline import InputMessage
 from models.forest import TrainingConfig
 from schemas.lead import Severity
 from schemas.sectors import DEPARTMENTS
 from streams.app import app, settings
+from streams.topics import ensure_topics
 
 
 @contextmanager
@@ -35,9 +36,9 @@ def failing_clearly(what: str) -> Iterator[None]:
     """Errors a user can act on (a broken model, too little history) as one line and exit
     status 1, instead of the traceback Faust's command runner would print."""
     from casework.lead_status import StatusChangeError
-    from casework.watchlist import WatchlistError
     from models.forest import ModelArtifactError
-    from models.training import TrainingError
+    from models.watchlist import WatchlistError
+    from offline.training import TrainingError
 
     try:
         yield
@@ -114,7 +115,7 @@ async def produce(
     client_settings = (
         settings.with_client_properties(str(command_config)) if command_config else settings
     )
-    topic = client_settings.bank_topic(bank_id) if bank_id else None
+    topic = client_settings.topics.bank(bank_id) if bank_id else None
     if topic is None and settings.bank_ids:
         raise click.UsageError("the workers read bank topics (FUNDWATCH_BANKS): give --bank-topic")
     if topic is None:
@@ -134,7 +135,7 @@ async def produce(
     if summary.unkeyed:
         print(
             f"warning: {summary.unkeyed} lines had no readable account_id; they were sent "
-            f"unkeyed and will be dead-lettered on {settings.topic('reports.dlq')}"
+            f"unkeyed and will be dead-lettered on {settings.topics.name('reports.dlq')}"
         )
 
 
@@ -249,7 +250,7 @@ async def dlq(self: AppCommand, limit: int) -> None:
     """Show the latest dead letters: why each report was refused and where it came from."""
     from streams.topic_reader import read_latest
 
-    for body in read_latest(settings, settings.topic("reports.dlq"), limit):
+    for body in read_latest(settings, settings.topics.name("reports.dlq"), limit):
         letter = orjson.loads(body)
         src = letter["source"]
         who = f"{letter.get('bank_id') or '?'}/{letter.get('report_id') or '?'}"
@@ -272,7 +273,7 @@ async def dlq(self: AppCommand, limit: int) -> None:
 )
 async def status(self: AppCommand, web_url: str, follow: bool) -> None:
     """Show what is flowing through a worker: reports accepted, rejected and duplicated."""
-    from streams.flow import fetch_flow, render_flow
+    from cli.flow import fetch_flow, render_flow
 
     while True:
         print(render_flow(fetch_flow(web_url)), flush=True)
@@ -330,8 +331,8 @@ async def train(
     model_version: str | None,
 ) -> None:
     """Train the isolation forest on a history of reports and write a model artifact."""
-    from models.training import train as train_model
-    from models.training import training_set
+    from offline.training import train as train_model
+    from offline.training import training_set
 
     messages = _history(input_file, until)
     with failing_clearly("no model trained"):
@@ -353,13 +354,13 @@ async def train(
 
 
 def _history(input_file: Path | None, until: datetime | None) -> Iterable[InputMessage]:
-    from models.offline import file_messages
+    from offline.replay import file_messages
     from streams.topic_reader import topic_messages
 
     if input_file is not None:
         return file_messages(input_file)
     until_ms = int(until.replace(tzinfo=UTC).timestamp() * 1000) if until else None
-    return topic_messages(settings, settings.topic("reports"), until_ms)
+    return topic_messages(settings, settings.topics.name("reports"), until_ms)
 
 
 @app.command(
@@ -405,8 +406,8 @@ async def backtest(
     watchlist_csv: Path | None,
 ) -> None:
     """Run the worker's feature, scoring and lead code over a file, without Kafka."""
-    from casework.watchlist import Watchlist, entries_from_csv
-    from models.backtest import run_backtest
+    from models.watchlist import Watchlist, entries_from_csv
+    from offline.backtest import run_backtest
 
     with failing_clearly("backtest not run"):
         watchlist = (
@@ -449,7 +450,7 @@ async def backtest(
 )
 async def evaluate(self: AppCommand, truth: Path, leads_file: Path, scores: Path | None) -> None:
     """Precision, recall, PR-AUC and detection delay per typology against ground truth."""
-    from models.evaluate import evaluate_files
+    from offline.evaluate import evaluate_files
 
     print(evaluate_files(truth, leads_file, scores))
 
@@ -572,7 +573,7 @@ async def leads(
     """Show leads with their reasons and status, latest revision of each, as they appear;
     show one lead in full (--show ID), or change its status (--show ID --set-status S);
     list the suspected schemes (--schemes) or show one in full (--scheme ID)."""
-    from streams.lead_view import LeadFilter, SchemeFilter, show_leads, show_schemes
+    from cli.lead_text import LeadFilter, SchemeFilter, show_leads, show_schemes
 
     schemes_asked = list_schemes or scheme_id is not None
     if schemes_asked:
@@ -587,7 +588,7 @@ async def leads(
         if follow:
             raise SystemExit("--follow follows leads; schemes are shown as they stand")
     if set_status is not None:
-        from streams.casework_commands import set_lead_status
+        from cli.casework_commands import set_lead_status
 
         if lead_id is None:
             raise click.UsageError("--set-status needs --show LEAD_ID")
@@ -601,7 +602,7 @@ async def leads(
         if department is None:
             raise click.UsageError("--department-topic needs --department CODE")
         # The topic holds the department's leads already (routed, 打非办's included).
-        leads_topic, department = client_settings.department_topic(department), None
+        leads_topic, department = client_settings.topics.department(department), None
     if schemes_asked:
         show_schemes(
             client_settings,

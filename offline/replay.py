@@ -13,13 +13,13 @@ from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
-from casework.watchlist import Watchlist
-from feeds.kafka_out import account_key
+from ingest.partitioning import account_key
 from ingest.pipeline import InputMessage
 from models.account_state import AccountState
 from models.active_model import ActiveModel
 from models.pipeline import Pipeline, PipelineConfig, PipelineOutcome
 from models.trails import Movement
+from models.watchlist import Watchlist
 from schemas.envelopes import SourcePosition
 
 
