@@ -7,7 +7,7 @@ revision per lead_id (the topic is keyed by lead_id).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -108,3 +108,31 @@ class Lead:
             for name in ("first_tx_time", "last_tx_time"):
                 link[name] = link[name].astimezone(UTC).isoformat()
         return orjson.dumps(body)
+
+    @classmethod
+    def from_json(cls, blob: bytes | str | dict[str, Any]) -> Lead:
+        """The lead of one message of the leads topic (``to_json``'s output, or its parsed
+        object). Fields a newer writer added are ignored; missing optional ones default."""
+        body = dict(orjson.loads(blob) if isinstance(blob, bytes | str) else blob)
+        body.pop("schema_version", None)
+        names = {f.name for f in fields(cls)}
+        body = {k: v for k, v in body.items() if k in names}
+        for name in ("first_evidence_time", "last_evidence_time", "emitted_at"):
+            body[name] = datetime.fromisoformat(body[name])
+        body["severity"] = Severity(body["severity"])
+        body["evidence_tx_ids"] = tuple(body.get("evidence_tx_ids", ()))
+        body["reasons"] = tuple(Reason(**r) for r in body.get("reasons", ()))
+        body["watchlist_matches"] = tuple(body.get("watchlist_matches", ()))
+        body["counterparty_provinces"] = tuple(body.get("counterparty_provinces", ()))
+        body["trail"] = tuple(
+            TrailLink(
+                **{
+                    **link,
+                    "path": tuple(link["path"]),
+                    "first_tx_time": datetime.fromisoformat(link["first_tx_time"]),
+                    "last_tx_time": datetime.fromisoformat(link["last_tx_time"]),
+                }
+            )
+            for link in body.get("trail", ())
+        )
+        return cls(**body)

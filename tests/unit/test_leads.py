@@ -7,6 +7,7 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -476,3 +477,13 @@ def test_lead_json_validates_against_the_schema() -> None:
     broken = {**orjson.loads(leads[0].to_json()), "emitted_at": "2026-10-01 25:00"}
     with pytest.raises(ValidationError):  # the format checker is live
         validator.validate(broken)
+
+
+def test_a_lead_read_back_from_the_topic_is_the_lead_that_was_written() -> None:
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "scheme_leads.jsonl"
+    lines = fixture.read_bytes().splitlines()
+    assert any(b'"kind":"linked"' in line for line in lines)  # trails are read back too
+    for line in lines:
+        lead = Lead.from_json(line)
+        assert orjson.loads(lead.to_json()) == orjson.loads(line)
+        assert lead == Lead.from_json(lead.to_json())
