@@ -1,1 +1,1 @@
-"""Detection: rolling per-account features, the isolation forest, scoring and leads."""
+"""Detection: rolling features, the forest, scoring, leads, money trails, schemes, negative-list matching."""

@@ -1,0 +1,1 @@
+"""Train, backtest and evaluate offline: the pipeline over files, no broker needed."""

@@ -1,1 +1,1 @@
-"""The Faust app: topics and tables declared once, small agents that call the pure core."""
+"""The Faust worker: the app, its topics and tables, agents, Kafka clients and metrics."""
