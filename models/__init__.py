@@ -1,1 +1,2 @@
-"""Detection: rolling features, the forest, scoring, leads, money trails, schemes, negative-list matching."""
+"""Detection: rolling features, the forest, scoring, leads, money trails, schemes, and
+negative-list matching; no Kafka in it."""
