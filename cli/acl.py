@@ -227,7 +227,11 @@ def policy_grants(policy: AccessPolicy, settings: Settings) -> set[Grant]:
 def owns(prefix: str, resource_type: str, pattern_type: str, name: str) -> bool:
     """Whether an ACL's resource is one the policy of ``prefix`` could grant: a name under
     ``<prefix>.``, one of Faust's own names of that app id, or the bare prefix (the workers'
-    group; and the PREFIXED grants without separator of earlier versions, to be replaced)."""
+    group; and the PREFIXED grants without separator of earlier versions, to be replaced).
+    A policy grants topics and groups only: other resources (transactional ids ...) are left
+    alone whatever their name."""
+    if resource_type not in ("TOPIC", "GROUP"):
+        return False
     if name == prefix or name.startswith(f"{prefix}."):
         return True
     faust_internal = Settings(topic_prefix=prefix).topics.faust_internal

@@ -193,7 +193,11 @@ def test_apply_manages_its_own_prefix_and_leaves_other_deployments_alone() -> No
         for other in ("fundwatch-v2", "fundwatch2", "fundwatch.v2")
     }
     legacy = [acl("fundwatch", "CREATE", pattern="PREFIXED"), acl("fundwatch", kind="GROUP")]
-    unrelated = [acl("payments.ledger"), acl("fundwatchEVIL", "WRITE")]
+    unrelated = [
+        acl("payments.ledger"),
+        acl("fundwatchEVIL", "WRITE"),
+        acl("fundwatch.tx", "WRITE", kind="TRANSACTIONAL_ID"),
+    ]
     denied = ACL(
         principal="User:dept-cbrc",
         host="*",
@@ -208,7 +212,7 @@ def test_apply_manages_its_own_prefix_and_leaves_other_deployments_alone() -> No
     seen = sort_acls(broker, "fundwatch")
     assert {g.to_acl() for g in seen.grants} == {*mine, *legacy}
     assert seen.other_deployments == {other: len(acls) for other, acls in others.items()}
-    assert seen.elsewhere == 2 and seen.not_from_policy == [denied]
+    assert seen.elsewhere == 3 and seen.not_from_policy == [denied]
     assert seen.nested == ["fundwatch.v2"]
     lines = seen.left_alone("fundwatch")
     assert f"left alone: {len(others['fundwatch-v2'])} ACLs of prefix fundwatch-v2" in lines
