@@ -3,16 +3,23 @@
 The policy (``deploy/security/policy.toml``) names the Kafka user of the workers, of each bank
 and of each department; this module turns it into ACLs for Kafka's StandardAuthorizer:
 
-* the service user (workers, operators' tools): every topic and consumer group under the topic
-  prefix: read, write, create, describe;
-* a bank: write (and describe) its own ``<prefix>.reports.<bank_id>``, nothing else;
+* the service user (workers, operators' tools): every topic under ``<prefix>.`` (the prefix
+  *and* the separator), and, literally, the names Faust gives its own topics
+  (``<prefix>-<table>-changelog``, ``<prefix>-__assignor-__leader``) and the workers' consumer
+  group (``<prefix>``): read, write, create, describe;
+* a bank: write (and describe) its own ``<prefix>.reports.<bank_id>``; read its own dead
+  letters, ``<prefix>.reports.<bank_id>.dlq``, with consumer groups named
+  ``<prefix>.bank.<bank_id>.*``;
 * a department: read its own ``<prefix>.leads.dept.<code>``, with consumer groups named
   ``<prefix>.dept.<code>.*``; the ``all_leads`` departments also read every lead, the lead
   statuses and the negative list.
 
-``apply`` makes the ACLs on resources under the prefix match the policy: it adds what is
-missing and removes what the policy no longer grants. Admin users are the broker's
-``super.users``, not ACLs. Run it as an admin (``--command-config admin.properties``).
+``apply`` makes this prefix's ACLs match the policy: it adds what is missing and removes what
+the policy no longer grants. It manages only the ALLOW ACLs of its own prefix; another
+deployment's (another prefix on the same broker, recognised by its service user's grant),
+DENY and per-host ACLs, and ACLs on anything else are left alone and counted. Admin users are
+the broker's ``super.users``, not ACLs. Run it as an admin (``--command-config
+admin.properties``).
 """
 
 from __future__ import annotations
@@ -177,44 +184,116 @@ def _user(value: object, source: str, entry: str) -> str:
 
 # ---------------------------------------------------------------- policy -> ACLs
 
+# What the service user may do on the deployment's topics; never DELETE, ALTER or ALL.
+SERVICE_TOPIC_OPERATIONS = ("READ", "WRITE", "CREATE", "DESCRIBE", "DESCRIBE_CONFIGS")
+
 
 def policy_grants(policy: AccessPolicy, settings: Settings) -> set[Grant]:
-    """Every ACL the policy grants, for the topics of ``settings.topic_prefix``."""
-    prefix = settings.topic_prefix
+    """Every ACL the policy grants, for the topics of ``settings.topic_prefix``.
+
+    Prefixes end with the separator (``fundwatch.``): ``fundwatchEVIL`` and
+    ``fundwatch2.reports`` are not this deployment's. The names Faust gives its own topics and
+    group (``fundwatch-accounts-changelog``, the group ``fundwatch``) are granted literally."""
+    topics = settings.topics
     grants: set[Grant] = set()
 
     def allow(user: str, kind: str, pattern: str, name: str, *operations: str) -> None:
         grants.update(Grant(f"User:{user}", kind, pattern, name, op) for op in operations)
 
     for user in policy.service_users:
-        allow(user, "TOPIC", "PREFIXED", prefix, "READ", "WRITE", "CREATE", "DESCRIBE")
-        allow(user, "TOPIC", "PREFIXED", prefix, "DESCRIBE_CONFIGS")
-        allow(user, "GROUP", "PREFIXED", prefix, "READ", "DESCRIBE")
+        allow(user, "TOPIC", "PREFIXED", topics.name(""), *SERVICE_TOPIC_OPERATIONS)
+        for topic in topics.faust_internal:
+            allow(user, "TOPIC", "LITERAL", topic, *SERVICE_TOPIC_OPERATIONS)
+        # The workers' group only: not the departments' or banks' (<prefix>.dept.*, .bank.*).
+        allow(user, "GROUP", "LITERAL", topics.worker_group, "READ", "DESCRIBE")
     for bank_id, user in policy.banks:
-        allow(user, "TOPIC", "LITERAL", settings.topics.bank(bank_id), "WRITE", "DESCRIBE")
+        allow(user, "TOPIC", "LITERAL", topics.bank(bank_id), "WRITE", "DESCRIBE")
+        # Its own dead letters: why its reports were refused.
+        allow(user, "TOPIC", "LITERAL", topics.bank_dead_letters(bank_id), "READ", "DESCRIBE")
+        for topic in (topics.bank(bank_id), topics.bank_dead_letters(bank_id)):
+            allow(user, "TOPIC", "LITERAL", topic, "DESCRIBE_CONFIGS")  # kafka-topics --describe
+        allow(user, "GROUP", "PREFIXED", topics.bank_groups(bank_id), "READ")
     for code, user in policy.departments:
-        allow(user, "TOPIC", "LITERAL", settings.topics.department(code), "READ", "DESCRIBE")
-        allow(user, "GROUP", "PREFIXED", f"{prefix}.dept.{code}.", "READ")
+        own = topics.department(code)
+        allow(user, "TOPIC", "LITERAL", own, "READ", "DESCRIBE", "DESCRIBE_CONFIGS")
+        allow(user, "GROUP", "PREFIXED", topics.department_groups(code), "READ")
         if code in policy.all_leads:
             for topic in ("leads", "lead-status", "watchlist", "schemes"):
-                allow(user, "TOPIC", "LITERAL", settings.topics.name(topic), "READ", "DESCRIBE")
-            allow(
-                user, "TOPIC", "PREFIXED", settings.topics.name("leads.dept."), "READ", "DESCRIBE"
-            )
+                allow(user, "TOPIC", "LITERAL", topics.name(topic), "READ", "DESCRIBE")
+            allow(user, "TOPIC", "PREFIXED", topics.name("leads.dept."), "READ", "DESCRIBE")
     return grants
 
 
-def is_under_prefix(name: str, prefix: str) -> bool:
-    """A topic or group of this deployment: the prefix, then '.' or '-' (or nothing)."""
-    return name == prefix or name.startswith((f"{prefix}.", f"{prefix}-"))
+def owns(prefix: str, resource_type: str, pattern_type: str, name: str) -> bool:
+    """Whether an ACL's resource is one the policy of ``prefix`` could grant: a name under
+    ``<prefix>.``, one of Faust's own names of that app id, or the bare prefix (the workers'
+    group; and the PREFIXED grants without separator of earlier versions, to be replaced).
+    A policy grants topics and groups only: other resources (transactional ids ...) are left
+    alone whatever their name."""
+    if resource_type not in ("TOPIC", "GROUP"):
+        return False
+    if name == prefix or name.startswith(f"{prefix}."):
+        return True
+    faust_internal = Settings(topic_prefix=prefix).topics.faust_internal
+    return resource_type == "TOPIC" and pattern_type == "LITERAL" and name in faust_internal
 
 
-# ---------------------------------------------------------------- the broker
+def deployment_prefixes(acls: Iterable[ACL]) -> set[str]:
+    """The prefixes of the deployments whose ACLs are on the broker: each has its service
+    user's PREFIXED CREATE on ``<prefix>.`` (or, before the separator, on ``<prefix>``)."""
+    return {
+        acl.resource_pattern.resource_name.removesuffix(".")
+        for acl in acls
+        if acl.resource_pattern.resource_type is ResourceType.TOPIC
+        and acl.resource_pattern.pattern_type is ACLResourcePatternType.PREFIXED
+        and acl.operation is ACLOperation.CREATE
+        and acl.resource_pattern.resource_name.removesuffix(".")
+    }
 
 
-def current_grants(admin: KafkaAdminClient, prefix: str) -> tuple[set[Grant], list[ACL]]:
-    """ALLOW ACLs on resources under the prefix; and every other ACL there (DENY, hosts),
-    which apply leaves alone but reports."""
+def owner(acl: ACL, prefixes: Iterable[str]) -> str | None:
+    """The deployment an ACL belongs to: the longest prefix that owns its resource (so the
+    ACLs of a deployment ``fundwatch.v2`` are not those of ``fundwatch``)."""
+    pattern = acl.resource_pattern
+    kind, name = pattern.resource_type.name, pattern.resource_name
+    candidates = [p for p in prefixes if owns(p, kind, pattern.pattern_type.name, name)]
+    return max(candidates, key=len, default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAcls:
+    """The broker's ACLs as one prefix's ``acl apply`` sees them."""
+
+    grants: set[Grant]  # the ALLOW ACLs of this prefix: the ones apply manages
+    not_from_policy: list[ACL]  # this prefix's DENY ACLs and ACLs for one host: left alone
+    other_deployments: dict[str, int]  # prefix -> its ACLs, left alone
+    elsewhere: int  # ACLs on resources of no deployment (cluster, other topics), left alone
+    nested: list[str]  # other deployments whose names fall under this prefix's, or contain it
+
+    def left_alone(self, prefix: str) -> list[str]:
+        """What apply does not touch, one line each."""
+        lines = [
+            f"left alone: {count} ACLs of prefix {other}"
+            for other, count in sorted(self.other_deployments.items())
+        ]
+        if self.elsewhere:
+            lines.append(f"left alone: {self.elsewhere} ACLs on resources outside {prefix}.*")
+        if self.not_from_policy:
+            lines.append(
+                f"left alone: {len(self.not_from_policy)} DENY or per-host ACLs under {prefix}"
+            )
+        lines += [
+            f"warning: the prefixes {prefix} and {other} extend one another: the PREFIXED "
+            f"grant of the shorter reaches the topics of the longer; give each deployment a "
+            "prefix that does not start with another's followed by '.'"
+            for other in self.nested
+        ]
+        return lines
+
+
+def current_grants(admin: KafkaAdminClient, prefix: str) -> BrokerAcls:
+    """The broker's ACLs, sorted into this prefix's (ALLOW for any host: what apply manages),
+    and everything apply leaves alone."""
     everything = ACLFilter(
         principal=None,
         host=None,
@@ -223,14 +302,26 @@ def current_grants(admin: KafkaAdminClient, prefix: str) -> tuple[set[Grant], li
         resource_pattern=ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY),
     )
     acls, _ = admin.describe_acls(everything)
+    return sort_acls(acls, prefix)
+
+
+def sort_acls(acls: list[ACL], prefix: str) -> BrokerAcls:
+    prefixes = deployment_prefixes(acls) | {prefix}
     grants: set[Grant] = set()
-    others: list[ACL] = []
+    not_from_policy: list[ACL] = []
+    other_deployments: dict[str, int] = {}
+    elsewhere = 0
     for acl in acls:
-        pattern = acl.resource_pattern
-        if not is_under_prefix(pattern.resource_name, prefix):
+        belongs_to = owner(acl, prefixes)
+        if belongs_to is None:
+            elsewhere += 1
             continue
+        if belongs_to != prefix:
+            other_deployments[belongs_to] = other_deployments.get(belongs_to, 0) + 1
+            continue
+        pattern = acl.resource_pattern
         if acl.permission_type is not ACLPermissionType.ALLOW or acl.host != "*":
-            others.append(acl)
+            not_from_policy.append(acl)
             continue
         grants.add(
             Grant(
@@ -241,7 +332,12 @@ def current_grants(admin: KafkaAdminClient, prefix: str) -> tuple[set[Grant], li
                 acl.operation.name,
             )
         )
-    return grants, others
+    nested = sorted(
+        other
+        for other in prefixes - {prefix}
+        if other.startswith(f"{prefix}.") or prefix.startswith(f"{other}.")
+    )
+    return BrokerAcls(grants, not_from_policy, other_deployments, elsewhere, nested)
 
 
 def apply_grants(admin: KafkaAdminClient, wanted: set[Grant], present: set[Grant]) -> None:
@@ -310,10 +406,12 @@ async def acl(
     except PolicyError as exc:
         raise SystemExit(f"acl: {exc}") from exc
     admin = KafkaAdminClient(**kafka_python_kwargs(client_settings), client_id="fundwatch-acl")
+    prefix = settings.topic_prefix
     try:
-        present, others = current_grants(admin, settings.topic_prefix)
+        broker = current_grants(admin, prefix)
+        present = broker.grants
         if action == "show":
-            print(render_grants(present, others, settings.topic_prefix))
+            print(render_grants(broker, prefix))
             return
         wanted = policy_grants(access, settings)
         for grant in sorted(wanted - present):
@@ -332,19 +430,21 @@ async def acl(
         print(
             f"{verb} {len(wanted - present)}, "
             f"{'would remove' if dry_run else 'removed'} {len(present - wanted)}, "
-            f"kept {len(wanted & present)} ACLs under {settings.topic_prefix}"
+            f"kept {len(wanted & present)} ACLs under {prefix}"
         )
+        for line in broker.left_alone(prefix):
+            print(line)
         _warn_on_bank_mismatch(access, settings)
     finally:
         admin.close()
 
 
-def render_grants(grants: set[Grant], others: list[ACL], prefix: str) -> str:
-    if not grants and not others:
-        return f"no ACLs on topics or groups under {prefix}"
-    lines = [grant.describe() for grant in sorted(grants)]
-    lines += [f"(not from a policy) {acl}" for acl in others]
-    return "\n".join(lines)
+def render_grants(broker: BrokerAcls, prefix: str) -> str:
+    lines = [grant.describe() for grant in sorted(broker.grants)]
+    lines += [f"(not from a policy) {acl}" for acl in broker.not_from_policy]
+    if not lines:
+        lines.append(f"no ACLs on topics or groups under {prefix}")
+    return "\n".join([*lines, *broker.left_alone(prefix)])
 
 
 def _warn_on_bank_mismatch(access: AccessPolicy, settings: Settings) -> None:

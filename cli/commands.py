@@ -83,10 +83,18 @@ async def kafka(self: AppCommand, action: str) -> None:
         raise SystemExit(result.returncode)
 
 
-@app.command()
-async def topics(self: AppCommand) -> None:
+@app.command(
+    command_config_option(
+        "Kafka client.properties of a user who may create the topics: the service user "
+        "(after `fundwatch acl apply`) or an admin (default: FUNDWATCH_CLIENT_PROPERTIES)."
+    ),
+)
+async def topics(self: AppCommand, command_config: Path | None) -> None:
     """Create the app's topics on the broker if they do not exist yet."""
-    created = ensure_topics(settings)
+    client_settings = (
+        settings.with_client_properties(str(command_config)) if command_config else settings
+    )
+    created = ensure_topics(client_settings)
     print(f"created: {', '.join(created)}" if created else "all topics exist")
 
 

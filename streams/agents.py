@@ -25,6 +25,7 @@ from streams import metrics
 from streams.app import (
     accounts,
     app,
+    bank_dead_letter_topics,
     dead_letter_topic,
     department_topics,
     ingest_topic,
@@ -91,7 +92,13 @@ async def ingest(stream: StreamT[bytes]) -> AsyncIterator[None]:
         watchlist = casework.book.watchlist
         outcome = pipeline.process(batch.accepted, model, datetime.now(UTC), watchlist)
         for dead_letter in outcome.ingest.dead_letters:
-            await dead_letter_topic.send(key=dead_letter.original_key, value=dead_letter.to_json())
+            key, value = dead_letter.original_key, dead_letter.to_json()
+            await dead_letter_topic.send(key=key, value=value)
+            # The sending bank's copy: by the topic the report came on (its ACL says who
+            # wrote it), never by the bank_id it claims.
+            own = bank_dead_letter_topics.get(dead_letter.source.topic)
+            if own is not None:
+                await own.send(key=key, value=value)
         for message, reason in outcome.movements_refused:
             log.error("not a movement at %s: %s", message.source, reason)
             metrics.TRAIL_MOVEMENTS_REFUSED.inc()

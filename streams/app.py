@@ -16,7 +16,10 @@ from streams.settings import Settings
 settings = Settings.from_env()
 
 app = faust.App(
-    settings.topic_prefix,
+    # The app id: the workers' consumer group and the start of the names Faust gives its own
+    # topics (<prefix>-<table>-changelog, <prefix>-__assignor-__leader). The access policy
+    # grants exactly those names (streams.topics.TopicManager.faust_internal, worker_group).
+    settings.topics.worker_group,
     broker=settings.broker_url,
     # SASL/TLS from the client.properties named by FUNDWATCH_CLIENT_PROPERTIES (None: plaintext).
     broker_credentials=faust_credentials(settings),
@@ -68,6 +71,11 @@ trails_topic = bytes_topic(settings.topics.name("trails"))
 # What the ingest agent reads: the reports and the movements, partition p of each together.
 ingest_topic = bytes_topic(*settings.topics.inputs, settings.topics.name("trails"))
 dead_letter_topic = bytes_topic(settings.topics.name("reports.dlq"))
+# With FUNDWATCH_BANKS, each bank's own dead letters too, by the bank topic they were read from.
+bank_dead_letter_topics = {
+    settings.topics.bank(b): bytes_topic(settings.topics.bank_dead_letters(b), partitions=1)
+    for b in settings.bank_ids
+}
 leads_topic = bytes_topic(settings.topics.name("leads"))
 # The same leads, routed: one topic per lead department (schemas.sectors.lead_routes).
 department_topics = {d.code: bytes_topic(settings.topics.department(d.code)) for d in DEPARTMENTS}

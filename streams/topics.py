@@ -21,6 +21,16 @@ if TYPE_CHECKING:
 # A model is one message of a few MB on the models topic.
 MODEL_MESSAGE_MAX_BYTES = 16 * 1024 * 1024
 
+# The Faust tables (streams.app): Faust names each one's changelog topic after the app id.
+TABLE_NAMES = (
+    "accounts",
+    "seen-reports",
+    "progress",
+    "trails",
+    "scheme-leads",
+    "published-schemes",
+)
+
 
 class TopicLayoutError(FundwatchError):
     """An existing topic the worker cannot use as it is (names the topic and what is wrong)."""
@@ -55,9 +65,45 @@ class TopicManager:
         """One bank's input topic: fundwatch.reports.BSCB."""
         return self.name(f"reports.{bank_id}")
 
+    def bank_dead_letters(self, bank_id: str) -> str:
+        """The dead letters of one bank's own reports: fundwatch.reports.BSCB.dlq, which that
+        bank may read (a bank id has no '.', so it is no other bank's topic)."""
+        return self.name(f"reports.{bank_id}.dlq")
+
     def department(self, code: str) -> str:
         """One department's leads (schemas.sectors.DEPARTMENTS): fundwatch.leads.dept.cbrc."""
         return self.name(f"leads.dept.{code}")
+
+    # Faust names a few things itself, after its app id (the prefix, streams.app) and with a
+    # '-', not the '.' of our own names: the workers' consumer group, each table's changelog
+    # and the leader-election topic. The access policy grants exactly these names.
+    @property
+    def worker_group(self) -> str:
+        """The workers' consumer group (Faust's app id): fundwatch, no '.' suffix, so no
+        department's group (fundwatch.dept.<code>.*) or bank's group can be it."""
+        return self.settings.topic_prefix
+
+    def department_groups(self, code: str) -> str:
+        """The start of a department's consumer group names: fundwatch.dept.cbrc."""
+        return self.name(f"dept.{code}.")
+
+    def bank_groups(self, bank_id: str) -> str:
+        """The start of a bank's consumer group names (to read its dead letters):
+        fundwatch.bank.BSCB."""
+        return self.name(f"bank.{bank_id}.")
+
+    def changelog(self, table: str) -> str:
+        """A Faust table's changelog topic: fundwatch-accounts-changelog."""
+        return f"{self.settings.topic_prefix}-{table}-changelog"
+
+    @property
+    def faust_internal(self) -> tuple[str, ...]:
+        """Every topic Faust creates and names itself: the tables' changelogs and the
+        leader assignor's topic (a test checks the app declares exactly these)."""
+        return (
+            *(self.changelog(table) for table in TABLE_NAMES),
+            f"{self.settings.topic_prefix}-__assignor-__leader",
+        )
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -75,6 +121,10 @@ class TopicManager:
             # Each bank's own input topic (FUNDWATCH_BANKS), so a bank can be granted its own.
             *(TopicSpec(topic, partitions) for topic in self.inputs),
             TopicSpec(self.name("reports.dlq"), partitions),
+            # Each bank's own dead letters beside the shared ones (the letters of reports read
+            # from that bank's topic), so its integrators can read why a report was refused.
+            # One partition: a few letters, read in the order they were written.
+            *(TopicSpec(self.bank_dead_letters(b), 1) for b in self.settings.bank_ids),
             # Money movements keyed by the account they reach (models.trails): read beside the
             # reports, so they need the tables' partition count too.
             TopicSpec(self.name("trails"), partitions),

@@ -1,6 +1,9 @@
 """The broker in secure mode (SASL_SSL, SCRAM-SHA-512, StandardAuthorizer) with the ACLs of
-deploy/security/policy.toml: each bank writes only its own reports, each department reads only
-its own leads, and the worker runs end to end over TLS as the service user.
+deploy/security/policy.toml: each bank writes only its own reports and reads only its own dead
+letters, each department reads only its own leads, the service user reaches its own prefix and
+nothing else (not ``<prefix>EVIL``, not a department's consumer group, not a second
+deployment's topics on the same broker), and the worker runs end to end over TLS as the
+service user. Every probe is a real client logged in as a user of the policy.
 
 The secure broker is started by this module on its own port (FUNDWATCH_TEST_SECURE_KAFKA_PORT,
 default 39492; controller port + 1000), with the local throwaway secrets kafka.sh makes.
@@ -9,6 +12,7 @@ default 39492; controller port + 1000), with the local throwaway secrets kafka.s
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import uuid
@@ -19,13 +23,19 @@ from pathlib import Path
 import orjson
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import KafkaError, KafkaTimeoutError, TopicAuthorizationFailedError
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
+from kafka.errors import (
+    GroupAuthorizationFailedError,
+    KafkaError,
+    KafkaTimeoutError,
+    TopicAuthorizationFailedError,
+)
+from kafka.structs import OffsetAndMetadata
 
 from streams.kafka_clients import kafka_python_kwargs
 from streams.settings import Settings
 from streams.topic_reader import read_all
-from streams.topics import ensure_topics
+from streams.topics import TopicManager
 from tests.integration.conftest import (
     FUNDWATCH,
     KAFKA_SCRIPT,
@@ -66,6 +76,10 @@ class SecureDeployment:
 
     def kwargs(self, user: str) -> dict[str, object]:
         return {**kafka_python_kwargs(self.settings(user)), **QUICK}
+
+    @property
+    def topics(self) -> TopicManager:
+        return Settings.from_env(self.env).topics
 
 
 def client_properties(user: str) -> Path:
@@ -119,9 +133,23 @@ def deploy(secure_broker: str) -> SecureDeployment:
         check=True,
     )
     assert f"removed 0, kept 0 ACLs under {prefix}" in applied.stdout, applied.stdout
-    # The service user creates the topics, as a worker does when it starts.
-    ensure_topics(deployment.settings("fundwatch-worker"))
+    # The secure start order: the ACLs (as the admin), then the topics as the service user.
+    created = fundwatch("topics", "--command-config", str(client_properties("fundwatch-worker")))
+    assert f"{prefix}.reports.BSCB.dlq" in run(created, env).stdout
     return deployment
+
+
+def fundwatch(*args: str) -> list[str]:
+    return [*FUNDWATCH, *args]
+
+
+def run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run a fundwatch command; fail the test with its output if it fails."""
+    done = subprocess.run(
+        command, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, f"{command[3:]} failed:\n{done.stdout}\n{done.stderr[-3000:]}"
+    return done
 
 
 def test_acl_apply_is_idempotent(secure: SecureDeployment) -> None:
@@ -135,6 +163,174 @@ def test_acl_apply_is_idempotent(secure: SecureDeployment) -> None:
         check=True,
     )
     assert "added 0, removed 0, kept" in again.stdout, again.stdout
+
+
+def test_the_service_user_reaches_its_own_prefix_exactly(secure: SecureDeployment) -> None:
+    prefix = secure.prefix
+    admin = KafkaAdminClient(**secure.kwargs("fundwatch-worker"))
+    try:
+        admin.create_topics([NewTopic(f"{prefix}.probe", 1, 1)])  # under "<prefix>."
+        for stranger in (f"{prefix}EVIL", f"{prefix}2.reports"):
+            with pytest.raises(TopicAuthorizationFailedError):
+                admin.create_topics([NewTopic(stranger, 1, 1)])
+    finally:
+        admin.close()
+
+    # Its own consumer group (Faust's app id) it may join; a department's it may neither join
+    # nor commit to.
+    own = KafkaConsumer(
+        secure.topics.name("leads"),
+        **secure.kwargs("fundwatch-worker"),
+        group_id=prefix,
+        enable_auto_commit=False,
+    )
+
+    def joined() -> bool:
+        own.poll(timeout_ms=500)
+        return bool(own.assignment())
+
+    try:
+        wait_for(joined, 60, "the service user to join its own group")
+    finally:
+        own.close()
+    department_group = f"{prefix}.dept.cbrc.console"
+    department_topic = secure.topics.department("cbrc")
+    joining = KafkaConsumer(
+        department_topic,
+        **secure.kwargs("fundwatch-worker"),
+        group_id=department_group,
+        enable_auto_commit=False,
+    )
+    try:
+        with pytest.raises(GroupAuthorizationFailedError):
+            for _ in range(20):
+                joining.poll(timeout_ms=500)
+    finally:
+        joining.close()
+    committing = KafkaConsumer(
+        **secure.kwargs("fundwatch-worker"), group_id=department_group, enable_auto_commit=False
+    )
+    try:
+        with pytest.raises(GroupAuthorizationFailedError):
+            committing.commit({TopicPartition(department_topic, 0): OffsetAndMetadata(0, "", -1)})
+    finally:
+        committing.close()
+
+
+def test_a_bank_describes_its_own_topics_only(secure: SecureDeployment) -> None:
+    topics = secure.settings("bank-bscb").topics
+    admin = KafkaAdminClient(**secure.kwargs("bank-bscb"))
+    try:
+        for own in (topics.bank("BSCB"), topics.bank_dead_letters("BSCB")):
+            (described,) = admin.describe_topics([own])
+            assert described["error_code"] == 0 and described["partitions"], described
+            configs = admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, own)], config_filter="all"
+            )
+            assert "retention.ms" in configs["topic"][own]
+        for other in (topics.bank("ICBC-BS"), topics.bank_dead_letters("ICBC-BS")):
+            (described,) = admin.describe_topics([other])
+            assert described["error_code"] == TopicAuthorizationFailedError.errno
+            # kafka-python reports a refused resource's configs as none at all.
+            configs = admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, other)], config_filter="all"
+            )
+            assert not configs["topic"][other]
+    finally:
+        admin.close()
+
+
+def test_a_second_prefix_on_the_same_broker_keeps_its_own_acls(
+    secure: SecureDeployment, tmp_path: Path
+) -> None:
+    """Deployment B (prefix "<A>-v2", its own policy and users) next to deployment A: applying
+    either policy leaves the other's ACLs in place, and neither service user reaches the
+    other's topics."""
+    a, b_prefix = secure, f"{secure.prefix}-v2"
+    users = {"service": "probe-b-worker", "bank": "probe-b-bank-bscb"}
+    policy = tmp_path / "policy-b.toml"
+    policy.write_text(
+        f'[service]\nusers = ["{users["service"]}"]\n[banks]\nBSCB = "{users["bank"]}"\n'
+    )
+    passwords = tmp_path / "passwords"
+    passwords.mkdir()
+    admin_properties = client_properties("admin").read_text()
+    for user in users.values():
+        (passwords / user).write_text(secrets.token_hex(24))
+        (tmp_path / f"{user}.properties").write_text(
+            admin_properties.replace('username="admin"', f'username="{user}"').replace(
+                f"${{dir:{SECRETS / 'passwords'}:admin}}", f"${{dir:{passwords}:{user}}}"
+            )
+        )
+    b_env = {**a.env, "FUNDWATCH_TOPIC_PREFIX": b_prefix, "FUNDWATCH_BANKS": "BSCB"}
+    as_admin = ["--command-config", str(client_properties("admin"))]
+
+    def a_grants() -> list[str]:
+        shown = run(fundwatch("acl", "show", *as_admin), a.env).stdout
+        return [line for line in shown.splitlines() if line.startswith("User:")]
+
+    a_before = a_grants()
+    assert len(a_before) > 100, a_before
+
+    applied_b = run(
+        fundwatch(
+            "acl", "apply", "--policy", str(policy), "--passwords", str(passwords), *as_admin
+        ),
+        b_env,
+    ).stdout
+    assert f"removed 0, kept 0 ACLs under {b_prefix}" in applied_b, applied_b
+    assert f"left alone: {len(a_before)} ACLs of prefix {a.prefix}" in applied_b, applied_b
+    assert a_grants() == a_before
+    applied_a = run(fundwatch("acl", "apply", *as_admin), a.env).stdout
+    assert "added 0, removed 0" in applied_a, applied_a
+    assert f"ACLs of prefix {b_prefix}" in applied_a, applied_a
+
+    b_worker = tmp_path / f"{users['service']}.properties"
+
+    def b_logs_in() -> bool:  # the new SCRAM credentials reach the broker's cache
+        try:
+            KafkaAdminClient(**b_settings(b_worker), **QUICK).close()
+        except KafkaError:
+            return False
+        return True
+
+    def b_settings(properties: Path) -> dict[str, object]:
+        return kafka_python_kwargs(
+            Settings.from_env({**b_env, "FUNDWATCH_CLIENT_PROPERTIES": str(properties)})
+        )
+
+    wait_for(b_logs_in, 60, "B's service user to log in")
+    run(fundwatch("topics", "--command-config", str(b_worker)), b_env)
+    b_topics = Settings(topic_prefix=b_prefix, bank_ids=("BSCB",)).topics
+
+    # A's service user and B's: each its own deployment only.
+    for kwargs, foreign in (
+        (secure.kwargs("fundwatch-worker"), b_topics),
+        ({**b_settings(b_worker), **QUICK}, a.topics),
+    ):
+        producer = KafkaProducer(**kwargs, max_block_ms=10_000)
+        try:
+            with pytest.raises(TopicAuthorizationFailedError):
+                producer.send(foreign.name("leads"), value=b"{}").get(timeout=30)
+        finally:
+            producer.close(timeout=5)
+        assert_cannot_read(kwargs, foreign.name("reports.dlq"))
+        admin = KafkaAdminClient(**kwargs)
+        try:
+            with pytest.raises(TopicAuthorizationFailedError):
+                admin.create_topics([NewTopic(foreign.name("new"), 1, 1)])
+        finally:
+            admin.close()
+    # B's bank writes B's BSCB topic, not A's.
+    producer = KafkaProducer(
+        **b_settings(tmp_path / f"{users['bank']}.properties"), **QUICK, max_block_ms=10_000
+    )
+    try:
+        producer.send(b_topics.bank("BSCB"), key=b"A1", value=b"{}").get(timeout=30)
+        with pytest.raises(TopicAuthorizationFailedError):
+            producer.send(a.topics.bank("BSCB"), value=b"{}").get(timeout=30)
+    finally:
+        producer.close(timeout=5)
 
 
 def test_a_bank_writes_its_own_topic_and_nothing_else(secure: SecureDeployment) -> None:
@@ -285,12 +481,12 @@ def test_the_worker_processes_bank_topics_over_tls(secure_broker: str, tmp_path:
             )
             for i in range(10)
         ]
-        for bank_id, user, records in (
-            ("BSCB", "bank-bscb", [*bscb, forged]),
-            ("ICBC-BS", "bank-icbc-bs", icbc),
+        for bank_id, user, lines in (
+            ("BSCB", "bank-bscb", [*map(encode, bscb), encode(forged)]),
+            ("ICBC-BS", "bank-icbc-bs", [*map(encode, icbc), b"not json"]),
         ):
             reports = tmp_path / f"{bank_id}.jsonl"
-            reports.write_bytes(b"\n".join(encode(r) for r in records) + b"\n")
+            reports.write_bytes(b"\n".join(lines) + b"\n")
             sent = subprocess.run(
                 [
                     *FUNDWATCH,
@@ -308,7 +504,7 @@ def test_the_worker_processes_bank_topics_over_tls(secure_broker: str, tmp_path:
                 timeout=120,
                 check=True,
             )
-            assert f"sent {len(records)} reports to {secure.prefix}.reports.{bank_id}" in (
+            assert f"sent {len(lines)} reports to {secure.prefix}.reports.{bank_id}" in (
                 sent.stdout
             )
 
@@ -317,7 +513,7 @@ def test_the_worker_processes_bank_topics_over_tls(secure_broker: str, tmp_path:
                 raise AssertionError(f"the worker died:\n{worker.log()[-3000:]}")
             return (
                 worker.total("fundwatch_reports_accepted_total") >= 40
-                and worker.total("fundwatch_reports_rejected_total") >= 1
+                and worker.total("fundwatch_reports_rejected_total") >= 2
             )
 
         wait_for(taken, 90, "the worker to take both banks' reports")
@@ -326,9 +522,68 @@ def test_the_worker_processes_bank_topics_over_tls(secure_broker: str, tmp_path:
         letters = [
             orjson.loads(v) for _, v in read_all(service, service.topics.name("reports.dlq"))
         ]
-        assert [(d["reason"], d["report_id"]) for d in letters] == [("bank_mismatch", "F-1")]
-        assert letters[0]["source"]["topic"] == service.topics.bank("BSCB")
-        assert "ICBC-BS" in letters[0]["errors"][0]["message"]
+        assert sorted((d["reason"], d["report_id"]) for d in letters) == [
+            ("bank_mismatch", "F-1"),
+            ("undecodable", None),
+        ]
+        forged_letter = next(d for d in letters if d["reason"] == "bank_mismatch")
+        assert forged_letter["source"]["topic"] == service.topics.bank("BSCB")
+        assert "ICBC-BS" in forged_letter["errors"][0]["message"]
+
+        # Each bank reads the dead letters of the reports it sent, and no other's: BSCB the
+        # forged report (sent on its topic), ICBC-BS its line that is not JSON.
+        topics = service.topics
+        bscb_letters = wait_for(
+            lambda: read_with_group(
+                secure.kwargs("bank-bscb"),
+                topics.bank_dead_letters("BSCB"),
+                f"{secure.prefix}.bank.BSCB.integration",
+            ),
+            60,
+            "BSCB's dead letters",
+        )
+        assert [d["report_id"] for d in bscb_letters] == ["F-1"]
+        icbc = secure.settings("bank-icbc-bs")
+        icbc_letters = wait_for(
+            lambda: [
+                orjson.loads(v) for _, v in read_all(icbc, topics.bank_dead_letters("ICBC-BS"))
+            ],
+            60,
+            "ICBC-BS's dead letters",
+        )
+        assert [d["reason"] for d in icbc_letters] == ["undecodable"]
+        assert icbc_letters[0]["original_text"] == "not json"
+        for topic in (topics.bank_dead_letters("ICBC-BS"), topics.name("reports.dlq")):
+            assert_cannot_read(secure.kwargs("bank-bscb"), topic)
+        with pytest.raises(GroupAuthorizationFailedError):  # another bank's group name
+            read_with_group(
+                secure.kwargs("bank-bscb"),
+                topics.bank_dead_letters("BSCB"),
+                f"{secure.prefix}.bank.ICBC-BS.it",
+            )
     finally:
         for worker in deployment.workers:
             worker.stop()
+
+
+def read_with_group(kwargs: dict[str, object], topic: str, group: str) -> list[dict[str, object]]:
+    """The values of ``topic`` read from the start by a consumer in ``group``, committed there
+    (as an integrator's consumer would), until a poll brings nothing more."""
+    consumer = KafkaConsumer(
+        topic, **kwargs, group_id=group, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    values: list[dict[str, object]] = []
+
+    def joined() -> bool:
+        consumer.poll(timeout_ms=500)
+        return bool(consumer.assignment())
+
+    try:
+        wait_for(joined, 60, f"a join of {group}")
+        consumer.seek_to_beginning()
+        while batch := consumer.poll(timeout_ms=2000):
+            values += [orjson.loads(r.value) for records in batch.values() for r in records]
+        consumer.commit()
+    finally:
+        consumer.close()
+    return values
