@@ -85,7 +85,7 @@ def prometheus_binary() -> str:
 
 
 def start_prometheus(directory: Path, targets: list[str]) -> Prometheus:
-    """Prometheus on a free port with its own storage, scraping ``targets`` every 2 s."""
+    """Prometheus on a free port with its own storage, scraping ``targets`` every 3 s."""
     binary = prometheus_binary()
     directory.mkdir()
     config = directory / "prometheus.yml"
@@ -93,11 +93,11 @@ def start_prometheus(directory: Path, targets: list[str]) -> Prometheus:
     config.write_text(
         json.dumps(
             {
-                # A worker busy with a batch can take a while to answer; the default timeout
-                # (the interval) of 1 s made the scrapes fail on a loaded machine.
+                # A worker busy with a batch can take a while to answer: a timeout of 1 s made
+                # the scrapes fail on a loaded machine (and a failed scrape hides the series).
                 "global": {
-                    "scrape_interval": "2s",
-                    "scrape_timeout": "2s",
+                    "scrape_interval": "3s",
+                    "scrape_timeout": "3s",
                     "evaluation_interval": "1s",
                 },
                 "rule_files": [str(ALERTS)],
