@@ -1,14 +1,14 @@
 # fundwatch: the two commands of the README quick start, and what they need.
 #   make demo   install, start the local Kafka broker and a worker, stream simulated reports
-#   make test   install (Python packages, and Chromium from Debian's packages), then lint and
-#               run every test (the integration tests start the broker)
+#   make test   install (Python packages; Chromium and Prometheus from Debian's packages), then
+#               lint and run every test (the integration tests start the broker)
 
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser demo test lint clean
+.PHONY: install browser prometheus demo test lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ install: $(STAMP)
 browser:
 	bash deploy/browser/install.sh
 
+# Debian's Prometheus and promtool: the alerting rules' unit tests and a scrape of a real worker.
+prometheus:
+	bash deploy/prometheus/install.sh
+
 demo: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash deploy/demo.sh
 
@@ -30,7 +34,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-test: lint browser
+test: lint browser prometheus
 	$(BIN)/python -m pytest
 
 clean:

@@ -37,6 +37,8 @@ def main() -> None:
     from streams.app import app, settings
 
     if sys.argv[1:2] == ["worker"]:
+        # Faust creates the data directory itself, but not its parents.
+        settings.make_data_dir()
         # Create the topics before the consumer joins its group: a topic Faust creates while
         # joining is missing from the first assignment and only picked up minutes later.
         settings.topics.create_all()

@@ -25,7 +25,7 @@ app = faust.App(
     broker_credentials=faust_credentials(settings),
     topic_partitions=settings.partitions,
     topic_replication_factor=settings.replication_factor,
-    datadir=settings.data_dir,
+    datadir=settings.worker_data_dir,
     store="memory://",
     # Offsets are committed after the producer is flushed, so a table write or a dead letter
     # is in Kafka before the input offset that caused it is committed (at-least-once; the

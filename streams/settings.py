@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from streams.topics import TopicManager
 
@@ -44,8 +46,11 @@ class Settings:
     # table_standby_replicas). Off by default: the failure tests run without standbys, and a
     # partition that moves is rebuilt from its changelog instead (slower takeover, known path).
     standby_replicas: int = 0
-    # Where Faust keeps its local files (table stores, worker state).
-    data_dir: str = ".fundwatch/worker-data"
+    # Where Faust keeps its local files (table stores, worker state): resolve_data_dir. Empty:
+    # $XDG_STATE_HOME/fundwatch/worker-data/<topic_prefix> (~/.local/state without
+    # XDG_STATE_HOME), the same folder whichever folder the worker starts in; a relative
+    # FUNDWATCH_DATA_DIR is taken from the folder the command runs in.
+    data_dir: str = ""
     # A Kafka client.properties file (standard client property names: security.protocol,
     # sasl.jaas.config, ssl.truststore.location ...), read by streams.kafka_clients for every
     # client fundwatch builds; empty: plaintext without login (the development broker).
@@ -57,6 +62,22 @@ class Settings:
     @property
     def broker_url(self) -> str:
         return ";".join(f"kafka://{s.strip()}" for s in self.bootstrap_servers.split(","))
+
+    @property
+    def worker_data_dir(self) -> Path:
+        """The data directory as an absolute path (Faust's datadir)."""
+        return resolve_data_dir(self.data_dir, self.topic_prefix, os.environ, Path.cwd())
+
+    def make_data_dir(self) -> Path:
+        """Create the data directory and its parents (Faust creates only the last folder)."""
+        path = self.worker_data_dir
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise SettingsError(
+                "FUNDWATCH_DATA_DIR", f"cannot create the worker's data directory {path}: {error}"
+            ) from error
+        return path
 
     @property
     def topics(self) -> TopicManager:
@@ -91,7 +112,14 @@ class Settings:
                 get("session_timeout_seconds", defaults.session_timeout_seconds)
             ),
             standby_replicas=int(get("standby_replicas", defaults.standby_replicas)),
-            data_dir=get("data_dir", defaults.data_dir),
+            data_dir=str(
+                resolve_data_dir(
+                    get("data_dir", defaults.data_dir),
+                    get("topic_prefix", defaults.topic_prefix),
+                    env,
+                    Path.cwd(),
+                )
+            ),
             client_properties=client_properties,
             bank_ids=parse_bank_ids(get("banks", "")),
         )
@@ -104,6 +132,21 @@ class Settings:
         if "FUNDWATCH_BOOTSTRAP_SERVERS" not in env:
             bootstrap_servers = properties_bootstrap(path) or bootstrap_servers
         return replace(self, client_properties=path, bootstrap_servers=bootstrap_servers)
+
+
+def resolve_data_dir(data_dir: str, topic_prefix: str, env: Mapping[str, str], cwd: Path) -> Path:
+    """FUNDWATCH_DATA_DIR as an absolute path. Unset or empty: the XDG state directory
+    ($XDG_STATE_HOME, or ~/.local/state when it is unset or not absolute, as the XDG spec says)
+    /fundwatch/worker-data/<topic_prefix>, so a worker finds its files again from any folder and
+    two deployments on one machine do not share them. Relative: from ``cwd``. ``~`` expands."""
+    if data_dir:
+        path = Path(data_dir).expanduser()
+        return path if path.is_absolute() else cwd / path
+    state_home = Path(env.get("XDG_STATE_HOME", ""))
+    if not state_home.is_absolute():
+        home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+        state_home = home / ".local" / "state"
+    return state_home / "fundwatch" / "worker-data" / topic_prefix
 
 
 def parse_bank_ids(text: str) -> tuple[str, ...]:

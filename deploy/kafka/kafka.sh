@@ -28,7 +28,8 @@
 #                            default python3
 #
 # Layout:
-#   $FUNDWATCH_KAFKA_HOME/libs/               jars (+ .fetched marker holding the Kafka version)
+#   $FUNDWATCH_KAFKA_HOME/libs/               broker and command-line tool jars (+ .fetched
+#                                             marker holding the Kafka version)
 #   $FUNDWATCH_KAFKA_HOME/run-<port>/         server.properties, broker.pid
 #   $FUNDWATCH_KAFKA_HOME/run-<port>/data/    KRaft metadata + topic data (`reset` deletes it)
 #   $FUNDWATCH_KAFKA_HOME/run-<port>/logs/    server.log (log4j2), broker.out (JVM stdout/stderr)
@@ -121,15 +122,25 @@ require_mvn() {
             "Install Maven: apt-get install maven" "$ALT_HINT"
 }
 
+# The jars pom.xml asks for by name: the broker, and Kafka's command-line tools (kafka-tool.sh).
+required_jars() {
+    local version=$1
+    printf '%s\n' "kafka_2.13-$version.jar" "kafka-tools-$version.jar"
+}
+
 libs_ok() {
-    [[ -f $MARKER && $(<"$MARKER") == "$(kafka_version)" ]] &&
-        compgen -G "$LIBS/kafka_2.13-$(kafka_version).jar" >/dev/null
+    local version jar
+    version=$(kafka_version)
+    [[ -f $MARKER && $(<"$MARKER") == "$version" ]] || return 1
+    for jar in $(required_jars "$version"); do
+        [[ -f $LIBS/$jar ]] || return 1
+    done
 }
 
 # ---------------------------------------------------------------- fetch
 
 cmd_fetch() {
-    local version t0 tmp n
+    local version t0 tmp n jar
     version=$(kafka_version)
     if libs_ok; then
         n=$(find "$LIBS" -maxdepth 1 -name '*.jar' | wc -l)
@@ -138,8 +149,10 @@ cmd_fetch() {
     fi
     require_mvn
     t0=$EPOCHREALTIME
-    if [[ -f $MARKER ]]; then
+    if [[ -f $MARKER && $(<"$MARKER") != "$version" ]]; then
         echo "Kafka jars in $LIBS are for $(<"$MARKER"), pom.xml wants $version: refetching."
+    elif [[ -f $MARKER ]]; then
+        echo "Kafka jars in $LIBS lack a jar pom.xml now lists: refetching."
     fi
     echo "Fetching Kafka $version jars with Maven into $LIBS ..."
     tmp=$KAFKA_HOME/libs.tmp.$$
@@ -151,10 +164,12 @@ cmd_fetch() {
         rm -rf -- "$tmp"
         die 1 "mvn dependency:copy-dependencies failed (is Maven Central reachable?)." "$ALT_HINT"
     fi
-    [[ -f $tmp/kafka_2.13-$version.jar ]] || {
-        rm -rf -- "$tmp"
-        die 1 "Maven finished but kafka_2.13-$version.jar is missing from the copied jars"
-    }
+    for jar in $(required_jars "$version"); do
+        [[ -f $tmp/$jar ]] || {
+            rm -rf -- "$tmp"
+            die 1 "Maven finished but $jar is missing from the copied jars"
+        }
+    done
     rm -rf -- "$LIBS"
     mv -- "$tmp" "$LIBS"
     printf '%s\n' "$version" >"$MARKER"
