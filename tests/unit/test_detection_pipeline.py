@@ -18,8 +18,7 @@ import pytest
 
 from feeds.simulate import Simulation, SimulationConfig, write_jsonl, write_truth
 from ingest.pipeline import InputMessage
-from models.active_model import ActiveModel
-from models.forest import ForestModel, TrainingConfig
+from models.forest import FundraisingForest
 from models.pipeline import PipelineConfig
 from offline.backtest import run_backtest
 from offline.evaluate import evaluate_files
@@ -47,7 +46,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def model(world: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = training_set(file_messages(world["history"]), LATENESS_MS)
-    forest = train(data, TrainingConfig(n_estimators=60, expected_alert_rate=0.01), "unit")
+    forest = train(data, FundraisingForest(n_estimators=60, expected_alert_rate=0.01), "unit")
     directory = tmp_path_factory.mktemp("model") / "unit"
     forest.save(directory)
     return directory
@@ -56,8 +55,8 @@ def model(world: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> P
 def run(
     messages: list[InputMessage], model_dir: Path, batch_size: int
 ) -> tuple[dict[str, np.ndarray], list[dict]]:
-    active = ActiveModel.from_forest(ForestModel.load(model_dir))
-    runner = OfflineRunner(PipelineConfig(lateness_ms=LATENESS_MS), active)
+    model = FundraisingForest.load(model_dir)
+    runner = OfflineRunner(PipelineConfig(lateness_ms=LATENESS_MS), model)
     leads = []
     for outcome in runner.run(messages, batch_size=batch_size):
         for lead in outcome.leads:

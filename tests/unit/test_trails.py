@@ -42,11 +42,14 @@ PAYERS_MODEL_VIEW = ModelView("payers", 0.5, {}, {})
 @dataclass(frozen=True)
 class PayersModel:
     """Scores 1.0 once an account has 10 or more payers in 30 days or has received the
-    flagged amount in one transfer, else 0.0."""
+    flagged amount in one transfer, else 0.0: the part of models.forest.FundraisingForest
+    the pipeline uses."""
 
-    view: ModelView = PAYERS_MODEL_VIEW
+    version_: str = "payers"
+    threshold_: float = 0.5
+    lead_view: ModelView = PAYERS_MODEL_VIEW
 
-    def score(self, features: np.ndarray) -> np.ndarray:
+    def anomaly_score(self, features: np.ndarray) -> np.ndarray:
         flagged = (features[:, PAYERS_30D] >= 10) | (
             features[:, MAX_INFLOW_30D] == FLAGGED_INFLOW_YUAN
         )
