@@ -139,6 +139,7 @@ class Pipeline:
             is_movement = message.source.topic == self._config.trail_topic
             (movements if is_movement else reports).append(message)
 
+        # ingest -> features -> score -> leads -> trails
         ingested = self._ingest.process(reports, now)
         out = PipelineOutcome(ingested)
         written: dict[str, tuple[int, AccountState]] = {}
@@ -156,7 +157,8 @@ class Pipeline:
 
         version = (model.version_, model.threshold_) if model is not None else ("", 0.0)
         trails = self._trails.process(followed, movements, version, now)
-        # A report's scored lead, then the linked lead it revised; then the movements' leads.
+
+        # Each report's scored lead, then the linked lead it revised; then the movements' leads.
         on_reports = zip(scored_leads, trails.linked_on_reports, followed, strict=True)
         for scored, linked, report in on_reports:
             for lead in (scored, linked):

@@ -7,7 +7,9 @@ re-sent and late reports do not change the outcome, and that a trained model fin
 
 from __future__ import annotations
 
+import io
 import random
+import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,7 +24,7 @@ from models.forest import FundraisingForest
 from models.pipeline import PipelineConfig
 from offline.backtest import run_backtest
 from offline.evaluate import evaluate_files
-from offline.replay import OfflineRunner, file_messages
+from offline.replay import OfflineRunner, file_messages, with_progress
 from offline.training import train, training_set
 from tests.outlines import linked_outline, scheme_outline
 
@@ -132,3 +134,24 @@ def test_a_trained_model_finds_the_simulated_schemes(
     }
     assert len(legitimate_flagged) <= len(flagged) // 2, legitimate_flagged
     assert "PR-AUC" in evaluate_files(world["live-truth"], leads_file, scores_file)
+
+
+def test_reading_a_file_shows_reports_read_rate_and_eta(world: dict[str, Path]) -> None:
+    """What `fundwatch train` and `backtest` print on stderr while they read: the messages pass
+    through unchanged, and the bar ends at the file's report count, with the rate."""
+    path = world["history"]
+    reports = len(path.read_bytes().splitlines())
+    shown = io.StringIO()
+    passed = list(with_progress(file_messages(path), path.stat().st_size, "training set", shown))
+    assert passed == list(file_messages(path))
+    last = shown.getvalue().split("\r")[-1]
+    assert last.startswith("training set: 100%")
+    assert f" {reports}/{reports} [" in last  # the total, estimated from the size, is exact
+    assert re.search(r"\[\d\d:\d\d<\d\d:\d\d, [\d.]+ reports/s\]", last)  # elapsed<ETA, rate
+
+    from_topic = io.StringIO()  # no file size: the count and the rate, no ETA
+    assert len(list(with_progress(file_messages(path), None, "reading", from_topic))) == reports
+    assert re.search(
+        rf"^reading: {reports} reports \[\d\d:\d\d, [\d.]+ reports/s\]",
+        from_topic.getvalue().split("\r")[-1],
+    )
