@@ -42,7 +42,7 @@ from bench.ingest import (  # noqa: E402
 )
 from feeds.model import CST  # noqa: E402
 from feeds.producer import send_lines  # noqa: E402
-from models.forest import TrainingConfig  # noqa: E402
+from models.forest import FundraisingForest  # noqa: E402
 from offline.replay import line_messages  # noqa: E402
 from offline.training import train, training_set  # noqa: E402
 from streams.model_topic import publish_model  # noqa: E402
@@ -58,7 +58,7 @@ def publish_first_model(settings: Settings, directory: Path) -> str:
     lines = simulated_lines(seed=101, count=80_000, start=SEPTEMBER)
     messages = line_messages(lines, "history")
     started = time.perf_counter()
-    model = train(training_set(messages, 7_200_000), TrainingConfig(), version="bench")
+    model = train(training_set(messages, 7_200_000), FundraisingForest(), version="bench")
     model.save(directory)
     seconds = time.perf_counter() - started
     print(f"trained a model on {len(lines):,} history reports in {seconds:.0f} s")

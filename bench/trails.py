@@ -20,8 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from feeds.simulate import Simulation, SimulationConfig, write_jsonl  # noqa: E402
-from models.active_model import ActiveModel  # noqa: E402
-from models.forest import TrainingConfig  # noqa: E402
+from models.forest import FundraisingForest  # noqa: E402
 from models.pipeline import PipelineConfig  # noqa: E402
 from models.trails import TrailPolicy  # noqa: E402
 from offline.replay import OfflineRunner, file_messages  # noqa: E402
@@ -30,7 +29,7 @@ from offline.training import train, training_set  # noqa: E402
 LATENESS_MS = 7_200_000
 
 
-def rate(messages: list, model: ActiveModel, policy: TrailPolicy) -> tuple[float, int]:
+def rate(messages: list, model: FundraisingForest, policy: TrailPolicy) -> tuple[float, int]:
     """Reports per second through the pipeline, and the linked lead revisions raised."""
     runner = OfflineRunner(PipelineConfig(lateness_ms=LATENESS_MS, trail_policy=policy), model)
     started = time.perf_counter()
@@ -49,8 +48,7 @@ def main() -> None:
         write_jsonl(Simulation(SimulationConfig(seed=11)).reports(), history)
         write_jsonl(Simulation(SimulationConfig(seed=12)).reports(), live)
         data = training_set(file_messages(history), LATENESS_MS)
-        forest = train(data, TrainingConfig(expected_alert_rate=0.01), "bench")
-        model = ActiveModel.from_forest(forest)
+        model = train(data, FundraisingForest(expected_alert_rate=0.01), "bench")
         messages = list(file_messages(live))
     policies = {"trails on": TrailPolicy(), "trails off": TrailPolicy(max_hops=0)}
     rates: dict[str, list[float]] = {name: [] for name in policies}

@@ -24,11 +24,14 @@ from feeds.model import CST
 from feeds.producer import send_lines
 from feeds.simulate import Simulation, SimulationConfig, report_lines, write_jsonl, write_truth
 from ingest.pipeline import InputMessage
-from models.forest import TrainingConfig
+from models.forest import FundraisingForest
 from schemas.lead import Severity
 from schemas.sectors import DEPARTMENTS
 from streams.app import app, settings
 from streams.topics import ensure_topics
+
+# `fundwatch train` defaults: the estimator's own.
+_FOREST_SETTINGS = FundraisingForest().get_params()
 
 
 @contextmanager
@@ -313,13 +316,13 @@ async def status(self: AppCommand, web_url: str, follow: bool) -> None:
     option(
         "--alert-rate",
         type=float,
-        default=TrainingConfig.expected_alert_rate,
+        default=_FOREST_SETTINGS["expected_alert_rate"],
         show_default=True,
         help="Expected share of account-days above the threshold.",
     ),
-    option("--trees", type=int, default=100, show_default=True),
-    option("--max-samples", type=int, default=256, show_default=True),
-    option("--seed", type=int, default=7, show_default=True),
+    option("--trees", type=int, default=_FOREST_SETTINGS["n_estimators"], show_default=True),
+    option("--max-samples", type=int, default=_FOREST_SETTINGS["max_samples"], show_default=True),
+    option("--seed", type=int, default=_FOREST_SETTINGS["random_state"], show_default=True),
     option(
         "--version",
         "model_version",
@@ -339,25 +342,27 @@ async def train(
     model_version: str | None,
 ) -> None:
     """Train the isolation forest on a history of reports and write a model artifact."""
+    from offline.replay import with_progress
     from offline.training import train as train_model
     from offline.training import training_set
 
-    messages = _history(input_file, until)
+    size = input_file.stat().st_size if input_file is not None else None
+    messages = with_progress(_history(input_file, until), size, "training set")
     with failing_clearly("no model trained"):
         data = training_set(messages, int(settings.lateness_seconds * 1000))
-    config = TrainingConfig(
+    forest = FundraisingForest(
         n_estimators=trees,
         max_samples=max_samples,
         expected_alert_rate=alert_rate,
         random_state=seed,
     )
-    model = train_model(data, config, version=model_version)
+    model = train_model(data, forest, version=model_version)
     model.save(output)
-    meta = model.metadata
+    period = model.training_period_
     print(
-        f"model {meta.version}: {data.features.shape[0]:,} account-days from "
-        f"{data.record_count:,} reports ({meta.training_period['start'][:10]} .. "
-        f"{meta.training_period['end'][:10]}), threshold {meta.threshold:.4f} -> {output}"
+        f"model {model.version_}: {data.features.shape[0]:,} account-days from "
+        f"{data.record_count:,} reports ({period['start'][:10]} .. "
+        f"{period['end'][:10]}), threshold {model.threshold_:.4f} -> {output}"
     )
 
 

@@ -688,8 +688,8 @@ class Health(ConsoleView):
             {
                 "model": (
                     {
-                        "version": model.version,
-                        "threshold": model.view.threshold,
+                        "version": model.version_,
+                        "threshold": model.threshold_,
                         "loaded_at": _total(metrics.MODEL_LOADED),
                     }
                     if model is not None

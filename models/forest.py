@@ -1,12 +1,30 @@
-"""Training the isolation forest, and the versioned model artifact.
+"""The detection model: one estimator in scikit-learn's manner, and its versioned artifact.
 
-An artifact is ``model.json`` (metadata, human-readable) plus ``forest.npz`` (the flattened
-tree arrays of models.scoring). ``to_bytes`` packs both into one zip for the models topic.
-Loading never executes code: JSON, and ``np.load(..., allow_pickle=False)`` of plain numeric
-arrays. Every check that fails raises ModelArtifactError naming the file and the problem.
+``FundraisingForest`` takes its settings in the constructor and learns the rest in ``fit``;
+what it learned are attributes ending in ``_``, as scikit-learn's IsolationForest names
+them: the compiled trees ``trees_``, ``threshold_``, ``feature_quantiles_``,
+``score_quantiles_``, ``max_samples_`` (what the trees used), ``n_features_in_``,
+``feature_names_in_``, and the provenance (``version_``, ``training_period_``...). The input
+transform is part of the model: the trees split ``log1p`` of each feature (all are >= 0), so
+that their random splits fall evenly over heavy-tailed counts and sums; callers pass the
+features in natural units, to ``fit`` and to every score.
 
-Anomaly score: ``-IsolationForest.score_samples(X)``, the paper's 2^(-E[h(x)]/c(n)) in
-(0, 1]; higher is more anomalous. An account is flagged when its score >= the threshold.
+Scores, for rows X of features (n, n_features):
+  * ``anomaly_score(X)``: the paper's 2^(-E[h(x)]/c(n)) in (0, 1], higher is stranger; leads
+    carry it and the threshold is on it. It is ``-IsolationForest.score_samples(log1p(X))``
+    bit for bit (models.scoring walks all trees of a batch at once).
+  * ``score_samples(X)``: scikit-learn's sign, ``-anomaly_score(X)``: lower is stranger.
+  * ``decision_function(X)``: ``score_samples(X) - offset_``, with ``offset_ = -threshold_``:
+    negative for an anomaly, and zero (a row exactly at the threshold) is one too.
+  * ``predict(X)``: -1 for an anomaly (anomaly score >= ``threshold_``), 1 otherwise.
+The threshold is calibrated in ``fit``: the anomaly score that ``expected_alert_rate`` of the
+training rows reach (scikit-learn's ``contamination``, as a quantile of the training scores).
+
+An artifact is ``model.json`` (the settings and fitted attributes but the trees, readable)
+plus ``forest.npz`` (the flattened tree arrays of models.scoring). ``to_bytes`` packs both into
+one zip for the models topic. Loading never executes code: JSON, and
+``np.load(..., allow_pickle=False)`` of plain numeric arrays. Every check that fails raises
+ModelArtifactError naming the file and the problem.
 """
 
 from __future__ import annotations
@@ -21,7 +39,6 @@ import tempfile
 import typing
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from importlib import metadata as package_metadata
 from pathlib import Path
@@ -29,8 +46,12 @@ from typing import Any
 
 import numpy as np
 import sklearn
+from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.ensemble import IsolationForest
+from sklearn.utils.validation import check_is_fitted
 
+from models.feature_names import FEATURE_NAMES
+from models.leads import ModelView
 from models.scoring import TREE_ARRAY_DTYPES, ForestStructureError, IsolationTrees
 
 ARTIFACT_FORMAT = 1  # bump on any change to the files' layout or meaning
@@ -43,68 +64,189 @@ FEATURE_QUANTILES = ("0.5", "0.9", "0.99", "0.999")
 MAX_UNPACKED_BYTES = 256 * 1024 * 1024
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so the same model always packs to the same bytes
 
+# model.json: key -> (attribute, JSON type), in the file's order. The keys are the artifact
+# format's; the attributes are the estimator's settings (no trailing _) and what fit learned.
+MODEL_JSON_FIELDS: dict[str, tuple[str, Any]] = {
+    "version": ("version_", str),
+    "created_at": ("created_at_", str),  # ISO 8601 UTC
+    "feature_names": ("feature_names_in_", list[str]),  # in column order
+    "training_period": ("training_period_", dict[str, str]),  # {"start": iso, "end": iso}
+    "record_count": ("record_count_", int),  # reports the training rows were computed from
+    "sample_count": ("n_samples_fit_", int),  # training rows
+    "data_hash": ("data_hash_", str),  # feature_matrix_hash of the model input (log1p)
+    "threshold": ("threshold_", float),  # on the anomaly score
+    "expected_alert_rate": ("expected_alert_rate", float),
+    "score_quantiles": ("score_quantiles_", dict[str, float]),  # of the training scores
+    # feature -> FEATURE_QUANTILES, in natural units (the reasons shown to analysts)
+    "feature_quantiles": ("feature_quantiles_", dict[str, dict[str, float]]),
+    "library_versions": ("library_versions_", dict[str, str]),  # numpy, scikit-learn, ...
+    "n_estimators": ("n_estimators", int),
+    "max_samples": ("max_samples", int),  # as set
+    "effective_max_samples": ("max_samples_", int),  # min(max_samples, rows): what trees used
+    "random_state": ("random_state", int),
+    "max_depth": ("max_depth_", int),  # splits on the longest root-to-leaf path
+    "sklearn_offset": ("sklearn_offset_", float),  # IsolationForest.offset_, for reference
+}
+_SETTINGS = ("n_estimators", "max_samples", "expected_alert_rate", "random_state")
+_UNKNOWN_PERIOD = {"start": "", "end": ""}
+
 
 class ModelArtifactError(ValueError):
     """A model artifact is missing, malformed, inconsistent, or for other features."""
 
 
-@dataclass(frozen=True)
-class TrainingConfig:
-    n_estimators: int = 100
-    max_samples: int = 256
-    # Share of training rows (account-days) at or above the threshold. 1 % found every
-    # simulated scheme account but one within days; 0.5 % missed the controllers and took
-    # 10-18 days (README, Detection quality).
-    expected_alert_rate: float = 0.01
-    random_state: int = 7
+class FundraisingForest(OutlierMixin, BaseEstimator):  # type: ignore[misc]
+    """An isolation forest over log1p of the account features, with a calibrated threshold.
 
+    Settings (scikit-learn's meaning): ``n_estimators``, ``max_samples`` (clipped to the row
+    count, without sklearn's warning), ``expected_alert_rate`` (share of training rows at or
+    above the threshold), ``random_state``, and ``feature_names``, the columns of X in order.
+    """
 
-@dataclass(frozen=True)
-class ModelMetadata:
-    """Everything about a model except its trees; serialised as model.json."""
+    # What fit learns (and load reads back); see MODEL_JSON_FIELDS for the meaning of each.
+    trees_: IsolationTrees
+    threshold_: float
+    score_quantiles_: dict[str, float]
+    feature_quantiles_: dict[str, dict[str, float]]
+    feature_names_in_: list[str]
+    max_samples_: int
+    max_depth_: int
+    n_samples_fit_: int
+    version_: str
+    created_at_: str
+    training_period_: dict[str, str]
+    record_count_: int
+    data_hash_: str
+    library_versions_: dict[str, str]
+    sklearn_offset_: float
 
-    version: str
-    created_at: str  # ISO 8601 UTC
-    feature_names: list[str]  # in column order
-    training_period: dict[str, str]  # {"start": iso, "end": iso}, from the caller
-    record_count: int  # reports the training features were computed from
-    sample_count: int  # rows of the training feature matrix
-    data_hash: str  # see feature_matrix_hash
-    threshold: float  # on the anomaly score
-    expected_alert_rate: float
-    score_quantiles: dict[str, float]  # SCORE_QUANTILES of the training anomaly scores
-    feature_quantiles: dict[str, dict[str, float]]  # feature -> FEATURE_QUANTILES
-    library_versions: dict[str, str]  # numpy, scikit-learn, python, fundwatch
-    n_estimators: int
-    max_samples: int  # as configured
-    effective_max_samples: int  # min(max_samples, sample_count): what the trees used
-    random_state: int
-    max_depth: int  # splits on the longest root-to-leaf path
-    sklearn_offset: float  # IsolationForest.offset_, for reference (contamination="auto")
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 100,
+        max_samples: int = 256,
+        # 1 % found every simulated scheme account but one within days; 0.5 % missed the
+        # controllers and took 10-18 days (README, Detection quality).
+        expected_alert_rate: float = 0.01,
+        random_state: int = 7,
+        feature_names: Sequence[str] = FEATURE_NAMES,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.max_samples = max_samples
+        self.expected_alert_rate = expected_alert_rate
+        self.random_state = random_state
+        self.feature_names = feature_names
 
+    # -- fitting ---------------------------------------------------------------------------
 
-class ForestModel:
-    """A trained forest: its metadata, and a vectorised scorer for batches of feature rows."""
+    def fit(
+        self,
+        features: np.ndarray,
+        y: None = None,
+        *,
+        training_period: Mapping[str, str] | None = None,
+        record_count: int | None = None,
+        version: str | None = None,
+    ) -> FundraisingForest:
+        """Fit the trees on log1p(features) (rows (n, n_features), natural units); calibrate
+        the threshold on the training rows' scores.
 
-    def __init__(self, metadata: ModelMetadata, trees: IsolationTrees) -> None:
-        # Assignable: training replaces the metadata (e.g. quantiles in natural units).
-        self.metadata = metadata
-        self.trees = trees
-        _check_model(metadata, trees, source="model")
+        ``training_period`` ({"start": iso, "end": iso}) and ``record_count`` (the reports
+        the rows came from) describe the data in the artifact; ``version`` names the model
+        (default: creation time and data hash). ``y`` is ignored, as in scikit-learn.
+        """
+        names = list(self.feature_names)
+        problem = _feature_names_problem(names)
+        if problem:
+            raise ValueError(f"feature_names: {problem}")
+        matrix, model_input = _checked_input(features, len(names))
+        if matrix.shape[0] < 1:
+            raise ValueError("features has no rows")
+        self._check_settings()
+        period = dict(training_period) if training_period is not None else dict(_UNKNOWN_PERIOD)
+        if set(period) != {"start", "end"} or not all(isinstance(v, str) for v in period.values()):
+            raise ValueError(f"training_period must be {{'start': iso, 'end': iso}}: {period}")
 
-    def anomaly_scores(self, features: np.ndarray) -> np.ndarray:
-        """Anomaly score of each feature row (n, n_features): float64 (n,), higher = stranger.
+        n_samples = matrix.shape[0]
+        forest = IsolationForest(
+            n_estimators=self.n_estimators,
+            # sklearn would clip a larger max_samples to n_samples too, but with a warning
+            max_samples=min(self.max_samples, n_samples),
+            contamination="auto",
+            random_state=self.random_state,
+        )
+        forest.fit(model_input)
+        trees = IsolationTrees.from_sklearn(forest)
+        scores = trees.anomaly_scores(model_input)
+        data_hash = feature_matrix_hash(model_input, names)
+        created = datetime.now(UTC).replace(microsecond=0)
 
-        Raises ValueError on a wrong shape or non-finite values."""
-        return self.trees.anomaly_scores(_checked_matrix(features, self.trees.n_features))
+        self.trees_ = trees
+        self.version_ = version or f"{created:%Y-%m-%dT%H-%M-%SZ}-{data_hash[:8]}"
+        self.created_at_ = created.isoformat().replace("+00:00", "Z")
+        self.feature_names_in_ = names
+        self.training_period_ = period
+        self.record_count_ = int(record_count) if record_count is not None else n_samples
+        self.n_samples_fit_ = n_samples
+        self.data_hash_ = data_hash
+        self.threshold_ = float(np.quantile(scores, 1.0 - self.expected_alert_rate))
+        self.score_quantiles_ = {q: float(np.quantile(scores, float(q))) for q in SCORE_QUANTILES}
+        self.feature_quantiles_ = {
+            name: {q: float(np.quantile(matrix[:, i], float(q))) for q in FEATURE_QUANTILES}
+            for i, name in enumerate(names)
+        }
+        self.library_versions_ = library_versions()
+        self.max_samples_ = trees.effective_max_samples
+        self.max_depth_ = trees.max_depth
+        self.sklearn_offset_ = float(forest.offset_)
+        self._check_fitted("model")
+        return self
 
-    def flagged(self, features: np.ndarray) -> np.ndarray:
-        """Rows whose anomaly score reaches the threshold."""
-        return self.anomaly_scores(features) >= self.metadata.threshold
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "trees_")
 
-    def check_features(self, expected_names: Sequence[str]) -> None:
+    # -- scoring ---------------------------------------------------------------------------
+
+    @property
+    def n_features_in_(self) -> int:
+        return len(self.feature_names_in_)
+
+    @property
+    def offset_(self) -> float:
+        """As in scikit-learn: ``decision_function = score_samples - offset_``."""
+        return -self.threshold_
+
+    def anomaly_score(self, features: np.ndarray) -> np.ndarray:
+        """Anomaly score of each row of features (n, n_features), natural units: float64
+        (n,), higher is stranger. Raises ValueError on a wrong shape or non-finite values."""
+        check_is_fitted(self)
+        _, model_input = _checked_input(features, self.trees_.n_features)
+        return self.trees_.anomaly_scores(model_input)
+
+    def score_samples(self, features: np.ndarray) -> np.ndarray:
+        """scikit-learn's sign: the opposite of the anomaly score (lower is stranger)."""
+        return -self.anomaly_score(features)
+
+    def decision_function(self, features: np.ndarray) -> np.ndarray:
+        """Negative (or zero, at the threshold) for anomalies, positive for the others."""
+        return self.score_samples(features) - self.offset_
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """-1 for an anomaly (anomaly score >= threshold_), 1 for the others."""
+        return np.where(self.anomaly_score(features) >= self.threshold_, -1, 1)
+
+    @property
+    def lead_view(self) -> ModelView:
+        """What lead building reads of the model (models.leads)."""
+        check_is_fitted(self)
+        return ModelView(
+            self.version_, self.threshold_, self.score_quantiles_, self.feature_quantiles_
+        )
+
+    def check_features(self, expected_names: Sequence[str] = FEATURE_NAMES) -> None:
         """Refuse a model trained on other features than the running code computes."""
-        model_names = list(self.metadata.feature_names)
+        check_is_fitted(self)
+        model_names = list(self.feature_names_in_)
         expected = list(expected_names)
         if model_names == expected:
             return
@@ -116,9 +258,11 @@ class ForestModel:
             else "same names in another order"
         )
         raise ModelArtifactError(
-            f"model {self.metadata.version} was trained on other features than this code "
+            f"model {self.version_} was trained on other features than this code "
             f"computes ({len(model_names)} vs {len(expected)}): {detail}"
         )
+
+    # -- the artifact ----------------------------------------------------------------------
 
     def save(self, directory: Path) -> None:
         """Write directory/model.json and directory/forest.npz (each replaced atomically)."""
@@ -131,7 +275,7 @@ class ForestModel:
         _write_atomically(directory / METADATA_FILE, json_bytes)
 
     @classmethod
-    def load(cls, directory: Path) -> ForestModel:
+    def load(cls, directory: Path) -> FundraisingForest:
         directory = Path(directory)
         contents = {}
         for name in (METADATA_FILE, ARRAYS_FILE):
@@ -153,7 +297,7 @@ class ForestModel:
         return buffer.getvalue()
 
     @classmethod
-    def from_bytes(cls, blob: bytes) -> ForestModel:
+    def from_bytes(cls, blob: bytes) -> FundraisingForest:
         source = "model blob"
         try:
             archive = zipfile.ZipFile(io.BytesIO(blob))
@@ -175,19 +319,24 @@ class ForestModel:
                 raise ModelArtifactError(f"{source}: corrupt zip member ({exc})") from exc
         return cls._from_files(json_bytes, npz_bytes, source)
 
+    def _document(self) -> dict[str, Any]:
+        """The model.json fields as this estimator holds them."""
+        return {key: getattr(self, attribute) for key, (attribute, _) in MODEL_JSON_FIELDS.items()}
+
     def _artifact_files(self) -> tuple[bytes, bytes]:
-        _check_model(self.metadata, self.trees, source="model")
-        npz_bytes = _npz_bytes(self.trees.arrays)
+        check_is_fitted(self)
+        self._check_fitted("model")
+        npz_bytes = _npz_bytes(self.trees_.arrays)
         document = {
             "artifact_format": ARTIFACT_FORMAT,
-            "arrays_sha256": _arrays_sha256(self.trees.arrays),
-            **asdict(self.metadata),
+            "arrays_sha256": _arrays_sha256(self.trees_.arrays),
+            **self._document(),
         }
         json_bytes = json.dumps(document, indent=2, allow_nan=False).encode() + b"\n"
         return json_bytes, npz_bytes
 
     @classmethod
-    def _from_files(cls, json_bytes: bytes, npz_bytes: bytes, source: str) -> ForestModel:
+    def _from_files(cls, json_bytes: bytes, npz_bytes: bytes, source: str) -> FundraisingForest:
         json_source, npz_source = f"{source}/{METADATA_FILE}", f"{source}/{ARRAYS_FILE}"
         document = _parse_json(json_bytes, json_source)
         fmt = document.pop("artifact_format", None)
@@ -197,10 +346,12 @@ class ForestModel:
                 f"(this code reads format {ARTIFACT_FORMAT})"
             )
         expected_hash = document.pop("arrays_sha256", None)
-        meta = _metadata_from_document(document, json_source)
+        values = _fields_from_document(document, json_source)
         arrays = _read_npz(npz_bytes, npz_source)
         try:
-            trees = IsolationTrees(arrays, len(meta.feature_names), meta.effective_max_samples)
+            trees = IsolationTrees(
+                arrays, len(values["feature_names"]), values["effective_max_samples"]
+            )
         except ForestStructureError as exc:
             raise ModelArtifactError(f"{npz_source}: {exc}") from exc
         if _arrays_sha256(trees.arrays) != expected_hash:
@@ -208,74 +359,51 @@ class ForestModel:
                 f"{npz_source}: arrays do not match arrays_sha256 in {METADATA_FILE} "
                 "(corrupted, or the two files come from different models)"
             )
-        _check_model(meta, trees, json_source)
-        return cls(meta, trees)
+        model = cls(
+            **{name: values[name] for name in _SETTINGS},
+            feature_names=tuple(values["feature_names"]),
+        )
+        for key, (attribute, _) in MODEL_JSON_FIELDS.items():
+            if attribute.endswith("_"):
+                setattr(model, attribute, values[key])
+        model.trees_ = trees
+        model._check_fitted(json_source)
+        return model
 
+    # -- checks ----------------------------------------------------------------------------
 
-def train_forest(
-    features: np.ndarray,
-    feature_names: Sequence[str],
-    config: TrainingConfig,
-    *,
-    training_period: Mapping[str, str],
-    record_count: int,
-    version: str | None = None,
-) -> tuple[ForestModel, IsolationForest]:
-    """Fit an isolation forest on feature rows; calibrate the threshold on their scores.
+    def _check_settings(self) -> None:
+        if self.n_estimators < 1 or self.max_samples < 1:
+            raise ValueError(
+                f"n_estimators and max_samples must be >= 1: {self.n_estimators}, "
+                f"{self.max_samples}"
+            )
+        if not 0.0 < self.expected_alert_rate < 1.0:
+            raise ValueError(f"expected_alert_rate must be in (0, 1): {self.expected_alert_rate}")
 
-    Returns the model and the fitted scikit-learn forest it was flattened from.
-    """
-    names = list(feature_names)
-    problem = _feature_names_problem(names)
-    if problem:
-        raise ValueError(f"feature_names: {problem}")
-    matrix = _checked_matrix(features, len(names))
-    if matrix.shape[0] < 1:
-        raise ValueError("features has no rows")
-    _check_config(config)
-    if set(training_period) != {"start", "end"} or not all(
-        isinstance(v, str) for v in training_period.values()
-    ):
-        raise ValueError(f"training_period must be {{'start': iso, 'end': iso}}: {training_period}")
-
-    n_samples = matrix.shape[0]
-    estimator = IsolationForest(
-        n_estimators=config.n_estimators,
-        # sklearn would clip a larger max_samples to n_samples too, but with a warning
-        max_samples=min(config.max_samples, n_samples),
-        contamination="auto",
-        random_state=config.random_state,
-    )
-    estimator.fit(matrix)
-    trees = IsolationTrees.from_sklearn(estimator)
-
-    scores = trees.anomaly_scores(matrix)
-    data_hash = feature_matrix_hash(matrix, names)
-    created = datetime.now(UTC).replace(microsecond=0)
-    meta = ModelMetadata(
-        version=version or f"{created:%Y-%m-%dT%H-%M-%SZ}-{data_hash[:8]}",
-        created_at=created.isoformat().replace("+00:00", "Z"),
-        feature_names=names,
-        training_period=dict(training_period),
-        record_count=int(record_count),
-        sample_count=n_samples,
-        data_hash=data_hash,
-        threshold=float(np.quantile(scores, 1.0 - config.expected_alert_rate)),
-        expected_alert_rate=float(config.expected_alert_rate),
-        score_quantiles={q: float(np.quantile(scores, float(q))) for q in SCORE_QUANTILES},
-        feature_quantiles={
-            name: {q: float(np.quantile(matrix[:, i], float(q))) for q in FEATURE_QUANTILES}
-            for i, name in enumerate(names)
-        },
-        library_versions=library_versions(),
-        n_estimators=config.n_estimators,
-        max_samples=config.max_samples,
-        effective_max_samples=trees.effective_max_samples,
-        random_state=config.random_state,
-        max_depth=trees.max_depth,
-        sklearn_offset=float(estimator.offset_),
-    )
-    return ForestModel(meta, trees), estimator
+    def _check_fitted(self, source: str) -> None:
+        """The fitted attributes consistent in themselves and with the trees."""
+        _check_field_types(self._document(), source)
+        names, trees = self.feature_names_in_, self.trees_
+        _check_feature_names(names, source)
+        if len(names) != trees.n_features:
+            raise ModelArtifactError(
+                f"{source}: {len(names)} feature_names, trees use {trees.n_features}"
+            )
+        if self.n_estimators != trees.n_trees:
+            raise ModelArtifactError(
+                f"{source}: n_estimators is {self.n_estimators}, arrays hold {trees.n_trees} trees"
+            )
+        if self.max_samples_ != trees.effective_max_samples:
+            raise ModelArtifactError(f"{source}: effective_max_samples disagrees with the trees")
+        if not (math.isfinite(self.threshold_) and 0.0 < self.threshold_ <= 1.0):
+            raise ModelArtifactError(f"{source}: threshold {self.threshold_!r} not in (0, 1]")
+        if set(self.score_quantiles_) != set(SCORE_QUANTILES):
+            raise ModelArtifactError(f"{source}: score_quantiles keys must be {SCORE_QUANTILES}")
+        if set(self.feature_quantiles_) != set(names):
+            raise ModelArtifactError(f"{source}: feature_quantiles keys differ from feature_names")
+        if set(self.training_period_) != {"start", "end"}:
+            raise ModelArtifactError(f"{source}: training_period must have start and end")
 
 
 def feature_matrix_hash(features: np.ndarray, feature_names: Sequence[str]) -> str:
@@ -298,26 +426,23 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def _checked_matrix(features: np.ndarray, n_features: int) -> np.ndarray:
+def _checked_input(features: np.ndarray, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the features as float64, the model input log1p of them), both C-contiguous."""
     matrix = np.asarray(features)
     if matrix.ndim != 2 or matrix.shape[1] != n_features:
         raise ValueError(f"features must have shape (n, {n_features}), got {matrix.shape}")
     if not (np.issubdtype(matrix.dtype, np.number) and not np.iscomplexobj(matrix)):
         raise ValueError(f"features must be real numbers, got dtype {matrix.dtype}")
     matrix = np.ascontiguousarray(matrix, dtype=np.float64)
-    if not np.all(np.isfinite(matrix)):
-        rows = np.flatnonzero(~np.all(np.isfinite(matrix), axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):  # below -1: refused just below
+        model_input = np.log1p(matrix)
+    if not np.all(np.isfinite(model_input)):
+        rows = np.flatnonzero(~np.all(np.isfinite(model_input), axis=1))
         raise ValueError(
-            f"features have non-finite values in {len(rows)} row(s), first row {rows[0]}"
+            f"features have non-finite values (or values <= -1) in {len(rows)} row(s), "
+            f"first row {rows[0]}"
         )
-    return matrix
-
-
-def _check_config(config: TrainingConfig) -> None:
-    if config.n_estimators < 1 or config.max_samples < 1:
-        raise ValueError(f"n_estimators and max_samples must be >= 1: {config}")
-    if not 0.0 < config.expected_alert_rate < 1.0:
-        raise ValueError(f"expected_alert_rate must be in (0, 1): {config}")
+    return matrix, model_input
 
 
 def _feature_names_problem(names: Any) -> str | None:
@@ -335,57 +460,28 @@ def _check_feature_names(names: Any, source: str) -> None:
         raise ModelArtifactError(f"{source}: feature_names {problem}")
 
 
-def _check_model(meta: ModelMetadata, trees: IsolationTrees, source: str) -> None:
-    """Metadata consistent in itself and with the trees."""
-    _check_metadata_types(asdict(meta), source)
-    _check_feature_names(meta.feature_names, source)
-    if len(meta.feature_names) != trees.n_features:
-        raise ModelArtifactError(
-            f"{source}: {len(meta.feature_names)} feature_names, trees use {trees.n_features}"
-        )
-    if meta.n_estimators != trees.n_trees:
-        raise ModelArtifactError(
-            f"{source}: n_estimators is {meta.n_estimators}, arrays hold {trees.n_trees} trees"
-        )
-    if meta.effective_max_samples != trees.effective_max_samples:
-        raise ModelArtifactError(f"{source}: effective_max_samples disagrees with the trees")
-    if not (math.isfinite(meta.threshold) and 0.0 < meta.threshold <= 1.0):
-        raise ModelArtifactError(f"{source}: threshold {meta.threshold!r} not in (0, 1]")
-    if set(meta.score_quantiles) != set(SCORE_QUANTILES):
-        raise ModelArtifactError(f"{source}: score_quantiles keys must be {SCORE_QUANTILES}")
-    if set(meta.feature_quantiles) != set(meta.feature_names):
-        raise ModelArtifactError(f"{source}: feature_quantiles keys differ from feature_names")
-    if set(meta.training_period) != {"start", "end"}:
-        raise ModelArtifactError(f"{source}: training_period must have start and end")
-
-
-def _check_metadata_types(document: Mapping[str, Any], source: str) -> None:
-    hints = typing.get_type_hints(ModelMetadata)
-    for spec in fields(ModelMetadata):
-        value = document[spec.name]
-        if not _conforms(value, hints[spec.name]):
+def _check_field_types(document: Mapping[str, Any], source: str) -> None:
+    for key, (_, hint) in MODEL_JSON_FIELDS.items():
+        value = document[key]
+        if not _conforms(value, hint):
             raise ModelArtifactError(
-                f"{source}: field {spec.name!r} = {_short(value)} is not of type "
-                f"{_type_name(hints[spec.name])}"
+                f"{source}: field {key!r} = {_short(value)} is not of type {_type_name(hint)}"
             )
 
 
-def _metadata_from_document(document: dict[str, Any], source: str) -> ModelMetadata:
-    names = {spec.name for spec in fields(ModelMetadata)}
-    missing = sorted(names - set(document))
-    unknown = sorted(set(document) - names)
+def _fields_from_document(document: dict[str, Any], source: str) -> dict[str, Any]:
+    missing = sorted(set(MODEL_JSON_FIELDS) - set(document))
+    unknown = sorted(set(document) - set(MODEL_JSON_FIELDS))
     if missing or unknown:
         raise ModelArtifactError(f"{source}: fields missing {missing}, unknown {unknown}")
-    _check_metadata_types(document, source)
+    _check_field_types(document, source)
     _check_feature_names(document["feature_names"], source)
     # JSON writes 1.0 as 1.0, but a hand-edited file may hold 1: store floats as floats.
-    hints = typing.get_type_hints(ModelMetadata)
-    values = {name: _as_declared(document[name], hints[name]) for name in names}
-    return ModelMetadata(**values)
+    return {key: _as_declared(document[key], hint) for key, (_, hint) in MODEL_JSON_FIELDS.items()}
 
 
 def _conforms(value: Any, hint: Any) -> bool:
-    """isinstance for the JSON-shaped types of ModelMetadata; floats must be finite."""
+    """isinstance for the JSON-shaped types of MODEL_JSON_FIELDS; floats must be finite."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if hint is float:
         return (

@@ -1,10 +1,16 @@
-"""One batch of input messages through ingest, features, scoring and leads: no Kafka here.
+"""One batch of input messages through ingest, features, scoring, leads and money trails:
+no Kafka here.
 
 The Faust agent, the backtest and the tests all call ``Pipeline.process``, so the streaming
 and offline paths compute the same feature vectors and the same leads from the same reports.
 Every accepted report is scored on its own (its account's features right after it), in the
 account's report order; the batch only groups the scoring into one vectorised call. So the
 results do not depend on how the stream happened to be cut into batches.
+
+The stages, in order: ingest (models below: ingest.pipeline.IngestStage) -> features (each
+accepted report applied to its account) -> score (the model, once per batch) -> leads (each
+scored report observed by its account's lead) -> trails (models.trails.TrailStage, once per
+batch: the scored reports, then the movements that arrived beside them).
 """
 
 from __future__ import annotations
@@ -20,21 +26,12 @@ import numpy as np
 from ingest.pipeline import BatchOutcome, IngestStage, InputMessage, ReadView
 from ingest.state import AccountLedger
 from models.account_state import AccountState
-from models.active_model import ActiveModel
-from models.leads import DAY_MS, PAYEES_30D, AccountFacts, LeadPolicy, observe
+from models.forest import FundraisingForest
+from models.leads import LeadPolicy, observe
 from models.snapshot import AccountSnapshot
-from models.trails import (
-    Movement,
-    TrailPolicy,
-    TrailRecordError,
-    TrailState,
-    build_linked_lead,
-    downstream,
-    followed,
-    passed_on,
-)
+from models.trails import FollowedReport, Movement, TrailPolicy, TrailStage
 from models.watchlist import Watchlist, WatchlistHit
-from schemas.lead import Lead, TrailDirection
+from schemas.lead import Lead
 from schemas.report import TransactionReport
 
 TRAIL_TOPIC = "trails"  # the name offline runs give the movements they loop back
@@ -74,6 +71,16 @@ class PipelineOutcome:
     movements_refused: list[tuple[InputMessage, str]] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class _Observed:
+    """An accepted report after the features stage: what scoring and leads need of it."""
+
+    message: InputMessage
+    report: TransactionReport
+    snapshot: AccountSnapshot
+    hit: WatchlistHit | None
+
+
 def _utc_ms(epoch_ms: int) -> datetime:
     return datetime.fromtimestamp(epoch_ms / 1000, UTC)
 
@@ -87,27 +94,27 @@ class Pipeline:
         trails: ReadView | None = None,
     ) -> None:
         self._accounts = accounts
-        self._trails: ReadView = trails if trails is not None else {}
         self._config = config
         self._batch_states: dict[str, AccountState] = {}
-        # account -> (partition, trail) read or changed in this batch; the changed ones
-        self._batch_trails: dict[str, tuple[int, TrailState | None]] = {}
-        self._trails_changed: set[str] = set()
         # account -> (the value written for it, that value decoded), least recently used first
         self._decoded: OrderedDict[str, tuple[bytes, AccountState]] = OrderedDict()
         self._ingest = IngestStage(self._ledger_of, seen)
+        self._trails = TrailStage(
+            trails if trails is not None else {},
+            self._existing_state,
+            config.trail_policy,
+            config.lead_policy,
+        )
 
     def process(
         self,
         messages: Iterable[InputMessage],
-        model: ActiveModel | None,
+        model: FundraisingForest | None,
         now: datetime,
         watchlist: Watchlist | None = None,
     ) -> PipelineOutcome:
         """``watchlist``: the negative list as it stands for this batch (None: empty)."""
         self._batch_states = {}
-        self._batch_trails = {}
-        self._trails_changed = set()
         try:
             out, written = self._process(messages, model, now, watchlist)
         except BaseException:
@@ -117,16 +124,12 @@ class Pipeline:
             blob = state.to_bytes()
             out.account_writes[account_id] = (partition, blob)
             self._remember(account_id, blob, state)
-        for account_id in sorted(self._trails_changed):
-            partition, trail = self._batch_trails[account_id]
-            assert trail is not None
-            out.trail_writes[account_id] = (partition, trail.to_bytes())
         return out
 
     def _process(
         self,
         messages: Iterable[InputMessage],
-        model: ActiveModel | None,
+        model: FundraisingForest | None,
         now: datetime,
         watchlist: Watchlist | None,
     ) -> tuple[PipelineOutcome, dict[str, tuple[int, AccountState]]]:
@@ -135,6 +138,8 @@ class Pipeline:
         for message in messages:
             is_movement = message.source.topic == self._config.trail_topic
             (movements if is_movement else reports).append(message)
+
+        # ingest -> features -> score -> leads -> trails
         ingested = self._ingest.process(reports, now)
         out = PipelineOutcome(ingested)
         written: dict[str, tuple[int, AccountState]] = {}
@@ -143,184 +148,97 @@ class Pipeline:
             state.ledger = ledger
             written[account_id] = (partition, state)
 
-        snapshots: list[AccountSnapshot] = []
-        arrivals: list[int | None] = []
-        hits: list[WatchlistHit | None] = []
-        scored_reports: list[tuple[InputMessage, TransactionReport]] = []
+        observed = self._features(ingested, model is not None, watchlist, out)
+        scored_leads: list[Lead | None] = []
+        followed: list[FollowedReport] = []
+        if model is not None and observed:
+            out.scores = self._score(model, observed, out)
+            scored_leads, followed = self._leads(observed, out.scores, model, now)
+
+        version = (model.version_, model.threshold_) if model is not None else ("", 0.0)
+        trails = self._trails.process(followed, movements, version, now)
+
+        # Each report's scored lead, then the linked lead it revised; then the movements' leads.
+        on_reports = zip(scored_leads, trails.linked_on_reports, followed, strict=True)
+        for scored, linked, report in on_reports:
+            for lead in (scored, linked):
+                if lead is not None:
+                    out.leads.append(lead)
+                    out.lead_arrivals_ms.append(report.arrival_ms)
+        for lead, arrival in trails.linked_on_movements:
+            out.leads.append(lead)
+            out.lead_arrivals_ms.append(arrival)
+        out.movements = trails.movements
+        out.trail_writes = trails.writes
+        out.movements_applied = trails.movements_applied
+        out.movements_refused = trails.movements_refused
+        return out, written
+
+    def _features(
+        self,
+        ingested: BatchOutcome,
+        scoring: bool,
+        watchlist: Watchlist | None,
+        out: PipelineOutcome,
+    ) -> list[_Observed]:
+        """Apply each accepted report to its account's features, in order; snapshot each one
+        when it is to be scored (or kept)."""
+        observed: list[_Observed] = []
+        keep = scoring or self._config.keep_vectors
         for message, report in ingested.accepted:
             features = self._state(report.account_id).features
             out.late_reports += not features.apply(report)
-            if model is not None or self._config.keep_vectors:
-                vector = features.vector()
-                snapshots.append(features.snapshot(report, vector))
-                arrivals.append(message.source.timestamp_ms)
-                hits.append(watchlist.hit(report) if watchlist is not None else None)
-                scored_reports.append((message, report))
+            if keep:
+                snapshot = features.snapshot(report, features.vector())
+                hit = watchlist.hit(report) if watchlist is not None else None
+                observed.append(_Observed(message, report, snapshot, hit))
         if self._config.keep_vectors:
-            out.snapshots = snapshots
-        if model is not None and snapshots:
-            started = time.perf_counter()
-            out.scores = model.score(np.vstack([s.features for s in snapshots]))
-            out.scoring_seconds = time.perf_counter() - started
-            scored = zip(snapshots, out.scores, arrivals, hits, scored_reports, strict=True)
-            for snapshot, score, arrival, hit, (message, report) in scored:
-                state = self._state(snapshot.account_id)
-                policy = self._config.lead_policy
-                # A revision is stamped with the broker time of the report that raised it, so a
-                # worker replaying that report after a crash re-emits the very same bytes.
-                emitted_at = _utc_ms(arrival) if arrival is not None else now
-                state.lead, lead = observe(
-                    state.lead, snapshot, float(score), model.view, policy, emitted_at, hit
-                )
-                if lead is not None:
-                    out.leads.append(lead)
-                    out.lead_arrivals_ms.append(arrival)
-                self._follow_report(report, snapshot, state, hit, message, emitted_at, model, out)
-        for message in movements:
-            self._apply_movement(message, model, now, out)
-        return out, written
+            out.snapshots = [item.snapshot for item in observed]
+        return observed
 
-    # -- money trails (models.trails) -----------------------------------------------------
+    def _score(
+        self, model: FundraisingForest, observed: list[_Observed], out: PipelineOutcome
+    ) -> np.ndarray:
+        started = time.perf_counter()
+        scores = model.anomaly_score(np.vstack([item.snapshot.features for item in observed]))
+        out.scoring_seconds = time.perf_counter() - started
+        return scores
 
-    def _follow_report(
+    def _leads(
         self,
-        report: TransactionReport,
-        snapshot: AccountSnapshot,
-        state: AccountState,
-        hit: WatchlistHit | None,
-        message: InputMessage,
-        emitted_at: datetime,
-        model: ActiveModel,
-        out: PipelineOutcome,
-    ) -> None:
-        """Pass the trail on from an account's own report; raise or refresh its linked lead."""
-        policy = self._config.trail_policy
-        account_id, tx_ms = report.account_id, report.tx_epoch_ms
-        partition = message.source.partition
-        trail = self._trail(account_id, partition)
-        if policy.max_hops >= 1 and followed(
-            report.counterparty_account, account_id, report.amount_fen, policy
-        ):
-            lead = state.lead
-            scored_open = (
-                lead is not None
-                and tx_ms >= lead.episode_start_ms
-                and (
-                    lead.participants_at_revision >= policy.min_source_payers
-                    or any(m.startswith("account|") for m in lead.watchlist_matches)
+        observed: list[_Observed],
+        scores: np.ndarray,
+        model: FundraisingForest,
+        now: datetime,
+    ) -> tuple[list[Lead | None], list[FollowedReport]]:
+        """Each scored report observed by its account's lead: per report, the scored lead it
+        raised or revised (or None), and the report as the trail stage follows it."""
+        policy = self._config.lead_policy
+        view = model.lead_view
+        leads: list[Lead | None] = []
+        followed: list[FollowedReport] = []
+        for item, score in zip(observed, scores, strict=True):
+            state = self._state(item.report.account_id)
+            arrival = item.message.source.timestamp_ms
+            # A revision is stamped with the broker time of the report that raised it, so a
+            # worker replaying that report after a crash re-emits the very same bytes.
+            emitted_at = _utc_ms(arrival) if arrival is not None else now
+            state.lead, lead = observe(
+                state.lead, item.snapshot, float(score), view, policy, emitted_at, item.hit
+            )
+            leads.append(lead)
+            followed.append(
+                FollowedReport(
+                    item.report,
+                    item.snapshot,
+                    state.lead,
+                    item.hit,
+                    item.message.source.partition,
+                    arrival,
+                    emitted_at,
                 )
             )
-            counterparty = report.counterparty_account
-            if report.direction == "out":
-                state.outflows.add(
-                    counterparty,
-                    report.amount_fen,
-                    tx_ms,
-                    report.tx_id,
-                    policy.outflows_kept,
-                    round(policy.outflows_kept_days * DAY_MS),
-                )
-            if (
-                scored_open
-                and lead is not None
-                and (report.direction == "out" or (hit is not None and hit.role == "counterparty"))
-            ):
-                direction = (
-                    TrailDirection.DOWNSTREAM
-                    if report.direction == "out"
-                    else TrailDirection.UPSTREAM
-                )
-                out.movements.append(
-                    Movement(
-                        counterparty,
-                        direction.value,
-                        lead.lead_id,
-                        account_id,
-                        0,
-                        (account_id,),
-                        report.amount_fen,
-                        report.tx_id,
-                        tx_ms,
-                    )
-                )
-            elif (
-                report.direction == "out"
-                and trail is not None
-                and trail.open_at(tx_ms, policy)
-                and trail.hop < policy.max_hops
-            ):
-                out.movements.append(
-                    downstream(
-                        trail, account_id, counterparty, report.amount_fen, report.tx_id, tx_ms
-                    )
-                )
-        if trail is None:
-            return
-        figures = (snapshot.participants, int(snapshot.features[PAYEES_30D]))
-        if trail.revision_due(snapshot.newest_tx_ms, policy, figures):
-            trail.revised(max(snapshot.newest_tx_ms, trail.last_ms), figures)
-            self._trails_changed.add(account_id)
-            linked = AccountFacts.from_snapshot(snapshot)
-            out.leads.append(self._linked_lead(trail, linked, model, emitted_at))
-            out.lead_arrivals_ms.append(message.source.timestamp_ms)
-
-    def _apply_movement(
-        self, message: InputMessage, model: ActiveModel | None, now: datetime, out: PipelineOutcome
-    ) -> None:
-        policy = self._config.trail_policy
-        try:
-            movement = Movement.from_json(message.value)
-        except TrailRecordError as exc:
-            out.movements_refused.append((message, str(exc)))
-            return
-        account_id = movement.to_account
-        trail = self._trail(account_id, message.source.partition, create=True)
-        assert trail is not None
-        if not trail.apply(movement, policy):
-            return
-        out.movements_applied += 1
-        self._trails_changed.add(account_id)
-        state = self._existing_state(account_id)
-        if state is None:
-            return  # not (yet) an account of the reporting banks: its first report raises it
-        out.movements.extend(passed_on(trail, account_id, state.outflows, policy))
-        clock = max(trail.last_ms, state.features.newest_ms)
-        if trail.revision_due(clock, policy):
-            linked = AccountFacts.from_features(account_id, state.features)
-            trail.revised(clock, (linked.participants, int(linked.features[PAYEES_30D])))
-            arrival = message.source.timestamp_ms
-            emitted_at = _utc_ms(arrival) if arrival is not None else now
-            out.leads.append(self._linked_lead(trail, linked, model, emitted_at))
-            out.lead_arrivals_ms.append(arrival)
-
-    def _linked_lead(
-        self,
-        trail: TrailState,
-        account: AccountFacts,
-        model: ActiveModel | None,
-        emitted_at: datetime,
-    ) -> Lead:
-        version = (model.view.version, model.view.threshold) if model is not None else ("", 0.0)
-        return build_linked_lead(
-            trail,
-            account,
-            self._config.trail_policy,
-            self._config.lead_policy,
-            version,
-            emitted_at,
-        )
-
-    def _trail(self, account_id: str, partition: int, create: bool = False) -> TrailState | None:
-        known = self._batch_trails.get(account_id)
-        if known is None:
-            blob = self._trails.get(account_id)
-            trail = TrailState.from_bytes(blob) if blob is not None else None
-            known = (partition, trail)
-            self._batch_trails[account_id] = known
-        if known[1] is None and create:
-            known = (partition, TrailState())
-            self._batch_trails[account_id] = known
-        return known[1]
+        return leads, followed
 
     def _existing_state(self, account_id: str) -> AccountState | None:
         """The account's state if it has reported anything (never creates one)."""

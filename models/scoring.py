@@ -1,4 +1,5 @@
-"""Vectorised isolation-forest scoring, reproducing scikit-learn's ``score_samples`` exactly.
+"""The compiled trees of models.forest.FundraisingForest (its ``trees_``): vectorised
+isolation-forest scoring, reproducing scikit-learn's ``score_samples`` exactly.
 
 All trees are flattened into concatenated node arrays (tree-local child indices in the stored
 form, global ones after loading). A batch walks every tree at once, one depth level per numpy

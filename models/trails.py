@@ -29,19 +29,33 @@ Rules (``TrailPolicy`` defaults)
     account keeps its last few large outflows (``OutflowLog``), and when an account becomes
     linked its outflows since the linked money arrived are passed on then; a receiver counts
     each transfer once (by tx_id and sender). The result does not depend on which arrived first.
+
+``TrailStage`` is the pipeline's last stage: once per batch, after the scored leads, it takes
+the batch's scored reports (each with its account's lead just after it) and the movements that
+arrived, and returns the linked leads raised, the movements to send and the trail states to
+write.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import orjson
 
-from models.leads import DAY_MS, AccountFacts, LeadPolicy, severity_of
+from ingest.pipeline import InputMessage, ReadView
+from models.leads import DAY_MS, PAYEES_30D, AccountFacts, LeadPolicy, LeadState, severity_of
 from models.leads import is_cross_province_major as _cross_province_major
+from models.snapshot import AccountSnapshot
+from models.watchlist import WatchlistHit
 from schemas.lead import Lead, LeadKind, Reason, TrailDirection, TrailLink
+from schemas.report import TransactionReport
+
+if TYPE_CHECKING:  # account_state keeps an OutflowLog: it imports this module
+    from models.account_state import AccountState
 
 TRAIL_STATE_VERSION = 1
 MOVEMENT_VERSION = 1
@@ -476,3 +490,207 @@ def build_linked_lead(
         hop=trail.hop,
         trail=trail_links(trail),
     )
+
+
+# -- the pipeline stage ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FollowedReport:
+    """One scored report of the batch, as the trail stage reads it."""
+
+    report: TransactionReport
+    snapshot: AccountSnapshot  # its account right after it
+    lead: LeadState | None  # the account's scored lead right after it
+    hit: WatchlistHit | None  # the negative-list entity it involves, if any
+    partition: int
+    arrival_ms: int | None  # when it reached Kafka
+    emitted_at: datetime  # the time stamp of a lead it raises
+
+
+@dataclass
+class TrailOutcome:
+    # Per followed report, in order: the linked lead it raised or revised (or None).
+    linked_on_reports: list[Lead | None] = field(default_factory=list)
+    # The linked leads the arrived movements raised or revised: (lead, arrival epoch ms).
+    linked_on_movements: list[tuple[Lead, int | None]] = field(default_factory=list)
+    # Transfers that carry a lead's money trail on, each for its counterparty's partition.
+    movements: list[Movement] = field(default_factory=list)
+    # One write per account whose trail changed: (partition, encoded TrailState).
+    writes: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    movements_applied: int = 0
+    movements_refused: list[tuple[InputMessage, str]] = field(default_factory=list)
+
+
+class TrailStage:
+    """Money trails over one batch: the accounts' own reports first, then the movements.
+
+    ``trails``: the trail table (account -> encoded TrailState). ``account``: the account's
+    state as the batch left it, or None for an account that has never reported (the stage
+    adds to its outflow log and reads its features, never creates one).
+    """
+
+    def __init__(
+        self,
+        trails: ReadView,
+        account: Callable[[str], AccountState | None],
+        policy: TrailPolicy,
+        lead_policy: LeadPolicy,
+    ) -> None:
+        self._table = trails
+        self._account = account
+        self._policy = policy
+        self._lead_policy = lead_policy
+        # account -> (partition, trail) read or changed in this batch; the changed ones
+        self._batch: dict[str, tuple[int, TrailState | None]] = {}
+        self._changed: set[str] = set()
+
+    def process(
+        self,
+        reports: Sequence[FollowedReport],
+        movements: Sequence[InputMessage],
+        model: tuple[str, float],
+        now: datetime,
+    ) -> TrailOutcome:
+        """``model``: (version, threshold) of the model in use, for the linked leads."""
+        self._batch = {}
+        self._changed = set()
+        out = TrailOutcome()
+        for followed_report in reports:
+            out.linked_on_reports.append(self._follow(followed_report, model, out))
+        for message in movements:
+            self._apply(message, model, now, out)
+        for account_id in sorted(self._changed):
+            partition, trail = self._batch[account_id]
+            assert trail is not None
+            out.writes[account_id] = (partition, trail.to_bytes())
+        return out
+
+    def _follow(
+        self, followed_report: FollowedReport, model: tuple[str, float], out: TrailOutcome
+    ) -> Lead | None:
+        """Pass the trail on from an account's own report; raise or refresh its linked lead."""
+        policy = self._policy
+        report, snapshot = followed_report.report, followed_report.snapshot
+        hit = followed_report.hit
+        account_id, tx_ms = report.account_id, report.tx_epoch_ms
+        trail = self._trail(account_id, followed_report.partition)
+        if policy.max_hops >= 1 and followed(
+            report.counterparty_account, account_id, report.amount_fen, policy
+        ):
+            lead = followed_report.lead
+            scored_open = (
+                lead is not None
+                and tx_ms >= lead.episode_start_ms
+                and (
+                    lead.participants_at_revision >= policy.min_source_payers
+                    or any(m.startswith("account|") for m in lead.watchlist_matches)
+                )
+            )
+            counterparty = report.counterparty_account
+            if report.direction == "out":
+                state = self._account(account_id)
+                assert state is not None  # it has just reported
+                state.outflows.add(
+                    counterparty,
+                    report.amount_fen,
+                    tx_ms,
+                    report.tx_id,
+                    policy.outflows_kept,
+                    round(policy.outflows_kept_days * DAY_MS),
+                )
+            if (
+                scored_open
+                and lead is not None
+                and (report.direction == "out" or (hit is not None and hit.role == "counterparty"))
+            ):
+                direction = (
+                    TrailDirection.DOWNSTREAM
+                    if report.direction == "out"
+                    else TrailDirection.UPSTREAM
+                )
+                out.movements.append(
+                    Movement(
+                        counterparty,
+                        direction.value,
+                        lead.lead_id,
+                        account_id,
+                        0,
+                        (account_id,),
+                        report.amount_fen,
+                        report.tx_id,
+                        tx_ms,
+                    )
+                )
+            elif (
+                report.direction == "out"
+                and trail is not None
+                and trail.open_at(tx_ms, policy)
+                and trail.hop < policy.max_hops
+            ):
+                out.movements.append(
+                    downstream(
+                        trail, account_id, counterparty, report.amount_fen, report.tx_id, tx_ms
+                    )
+                )
+        if trail is None:
+            return None
+        figures = (snapshot.participants, int(snapshot.features[PAYEES_30D]))
+        if not trail.revision_due(snapshot.newest_tx_ms, policy, figures):
+            return None
+        trail.revised(max(snapshot.newest_tx_ms, trail.last_ms), figures)
+        self._changed.add(account_id)
+        linked = AccountFacts.from_snapshot(snapshot)
+        return self._linked_lead(trail, linked, model, followed_report.emitted_at)
+
+    def _apply(
+        self, message: InputMessage, model: tuple[str, float], now: datetime, out: TrailOutcome
+    ) -> None:
+        """Add an arrived movement to its account's trail; pass it on, raise a linked lead."""
+        policy = self._policy
+        try:
+            movement = Movement.from_json(message.value)
+        except TrailRecordError as exc:
+            out.movements_refused.append((message, str(exc)))
+            return
+        account_id = movement.to_account
+        trail = self._trail(account_id, message.source.partition, create=True)
+        assert trail is not None
+        if not trail.apply(movement, policy):
+            return
+        out.movements_applied += 1
+        self._changed.add(account_id)
+        state = self._account(account_id)
+        if state is None:
+            return  # not (yet) an account of the reporting banks: its first report raises it
+        out.movements.extend(passed_on(trail, account_id, state.outflows, policy))
+        clock = max(trail.last_ms, state.features.newest_ms)
+        if trail.revision_due(clock, policy):
+            linked = AccountFacts.from_features(account_id, state.features)
+            trail.revised(clock, (linked.participants, int(linked.features[PAYEES_30D])))
+            arrival = message.source.timestamp_ms
+            emitted_at = _utc(arrival) if arrival is not None else now
+            out.linked_on_movements.append(
+                (self._linked_lead(trail, linked, model, emitted_at), arrival)
+            )
+
+    def _linked_lead(
+        self,
+        trail: TrailState,
+        account: AccountFacts,
+        model: tuple[str, float],
+        emitted_at: datetime,
+    ) -> Lead:
+        return build_linked_lead(trail, account, self._policy, self._lead_policy, model, emitted_at)
+
+    def _trail(self, account_id: str, partition: int, create: bool = False) -> TrailState | None:
+        known = self._batch.get(account_id)
+        if known is None:
+            blob = self._table.get(account_id)
+            trail = TrailState.from_bytes(blob) if blob is not None else None
+            known = (partition, trail)
+            self._batch[account_id] = known
+        if known[1] is None and create:
+            known = (partition, TrailState())
+            self._batch[account_id] = known
+        return known[1]

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import orjson
-from tqdm import tqdm
 
-from models.active_model import ActiveModel
-from models.forest import ForestModel
+from models.forest import FundraisingForest
 from models.pipeline import PipelineConfig
 from models.watchlist import Watchlist
-from offline.replay import OfflineRunner, file_messages
+from offline.replay import OfflineRunner, file_messages, with_progress
 
 
 def run_backtest(
@@ -25,16 +22,17 @@ def run_backtest(
     watchlist: Watchlist | None = None,
 ) -> str:
     """``watchlist``: the negative list the run checks reports against (None: empty)."""
-    model = ActiveModel.from_forest(ForestModel.load(model_dir))
+    model = FundraisingForest.load(model_dir)
+    model.check_features()
     runner = OfflineRunner(PipelineConfig(lateness_ms=lateness_ms), model, watchlist)
     best: dict[str, float] = {}
     reports = leads = rejected = 0
     started = time.perf_counter()
     leads_file.parent.mkdir(parents=True, exist_ok=True)
-    with leads_file.open("wb") as out, tqdm(unit=" reports", file=sys.stderr) as bar:
-        for outcome in runner.run(file_messages(input_file)):
+    messages = with_progress(file_messages(input_file), input_file.stat().st_size, "backtest")
+    with leads_file.open("wb") as out:
+        for outcome in runner.run(messages):
             accepted = outcome.ingest.accepted
-            bar.update(len(outcome.ingest.verdicts))
             reports += len(outcome.ingest.verdicts)
             rejected += len(outcome.ingest.dead_letters)
             for lead in outcome.leads:
@@ -52,7 +50,7 @@ def run_backtest(
             )
         )
     return (
-        f"{reports:,} reports ({rejected:,} rejected) scored with model {model.version} in "
+        f"{reports:,} reports ({rejected:,} rejected) scored with model {model.version_} in "
         f"{seconds:.1f} s ({reports / max(seconds, 1e-9):,.0f}/s): {leads:,} lead revisions "
         f"-> {leads_file}"
     )

@@ -8,15 +8,19 @@ from the trails topic.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
+from typing import TextIO
+
+from tqdm import tqdm
 
 from ingest.partitioning import account_key
 from ingest.pipeline import InputMessage
 from models.account_state import AccountState
-from models.active_model import ActiveModel
+from models.forest import FundraisingForest
 from models.pipeline import Pipeline, PipelineConfig, PipelineOutcome
 from models.trails import Movement
 from models.watchlist import Watchlist
@@ -31,6 +35,31 @@ def file_messages(path: Path) -> Iterator[InputMessage]:
         yield from line_messages((line for line in lines if line), path.name)
 
 
+def with_progress(
+    messages: Iterable[InputMessage],
+    total_bytes: int | None,
+    description: str,
+    output: TextIO = sys.stderr,
+    every: int = 1_000,
+) -> Iterator[InputMessage]:
+    """The messages, showing on ``output`` the reports read, the rate and an ETA as they are
+    read. ``total_bytes``: the size of the file they come from (None: no ETA); the total
+    shown is estimated from the bytes read so far, so it settles within the first batches."""
+    read = read_bytes = 0
+    with tqdm(desc=description, unit=" reports", file=output) as bar:
+        for message in messages:
+            read += 1
+            read_bytes += len(message.value) + 1  # the line and its newline
+            if read % every == 0:
+                if total_bytes:
+                    bar.total = max(read, round(read * total_bytes / read_bytes))
+                bar.update(every)
+            yield message
+        if total_bytes:
+            bar.total = read
+        bar.update(read % every)
+
+
 def line_messages(lines: Iterable[bytes], source: str) -> Iterator[InputMessage]:
     """Report lines as messages keyed by account_id; the position stands in for the offset."""
     for number, line in enumerate(lines):
@@ -42,7 +71,7 @@ class OfflineRunner:
     def __init__(
         self,
         config: PipelineConfig,
-        model: ActiveModel | None = None,
+        model: FundraisingForest | None = None,
         watchlist: Watchlist | None = None,
     ) -> None:
         self.watchlist = watchlist

@@ -1,4 +1,4 @@
-"""Training: the same features over a history, an isolation forest, a calibrated threshold.
+"""Training: the same features over a history, then ``FundraisingForest.fit`` on them.
 
 The training population is one row per account per Beijing day: the account's features after
 its last report of that day. So a busy account does not outweigh a quiet one by its report
@@ -8,20 +8,16 @@ count, and the expected alert rate reads as a share of account-days.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 
 from ingest.pipeline import InputMessage
-from models.active_model import model_input
-from models.feature_names import FEATURE_NAMES
 from models.features import beijing_day
-from models.forest import ForestModel, TrainingConfig, train_forest
+from models.forest import FundraisingForest
 from models.pipeline import PipelineConfig
 from offline.replay import OfflineRunner
-
-FEATURE_QUANTILES = ("0.5", "0.9", "0.99", "0.999")
 
 
 class TrainingError(ValueError):
@@ -64,20 +60,13 @@ def training_set(messages: Iterable[InputMessage], lateness_ms: int) -> Training
     return TrainingSet(np.vstack(list(last_of_day.values())), records, start, end)
 
 
-def train(data: TrainingSet, config: TrainingConfig, version: str | None = None) -> ForestModel:
-    """Fit the forest on log1p(features); quantiles in the metadata are in natural units,
-    for the reasons shown to analysts."""
-    forest, _ = train_forest(
-        model_input(data.features),
-        list(FEATURE_NAMES),
-        config,
+def train(
+    data: TrainingSet, forest: FundraisingForest, version: str | None = None
+) -> FundraisingForest:
+    """``forest`` (its settings) fitted on the training set's account-days."""
+    return forest.fit(
+        data.features,
         training_period=data.training_period,
         record_count=data.record_count,
         version=version,
     )
-    natural = {
-        name: {q: float(np.quantile(data.features[:, i], float(q))) for q in FEATURE_QUANTILES}
-        for i, name in enumerate(FEATURE_NAMES)
-    }
-    forest.metadata = replace(forest.metadata, feature_quantiles=natural)
-    return forest

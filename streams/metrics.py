@@ -6,7 +6,7 @@ import numpy as np
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 from ingest.pipeline import BatchOutcome, Verdict
-from models.active_model import ActiveModel
+from models.forest import FundraisingForest
 from schemas.errors import RejectReason
 from schemas.lead import Lead
 
@@ -157,8 +157,8 @@ def record_scores(scores: np.ndarray) -> None:
         SCORES.observe(score)
 
 
-def set_model(model: ActiveModel) -> None:
+def set_model(model: FundraisingForest) -> None:
     MODEL_INFO.clear()
-    MODEL_INFO.labels(model.version).set(1)
-    MODEL_THRESHOLD.set(model.view.threshold)
+    MODEL_INFO.labels(model.version_).set(1)
+    MODEL_THRESHOLD.set(model.threshold_)
     MODEL_LOADED.set_to_current_time()

@@ -13,8 +13,7 @@ import logging
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from models.active_model import ActiveModel
-from models.forest import ForestModel, ModelArtifactError
+from models.forest import FundraisingForest, ModelArtifactError
 from streams import metrics
 from streams.kafka_clients import aiokafka_kwargs
 from streams.settings import Settings
@@ -26,7 +25,7 @@ log = logging.getLogger(__name__)
 class ModelRegistry:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self.current: ActiveModel | None = None
+        self.current: FundraisingForest | None = None
         # Set once the topic has been read up to its end at start-up, so the first batch is
         # scored by the model that was current when the worker started.
         self.caught_up = asyncio.Event()
@@ -34,19 +33,20 @@ class ModelRegistry:
     def offer(self, blob: bytes, source: str) -> bool:
         """Switch to the artifact in ``blob`` if it passes every check."""
         try:
-            model = ActiveModel.from_forest(ForestModel.from_bytes(blob))
+            model = FundraisingForest.from_bytes(blob)
+            model.check_features()  # trained on the features this code computes
         except ModelArtifactError as exc:
             log.error(
                 "refused model from %s, keeping %s: %s",
                 source,
-                self.current.version if self.current else "no model",
+                self.current.version_ if self.current else "no model",
                 exc,
             )
             metrics.MODELS_REFUSED.inc()
             return False
         self.current = model
         metrics.set_model(model)
-        log.info("now scoring with model %s (from %s)", model.version, source)
+        log.info("now scoring with model %s (from %s)", model.version_, source)
         return True
 
     async def follow(self) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from kafka import KafkaProducer
 
-from models.forest import ForestModel, ModelArtifactError
+from models.forest import FundraisingForest, ModelArtifactError
 from streams.kafka_clients import kafka_python_kwargs
 from streams.settings import Settings
 from streams.topic_reader import read_all
@@ -23,24 +23,24 @@ def publish_model(settings: Settings, directory: Path | None, version: str | Non
     if directory is None and version is None:
         raise ModelArtifactError("give a model directory or --version")
     # A directory's artifact is checked before anything touches Kafka.
-    blob = ForestModel.load(directory).to_bytes() if directory is not None else b""
+    blob = FundraisingForest.load(directory).to_bytes() if directory is not None else b""
     ensure_topics(settings)
     if not blob:
         blob = _published(settings).get(version or "", b"")
         if not blob:
             raise ModelArtifactError(f"version {version!r} is not on {topic}")
-    model = ForestModel.from_bytes(blob)
+    model = FundraisingForest.from_bytes(blob)
     producer = KafkaProducer(
         **kafka_python_kwargs(settings),
         acks="all",
         max_request_size=MODEL_MESSAGE_MAX_BYTES,
     )
     try:
-        producer.send(topic, key=model.metadata.version.encode(), value=blob).get(timeout=60)
+        producer.send(topic, key=model.version_.encode(), value=blob).get(timeout=60)
     finally:
         producer.close()
     return (
-        f"published model {model.metadata.version} ({len(blob):,} bytes) on {topic}; "
+        f"published model {model.version_} ({len(blob):,} bytes) on {topic}; "
         "running workers switch to it before their next batch"
     )
 
@@ -63,13 +63,13 @@ def list_models(settings: Settings) -> list[str]:
     rows: list[tuple[str, str, bool]] = []
     for version, blob in published.items():
         try:
-            meta = ForestModel.from_bytes(blob).metadata
+            model = FundraisingForest.from_bytes(blob)
         except ModelArtifactError as exc:
             rows.append((version, f"INVALID (refused by workers): {exc}", False))
             continue
         detail = (
-            f"created {meta.created_at}, {meta.sample_count:,} training rows, "
-            f"threshold {meta.threshold:.4f}"
+            f"created {model.created_at_}, {model.n_samples_fit_:,} training rows, "
+            f"threshold {model.threshold_:.4f}"
         )
         rows.append((version, detail, True))
     in_use = max((i for i, row in enumerate(rows) if row[2]), default=None)

@@ -16,8 +16,7 @@ import orjson
 import pytest
 
 from feeds.producer import send_lines
-from models.active_model import ActiveModel
-from models.forest import ForestModel
+from models.forest import FundraisingForest
 from models.pipeline import PipelineConfig
 from offline.replay import OfflineRunner, line_messages
 from streams.topic_reader import read_all
@@ -32,7 +31,7 @@ pytestmark = pytest.mark.integration
 def uninterrupted_run(lines: list[bytes], model_dir: Path) -> tuple[OfflineRunner, dict]:
     """Features and lead revisions of one offline run (leads keyed by (lead_id, revision),
     without emitted_at, which is processing time when a report has no broker time)."""
-    model = ActiveModel.from_forest(ForestModel.load(model_dir))
+    model = FundraisingForest.load(model_dir)
     runner = OfflineRunner(PipelineConfig(lateness_ms=LATENESS_MS), model)
     leads = {}
     for outcome in runner.run(line_messages(lines, "file")):

@@ -11,8 +11,7 @@ import orjson
 import pytest
 
 from feeds.producer import send_lines
-from models.active_model import ActiveModel
-from models.forest import ForestModel
+from models.forest import FundraisingForest
 from models.pipeline import PipelineConfig
 from models.schemes import build_schemes
 from models.trails import TrailState
@@ -54,7 +53,7 @@ def test_a_three_bank_scheme_with_a_quiet_controller_is_one_scheme_and_survives_
     model_dir, _ = model_and_live_stream(deployment, tmp_path, 1, 2)
     scheme = three_bank_scheme()
     # What an uninterrupted offline run of the same reports finds.
-    runner = OfflineRunner(PipelineConfig(), ActiveModel.from_forest(ForestModel.load(model_dir)))
+    runner = OfflineRunner(PipelineConfig(), FundraisingForest.load(model_dir))
     offline = [
         orjson.loads(lead.to_json())
         for outcome in runner.run(scheme.world.messages())

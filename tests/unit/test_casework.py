@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,8 +18,7 @@ from casework.lead_status import (
 )
 from feeds.simulate import Simulation, SimulationConfig
 from ingest.pipeline import InputMessage
-from models.active_model import ActiveModel
-from models.forest import TrainingConfig
+from models.forest import FundraisingForest
 from models.pipeline import PipelineConfig
 from models.watchlist import (
     EntityType,
@@ -40,14 +38,14 @@ AT = datetime(2026, 11, 5, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def trained_model() -> ActiveModel:
+def trained_model() -> FundraisingForest:
     """A small real model whose threshold no score reaches: only the watchlist raises leads."""
     simulation = Simulation(SimulationConfig(seed=5, days=7, individuals=80, businesses=10))
     lines = (orjson.dumps(report) for report in simulation.reports())
     data = training_set(line_messages(lines, "history"), 7_200_000)
-    forest = train(data, TrainingConfig(n_estimators=20), "unit")
-    active = ActiveModel.from_forest(forest)
-    return ActiveModel(forest, replace(active.view, threshold=1.01))
+    forest = train(data, FundraisingForest(n_estimators=20), "unit")
+    forest.threshold_ = 1.01
+    return forest
 
 
 def entry(entity_type: EntityType, entity_id: str, **changes: Any) -> WatchlistEntry:
@@ -140,7 +138,7 @@ def test_a_report_hits_the_list_through_its_account_customer_or_counterparty() -
 
 
 def test_money_from_a_listed_counterparty_raises_a_case_related_lead_in_the_pipeline(
-    trained_model: ActiveModel,
+    trained_model: FundraisingForest,
 ) -> None:
     report = valid_report(counterparty_name="保山某某投资有限公司", amount="800.00")
     message = InputMessage(b"6222000011112222", encode(report), SourcePosition("t", 0, 0))

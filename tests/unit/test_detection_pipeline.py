@@ -7,7 +7,9 @@ re-sent and late reports do not change the outcome, and that a trained model fin
 
 from __future__ import annotations
 
+import io
 import random
+import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,12 +20,11 @@ import pytest
 
 from feeds.simulate import Simulation, SimulationConfig, write_jsonl, write_truth
 from ingest.pipeline import InputMessage
-from models.active_model import ActiveModel
-from models.forest import ForestModel, TrainingConfig
+from models.forest import FundraisingForest
 from models.pipeline import PipelineConfig
 from offline.backtest import run_backtest
 from offline.evaluate import evaluate_files
-from offline.replay import OfflineRunner, file_messages
+from offline.replay import OfflineRunner, file_messages, with_progress
 from offline.training import train, training_set
 from tests.outlines import linked_outline, scheme_outline
 
@@ -47,7 +48,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def model(world: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = training_set(file_messages(world["history"]), LATENESS_MS)
-    forest = train(data, TrainingConfig(n_estimators=60, expected_alert_rate=0.01), "unit")
+    forest = train(data, FundraisingForest(n_estimators=60, expected_alert_rate=0.01), "unit")
     directory = tmp_path_factory.mktemp("model") / "unit"
     forest.save(directory)
     return directory
@@ -56,8 +57,8 @@ def model(world: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> P
 def run(
     messages: list[InputMessage], model_dir: Path, batch_size: int
 ) -> tuple[dict[str, np.ndarray], list[dict]]:
-    active = ActiveModel.from_forest(ForestModel.load(model_dir))
-    runner = OfflineRunner(PipelineConfig(lateness_ms=LATENESS_MS), active)
+    model = FundraisingForest.load(model_dir)
+    runner = OfflineRunner(PipelineConfig(lateness_ms=LATENESS_MS), model)
     leads = []
     for outcome in runner.run(messages, batch_size=batch_size):
         for lead in outcome.leads:
@@ -133,3 +134,24 @@ def test_a_trained_model_finds_the_simulated_schemes(
     }
     assert len(legitimate_flagged) <= len(flagged) // 2, legitimate_flagged
     assert "PR-AUC" in evaluate_files(world["live-truth"], leads_file, scores_file)
+
+
+def test_reading_a_file_shows_reports_read_rate_and_eta(world: dict[str, Path]) -> None:
+    """What `fundwatch train` and `backtest` print on stderr while they read: the messages pass
+    through unchanged, and the bar ends at the file's report count, with the rate."""
+    path = world["history"]
+    reports = len(path.read_bytes().splitlines())
+    shown = io.StringIO()
+    passed = list(with_progress(file_messages(path), path.stat().st_size, "training set", shown))
+    assert passed == list(file_messages(path))
+    last = shown.getvalue().split("\r")[-1]
+    assert last.startswith("training set: 100%")
+    assert f" {reports}/{reports} [" in last  # the total, estimated from the size, is exact
+    assert re.search(r"\[\d\d:\d\d<\d\d:\d\d, [\d.]+ reports/s\]", last)  # elapsed<ETA, rate
+
+    from_topic = io.StringIO()  # no file size: the count and the rate, no ETA
+    assert len(list(with_progress(file_messages(path), None, "reading", from_topic))) == reports
+    assert re.search(
+        rf"^reading: {reports} reports \[\d\d:\d\d, [\d.]+ reports/s\]",
+        from_topic.getvalue().split("\r")[-1],
+    )

@@ -1,7 +1,9 @@
-"""The isolation forest: scores equal to scikit-learn's, a safe artifact, a calibrated threshold."""
+"""The model: an estimator in scikit-learn's manner whose scores equal scikit-learn's on log1p
+of the features, a calibrated threshold, a safe artifact."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import json
@@ -17,14 +19,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.base import clone
 from sklearn.ensemble import IsolationForest
+from sklearn.exceptions import NotFittedError
 
-from models.forest import (
-    ForestModel,
-    ModelArtifactError,
-    TrainingConfig,
-    train_forest,
-)
+from models.feature_names import FEATURE_NAMES
+from models.forest import MODEL_JSON_FIELDS, FundraisingForest, ModelArtifactError
 from models.scoring import IsolationTrees
 
 PERIOD = {"start": "2026-10-01T00:00:00+00:00", "end": "2026-11-01T00:00:00+00:00"}
@@ -36,23 +36,31 @@ def names(n_features: int) -> list[str]:
 
 
 def train(
-    features: np.ndarray, config: TrainingConfig | None = None, **kwargs: Any
-) -> tuple[ForestModel, IsolationForest]:
-    return train_forest(
-        features,
-        names(features.shape[1]),
-        config or TrainingConfig(n_estimators=20, max_samples=64),
-        training_period=PERIOD,
-        record_count=12_345,
-        **kwargs,
-    )
+    features: np.ndarray, version: str | None = None, **settings: Any
+) -> tuple[FundraisingForest, IsolationForest]:
+    """The model fitted on ``features``, and scikit-learn's forest fitted as it says it fits:
+    on log1p of them, with its settings."""
+    settings = {"n_estimators": 20, "max_samples": 64, **settings}
+    model = FundraisingForest(feature_names=names(features.shape[1]), **settings)
+    model.fit(features, training_period=PERIOD, record_count=12_345, version=version)
+    twin = IsolationForest(
+        n_estimators=model.n_estimators,
+        max_samples=min(model.max_samples, len(features)),
+        contamination="auto",
+        random_state=model.random_state,
+    ).fit(np.log1p(features))
+    return model, twin
 
 
 def heavy_tailed(rng: np.random.Generator, n_rows: int, n_features: int) -> np.ndarray:
-    """Like log1p of counts and sums: many ties at 0, a long tail."""
+    """Like counts and sums: many ties at 0, a long tail."""
     counts = rng.poisson(rng.uniform(0.2, 5.0, n_features), size=(n_rows, n_features))
     amounts = rng.lognormal(3.0, 2.0, size=(n_rows, n_features)) * (counts > 0)
-    return np.log1p(np.where(rng.random(n_features) < 0.5, counts, amounts))
+    return np.where(rng.random(n_features) < 0.5, counts, amounts).astype(np.float64)
+
+
+def positive(rng: np.random.Generator, n_rows: int, n_features: int) -> np.ndarray:
+    return rng.exponential(3.0, size=(n_rows, n_features))
 
 
 def at_split_thresholds(trees: IsolationTrees, base: np.ndarray) -> np.ndarray:
@@ -72,8 +80,13 @@ def at_split_thresholds(trees: IsolationTrees, base: np.ndarray) -> np.ndarray:
     return np.vstack(rows)
 
 
-def sklearn_anomaly_scores(estimator: IsolationForest, features: np.ndarray) -> np.ndarray:
-    return -estimator.score_samples(features)
+def sklearn_anomaly_scores(estimator: IsolationForest, model_input: np.ndarray) -> np.ndarray:
+    return -estimator.score_samples(model_input)
+
+
+def described(model: FundraisingForest) -> dict[str, Any]:
+    """What model.json holds of a model, as the estimator holds it."""
+    return {key: getattr(model, attribute) for key, (attribute, _) in MODEL_JSON_FIELDS.items()}
 
 
 # --- equality with scikit-learn ---------------------------------------------------------
@@ -95,34 +108,36 @@ def test_scores_equal_sklearn(
 ) -> None:
     rng = np.random.default_rng(seed)
     training = heavy_tailed(rng, n_rows, n_features)
-    config = TrainingConfig(n_estimators=n_estimators, max_samples=max_samples, random_state=seed)
-    model, estimator = train(training, config)
-    assert len(estimator.estimators_) == n_estimators
+    model, estimator = train(
+        training, n_estimators=n_estimators, max_samples=max_samples, random_state=seed
+    )
+    assert model.trees_.n_trees == len(estimator.estimators_) == n_estimators
     queries = np.vstack(
         [
             training,
             heavy_tailed(rng, 300, n_features),
-            rng.normal(0, 10, size=(100, n_features)),  # far outside the training range
-            at_split_thresholds(model.trees, training),
+            rng.exponential(1e9, size=(100, n_features)),  # far outside the training range
+            np.expm1(at_split_thresholds(model.trees_, np.log1p(training))),  # near the splits
         ]
     )
-    ours = model.anomaly_scores(queries)
+    ours = model.anomaly_score(queries)
     assert ours.dtype == np.float64 and ours.shape == (len(queries),)
-    assert np.allclose(ours, sklearn_anomaly_scores(estimator, queries), **EXACT)
+    assert np.allclose(ours, sklearn_anomaly_scores(estimator, np.log1p(queries)), **EXACT)
 
 
 def test_threshold_values_follow_sklearn_float32_rounding() -> None:
     """Values at and next to the split thresholds: only a float32 cast puts them on the same
     side as scikit-learn. Guard that such values really are in the test."""
     rng = np.random.default_rng(11)
-    model, estimator = train(rng.normal(size=(1000, 4)))
-    probes = at_split_thresholds(model.trees, rng.normal(size=(50, 4)))
-    split = model.trees.arrays["feature"] >= 0
-    thresholds = model.trees.arrays["threshold"][split]
+    model, estimator = train(positive(rng, 1000, 4))
+    trees = model.trees_
+    probes = at_split_thresholds(trees, np.log1p(positive(rng, 50, 4)))  # model input
+    split = trees.arrays["feature"] >= 0
+    thresholds = trees.arrays["threshold"][split]
     rounded_across = thresholds.astype(np.float32).astype(np.float64) > thresholds
     assert rounded_across.any()  # else this test could not catch a float64 comparison
     assert np.allclose(
-        model.anomaly_scores(probes), sklearn_anomaly_scores(estimator, probes), **EXACT
+        trees.anomaly_scores(probes), sklearn_anomaly_scores(estimator, probes), **EXACT
     )
 
 
@@ -160,8 +175,10 @@ def test_subsampled_columns_are_mapped_to_the_input_columns(max_features: float)
 
 def test_a_single_training_row_scores_like_sklearn() -> None:
     model, estimator = train(np.array([[1.0, 2.0]]))
-    queries = np.array([[1.0, 2.0], [5.0, -5.0]])
-    assert np.allclose(model.anomaly_scores(queries), sklearn_anomaly_scores(estimator, queries))
+    queries = np.array([[1.0, 2.0], [5.0, 0.0]])
+    assert np.allclose(
+        model.anomaly_score(queries), sklearn_anomaly_scores(estimator, np.log1p(queries))
+    )
 
 
 @settings(max_examples=25, deadline=None)
@@ -184,11 +201,14 @@ def test_scores_equal_sklearn_on_tied_data(
     rng = np.random.default_rng(seed)
     # Few distinct values: many ties, and constant columns sklearn cannot split.
     training = rng.integers(0, distinct_values, size=(n_rows, n_features)) / 3.0
-    config = TrainingConfig(n_estimators=n_estimators, max_samples=max_samples, random_state=1)
-    model, estimator = train(training, config)
+    model, estimator = train(
+        training, n_estimators=n_estimators, max_samples=max_samples, random_state=1
+    )
     queries = np.vstack([training, rng.integers(-1, distinct_values + 1, (50, n_features)) / 3.0])
     assert np.allclose(
-        model.anomaly_scores(queries), sklearn_anomaly_scores(estimator, queries), **EXACT
+        model.anomaly_score(queries),
+        sklearn_anomaly_scores(estimator, np.log1p(queries)),
+        **EXACT,
     )
 
 
@@ -200,27 +220,69 @@ def test_scores_equal_sklearn_on_tied_data(
         np.ones((2, 4)),
         np.ones(3),
         np.array([["a", "b", "c"]]),
+        np.array([[-1.0, 1.0, 1.0]]),  # log1p of it is -inf
     ],
 )
 def test_bad_input_is_refused(bad: np.ndarray) -> None:
-    model, _ = train(np.random.default_rng(0).normal(size=(100, 3)))
+    model, _ = train(positive(np.random.default_rng(0), 100, 3))
     with pytest.raises(ValueError, match="features"):
-        model.anomaly_scores(bad)
+        model.anomaly_score(bad)
 
 
 def test_training_refuses_non_finite_rows_and_mismatched_names() -> None:
-    training = np.random.default_rng(0).normal(size=(100, 3))
+    training = positive(np.random.default_rng(0), 100, 3)
     training[7, 1] = np.nan
-    with pytest.raises(ValueError, match="non-finite values in 1 row"):
+    with pytest.raises(ValueError, match=r"non-finite values \(or values <= -1\) in 1 row"):
         train(training)
     with pytest.raises(ValueError, match="shape"):
-        train_forest(
-            np.ones((10, 3)), ["a", "b"], TrainingConfig(), training_period=PERIOD, record_count=1
-        )
+        FundraisingForest(feature_names=["a", "b"]).fit(np.ones((10, 3)))
     with pytest.raises(ValueError, match="repeats"):
-        train_forest(
-            np.ones((10, 2)), ["a", "a"], TrainingConfig(), training_period=PERIOD, record_count=1
-        )
+        FundraisingForest(feature_names=["a", "a"]).fit(np.ones((10, 2)))
+
+
+# --- in scikit-learn's manner --------------------------------------------------------------
+
+
+def test_settings_in_the_constructor_learned_values_in_fit() -> None:
+    forest = FundraisingForest(n_estimators=10)
+    assert forest.get_params() == {
+        "n_estimators": 10,
+        "max_samples": 256,
+        "expected_alert_rate": 0.01,
+        "random_state": 7,
+        "feature_names": FEATURE_NAMES,
+    }
+    with pytest.raises(NotFittedError):
+        forest.anomaly_score(np.zeros((1, len(FEATURE_NAMES))))
+    training = positive(np.random.default_rng(3), 500, len(FEATURE_NAMES))
+    assert forest.fit(training) is forest  # fit(X) alone: the provenance is optional
+    assert forest.n_features_in_ == len(FEATURE_NAMES)
+    assert forest.feature_names_in_ == list(FEATURE_NAMES)
+    assert forest.record_count_ == forest.n_samples_fit_ == 500
+    assert forest.training_period_ == {"start": "", "end": ""}
+    refitted = clone(forest)  # the settings without what was learned, as sklearn clones
+    assert refitted.get_params() == forest.get_params() and not hasattr(refitted, "trees_")
+
+
+def test_score_samples_decision_function_and_predict_agree_with_the_threshold() -> None:
+    rng = np.random.default_rng(6)
+    model, estimator = train(heavy_tailed(rng, 3000, 4), n_estimators=30, max_samples=128)
+    queries = np.vstack([heavy_tailed(rng, 2000, 4), rng.exponential(1e6, size=(50, 4))])
+    anomaly = model.anomaly_score(queries)
+    # scikit-learn's sign: the opposite of the paper's score, as IsolationForest.score_samples
+    assert np.array_equal(model.score_samples(queries), -anomaly)
+    assert np.allclose(
+        model.score_samples(queries), estimator.score_samples(np.log1p(queries)), **EXACT
+    )
+    assert model.offset_ == -model.threshold_
+    decision = model.decision_function(queries)
+    assert np.array_equal(decision, model.score_samples(queries) - model.offset_)
+    flagged = anomaly >= model.threshold_
+    assert 0 < flagged.sum() < len(queries)
+    assert np.array_equal(decision <= 0, flagged)
+    assert np.array_equal(model.predict(queries), np.where(flagged, -1, 1))
+    assert model.lead_view.threshold == model.threshold_
+    assert model.lead_view.feature_quantiles == model.feature_quantiles_
 
 
 # --- threshold and metadata --------------------------------------------------------------
@@ -229,55 +291,56 @@ def test_training_refuses_non_finite_rows_and_mismatched_names() -> None:
 @pytest.mark.parametrize("alert_rate", [0.005, 0.02])
 def test_threshold_flags_the_expected_share_of_training_rows(alert_rate: float) -> None:
     rng = np.random.default_rng(2)
-    training = rng.normal(size=(20_000, 5))
-    config = TrainingConfig(n_estimators=50, max_samples=256, expected_alert_rate=alert_rate)
-    model, estimator = train(training, config)
-    scores = sklearn_anomaly_scores(estimator, training)
-    assert model.metadata.threshold == pytest.approx(np.quantile(scores, 1 - alert_rate), abs=1e-9)
-    flagged = int(model.flagged(training).sum())
+    training = positive(rng, 20_000, 5)
+    model, estimator = train(
+        training, n_estimators=50, max_samples=256, expected_alert_rate=alert_rate
+    )
+    scores = sklearn_anomaly_scores(estimator, np.log1p(training))
+    assert model.threshold_ == pytest.approx(np.quantile(scores, 1 - alert_rate), abs=1e-9)
+    flagged = int((model.predict(training) == -1).sum())
     expected = alert_rate * len(training)
     assert expected - 1 <= flagged <= expected * 1.1 + 1
-    assert model.metadata.score_quantiles["0.995"] == pytest.approx(np.quantile(scores, 0.995))
+    assert model.score_quantiles_["0.995"] == pytest.approx(np.quantile(scores, 0.995))
 
 
 def test_metadata_describes_the_training() -> None:
     rng = np.random.default_rng(4)
     training = heavy_tailed(rng, 3000, 4)
-    config = TrainingConfig(n_estimators=30, max_samples=128, random_state=9)
-    model, estimator = train(training, config)
-    meta = model.metadata
+    model, estimator = train(training, n_estimators=30, max_samples=128, random_state=9)
 
-    assert meta.feature_names == names(4)
-    assert meta.training_period == PERIOD
-    assert meta.record_count == 12_345
-    assert meta.sample_count == 3000
-    digest = hashlib.sha256(np.ascontiguousarray(training, dtype=np.float64).tobytes())
+    assert model.feature_names_in_ == names(4)
+    assert model.training_period_ == PERIOD
+    assert model.record_count_ == 12_345
+    assert model.n_samples_fit_ == 3000
+    # The hash is of what the trees were fitted on: log1p of the features.
+    digest = hashlib.sha256(np.ascontiguousarray(np.log1p(training), dtype=np.float64).tobytes())
     digest.update(json.dumps(names(4)).encode())
-    assert meta.data_hash == digest.hexdigest()
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ-" + meta.data_hash[:8], meta.version)
-    assert datetime.fromisoformat(meta.created_at).utcoffset().total_seconds() == 0
-    assert meta.expected_alert_rate == config.expected_alert_rate
-    assert list(meta.score_quantiles) == ["0.5", "0.9", "0.99", "0.995", "0.999"]
-    assert list(meta.score_quantiles.values()) == sorted(meta.score_quantiles.values())
-    assert list(meta.feature_quantiles) == names(4)
-    assert meta.feature_quantiles["feature_2"]["0.9"] == pytest.approx(
+    assert model.data_hash_ == digest.hexdigest()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ-" + model.data_hash_[:8], model.version_)
+    assert datetime.fromisoformat(model.created_at_).utcoffset().total_seconds() == 0
+    assert model.expected_alert_rate == 0.01
+    assert list(model.score_quantiles_) == ["0.5", "0.9", "0.99", "0.995", "0.999"]
+    assert list(model.score_quantiles_.values()) == sorted(model.score_quantiles_.values())
+    assert list(model.feature_quantiles_) == names(4)
+    # In natural units, for the reasons shown to analysts.
+    assert model.feature_quantiles_["feature_2"]["0.9"] == pytest.approx(
         np.quantile(training[:, 2], 0.9)
     )
-    assert set(meta.library_versions) == {"numpy", "scikit-learn", "python", "fundwatch"}
-    assert meta.library_versions["fundwatch"] == "0.1.0"
-    assert (meta.n_estimators, meta.max_samples, meta.random_state) == (30, 128, 9)
-    assert meta.effective_max_samples == estimator._max_samples == 128
-    assert meta.sklearn_offset == estimator.offset_
-    assert meta.max_depth == max(e.get_depth() for e in estimator.estimators_)
+    assert set(model.library_versions_) == {"numpy", "scikit-learn", "python", "fundwatch"}
+    assert model.library_versions_["fundwatch"] == "0.1.0"
+    assert (model.n_estimators, model.max_samples, model.random_state) == (30, 128, 9)
+    assert model.max_samples_ == estimator._max_samples == 128
+    assert model.sklearn_offset_ == estimator.offset_
+    assert model.max_depth_ == max(e.get_depth() for e in estimator.estimators_)
 
 
 def test_version_given_by_the_caller_is_kept() -> None:
-    model, _ = train(np.random.default_rng(0).normal(size=(50, 2)), version="v42")
-    assert model.metadata.version == "v42"
+    model, _ = train(positive(np.random.default_rng(0), 50, 2), version="v42")
+    assert model.version_ == "v42"
 
 
 def test_check_features_refuses_other_features() -> None:
-    model, _ = train(np.random.default_rng(0).normal(size=(50, 3)))
+    model, _ = train(positive(np.random.default_rng(0), 50, 3))
     model.check_features(names(3))
     with pytest.raises(ModelArtifactError, match="another order"):
         model.check_features(list(reversed(names(3))))
@@ -291,36 +354,38 @@ def test_check_features_refuses_other_features() -> None:
 
 
 @pytest.fixture(scope="module")
-def trained() -> tuple[ForestModel, np.ndarray]:
+def trained() -> tuple[FundraisingForest, np.ndarray]:
     rng = np.random.default_rng(8)
     training = heavy_tailed(rng, 2000, 5)
-    model, _ = train(training, TrainingConfig(n_estimators=40, max_samples=256))
+    model, _ = train(training, n_estimators=40, max_samples=256)
     return model, np.vstack([training, heavy_tailed(rng, 500, 5)])
 
 
 def test_save_and_load_give_identical_scores(
-    trained: tuple[ForestModel, np.ndarray], tmp_path: Path
+    trained: tuple[FundraisingForest, np.ndarray], tmp_path: Path
 ) -> None:
     model, queries = trained
     model.save(tmp_path / "model")
     assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["forest.npz", "model.json"]
-    loaded = ForestModel.load(tmp_path / "model")
-    assert loaded.metadata == model.metadata
-    assert np.array_equal(loaded.anomaly_scores(queries), model.anomaly_scores(queries))
+    loaded = FundraisingForest.load(tmp_path / "model")
+    assert described(loaded) == described(model)
+    assert np.array_equal(loaded.anomaly_score(queries), model.anomaly_score(queries))
 
 
 def test_bytes_round_trip_is_identical_and_reproducible(
-    trained: tuple[ForestModel, np.ndarray],
+    trained: tuple[FundraisingForest, np.ndarray],
 ) -> None:
     model, queries = trained
     blob = model.to_bytes()
-    loaded = ForestModel.from_bytes(blob)
-    assert loaded.metadata == model.metadata
-    assert np.array_equal(loaded.anomaly_scores(queries), model.anomaly_scores(queries))
+    loaded = FundraisingForest.from_bytes(blob)
+    assert described(loaded) == described(model)
+    assert np.array_equal(loaded.anomaly_score(queries), model.anomaly_score(queries))
     assert loaded.to_bytes() == blob  # same model, same message on the topic
 
 
-def test_artifact_holds_no_pickle(trained: tuple[ForestModel, np.ndarray], tmp_path: Path) -> None:
+def test_artifact_holds_no_pickle(
+    trained: tuple[FundraisingForest, np.ndarray], tmp_path: Path
+) -> None:
     model, _ = trained
     model.save(tmp_path)
     with np.load(tmp_path / "forest.npz", allow_pickle=False) as npz:
@@ -346,7 +411,7 @@ def _spring_trap() -> None:
 
 
 def test_an_object_array_is_refused_without_unpickling(
-    trained: tuple[ForestModel, np.ndarray], tmp_path: Path
+    trained: tuple[FundraisingForest, np.ndarray], tmp_path: Path
 ) -> None:
     model, _ = trained
     model.save(tmp_path)
@@ -355,11 +420,13 @@ def test_an_object_array_is_refused_without_unpickling(
     arrays["threshold"] = np.array([_Trap()] * len(arrays["threshold"]), dtype=object)
     np.savez(tmp_path / "forest.npz", **arrays)  # pickles the object array
     with pytest.raises(ModelArtifactError, match=r"forest\.npz: cannot read arrays"):
-        ForestModel.load(tmp_path)
+        FundraisingForest.load(tmp_path)
     assert not _Trap.sprung
 
 
-def _artifact(model: ForestModel, directory: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def _artifact(
+    model: FundraisingForest, directory: Path
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     model.save(directory)
     with np.load(directory / "forest.npz", allow_pickle=False) as npz:
         arrays = {name: npz[name].copy() for name in npz.files}
@@ -437,23 +504,23 @@ CORRUPTIONS: dict[str, tuple[Callable[[dict[str, Any], dict[str, np.ndarray]], N
 
 @pytest.mark.parametrize("case", sorted(CORRUPTIONS))
 def test_corrupted_artifact_is_refused(
-    case: str, trained: tuple[ForestModel, np.ndarray], tmp_path: Path
+    case: str, trained: tuple[FundraisingForest, np.ndarray], tmp_path: Path
 ) -> None:
     corrupt, message = CORRUPTIONS[case]
     document, arrays = _artifact(trained[0], tmp_path)
     corrupt(document, arrays)
     _write(tmp_path, document, arrays)
     with pytest.raises(ModelArtifactError, match=message):
-        ForestModel.load(tmp_path)
+        FundraisingForest.load(tmp_path)
 
 
 def test_unchanged_rewrite_is_accepted(
-    trained: tuple[ForestModel, np.ndarray], tmp_path: Path
+    trained: tuple[FundraisingForest, np.ndarray], tmp_path: Path
 ) -> None:
     """The corruption cases fail because of their corruption, not because of _write."""
     document, arrays = _artifact(trained[0], tmp_path)
     _write(tmp_path, document, arrays)
-    assert ForestModel.load(tmp_path).metadata == trained[0].metadata
+    assert described(FundraisingForest.load(tmp_path)) == described(trained[0])
 
 
 @pytest.mark.parametrize(
@@ -470,34 +537,34 @@ def test_unreadable_files_are_refused(
     file: str,
     content: bytes,
     message: str,
-    trained: tuple[ForestModel, np.ndarray],
+    trained: tuple[FundraisingForest, np.ndarray],
     tmp_path: Path,
 ) -> None:
     trained[0].save(tmp_path)
     (tmp_path / file).write_bytes(content)
     with pytest.raises(ModelArtifactError, match=message):
-        ForestModel.load(tmp_path)
+        FundraisingForest.load(tmp_path)
 
 
 @pytest.mark.parametrize("file", ["model.json", "forest.npz"])
 def test_missing_file_is_refused(
-    file: str, trained: tuple[ForestModel, np.ndarray], tmp_path: Path
+    file: str, trained: tuple[FundraisingForest, np.ndarray], tmp_path: Path
 ) -> None:
     trained[0].save(tmp_path)
     (tmp_path / file).unlink()
     with pytest.raises(ModelArtifactError, match=re.escape(str(tmp_path / file))):
-        ForestModel.load(tmp_path)
+        FundraisingForest.load(tmp_path)
 
 
 def test_files_of_two_models_are_not_mixed(
-    trained: tuple[ForestModel, np.ndarray], tmp_path: Path
+    trained: tuple[FundraisingForest, np.ndarray], tmp_path: Path
 ) -> None:
-    other, _ = train(np.random.default_rng(99).normal(size=(2000, 5)), TrainingConfig(40, 256))
+    other, _ = train(positive(np.random.default_rng(99), 2000, 5), n_estimators=40, max_samples=256)
     trained[0].save(tmp_path / "a")
     other.save(tmp_path / "b")
     (tmp_path / "b" / "forest.npz").replace(tmp_path / "a" / "forest.npz")
     with pytest.raises(ModelArtifactError, match="do not match arrays_sha256"):
-        ForestModel.load(tmp_path / "a")
+        FundraisingForest.load(tmp_path / "a")
 
 
 def _repacked(blob: bytes, members: dict[str, bytes | None]) -> bytes:
@@ -524,26 +591,24 @@ def _repacked(blob: bytes, members: dict[str, bytes | None]) -> bytes:
     ],
 )
 def test_corrupted_blob_is_refused(
-    members: dict[str, bytes | None], message: str, trained: tuple[ForestModel, np.ndarray]
+    members: dict[str, bytes | None], message: str, trained: tuple[FundraisingForest, np.ndarray]
 ) -> None:
     blob = _repacked(trained[0].to_bytes(), members)
     with pytest.raises(ModelArtifactError, match=message):
-        ForestModel.from_bytes(blob)
+        FundraisingForest.from_bytes(blob)
 
 
 @pytest.mark.parametrize("blob", [b"", b"not a zip", b"PK\x05\x06" + b"\0" * 18])
 def test_garbage_blob_is_refused(blob: bytes) -> None:
     with pytest.raises(ModelArtifactError, match="model blob"):
-        ForestModel.from_bytes(blob)
+        FundraisingForest.from_bytes(blob)
 
 
 def test_saving_refuses_metadata_that_no_longer_fits(
-    trained: tuple[ForestModel, np.ndarray], tmp_path: Path
+    trained: tuple[FundraisingForest, np.ndarray], tmp_path: Path
 ) -> None:
-    from dataclasses import replace
-
-    model = ForestModel(trained[0].metadata, trained[0].trees)
-    model.metadata = replace(model.metadata, feature_quantiles={"other": {"0.5": 1.0}})
+    model = copy.copy(trained[0])
+    model.feature_quantiles_ = {"other": {"0.5": 1.0}}
     with pytest.raises(ModelArtifactError, match="feature_quantiles"):
         model.save(tmp_path)
     assert not (tmp_path / "model.json").exists()
@@ -552,5 +617,7 @@ def test_saving_refuses_metadata_that_no_longer_fits(
 def test_max_samples_above_the_row_count_trains_without_warning() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        model, _ = train(np.random.default_rng(0).normal(size=(100, 2)), TrainingConfig(5, 256))
-    assert model.metadata.effective_max_samples == 100
+        model, _ = train(
+            positive(np.random.default_rng(0), 100, 2), n_estimators=5, max_samples=256
+        )
+    assert model.max_samples_ == 100

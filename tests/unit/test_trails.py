@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
@@ -19,15 +20,26 @@ import pytest
 from jsonschema import Draft202012Validator, ValidationError
 
 from ingest.pipeline import InputMessage
+from models.account_state import AccountState
 from models.feature_names import FEATURE_NAMES
-from models.leads import ModelView
+from models.leads import LeadPolicy, ModelView
 from models.pipeline import PipelineConfig
 from models.schemes import build_schemes
-from models.trails import Movement, OutflowLog, TrailPolicy, TrailState
+from models.trails import (
+    FollowedReport,
+    Movement,
+    OutflowLog,
+    TrailPolicy,
+    TrailStage,
+    TrailState,
+)
 from models.watchlist import EntityType, ListingSource, Watchlist, WatchlistEntry
 from offline.replay import OfflineRunner
+from schemas.envelopes import SourcePosition
 from schemas.files import load_schema
+from schemas.report import parse_report
 from tests.outlines import linked_outline
+from tests.reports import encode, valid_report
 from tests.worlds import START, TransferWorld
 
 PAYERS_30D = FEATURE_NAMES.index("distinct_payers_30d")
@@ -42,11 +54,14 @@ PAYERS_MODEL_VIEW = ModelView("payers", 0.5, {}, {})
 @dataclass(frozen=True)
 class PayersModel:
     """Scores 1.0 once an account has 10 or more payers in 30 days or has received the
-    flagged amount in one transfer, else 0.0."""
+    flagged amount in one transfer, else 0.0: the part of models.forest.FundraisingForest
+    the pipeline uses."""
 
-    view: ModelView = PAYERS_MODEL_VIEW
+    version_: str = "payers"
+    threshold_: float = 0.5
+    lead_view: ModelView = PAYERS_MODEL_VIEW
 
-    def score(self, features: np.ndarray) -> np.ndarray:
+    def anomaly_score(self, features: np.ndarray) -> np.ndarray:
         flagged = (features[:, PAYERS_30D] >= 10) | (
             features[:, MAX_INFLOW_30D] == FLAGGED_INFLOW_YUAN
         )
@@ -215,3 +230,49 @@ def test_linked_leads_and_schemes_validate_against_their_schemas() -> None:
     )
     with pytest.raises(ValidationError):
         scheme_schema.validate({**orjson.loads(scheme.to_json()), "members": []})
+
+
+def test_the_trail_stage_on_its_own_links_an_account_then_carries_its_outflow_on() -> None:
+    """TrailStage, the pipeline's last stage, given one batch's movements and then the next
+    batch's report: 300,000 yuan from a lead's account raises the receiver's linked lead; the
+    receiver's own 50,000-yuan transfer an hour later carries the trail one hop further."""
+    report = parse_report(
+        encode(
+            valid_report(
+                account_id="RECEIVER", direction="out", counterparty_account="NEXT", amount="50000"
+            )
+        )
+    )
+    state = AccountState.new(7_200_000)
+    state.features.apply(report)
+    accounts = {"RECEIVER": state}
+    table: dict[str, bytes] = {}  # the trail table, as the worker's holds it between batches
+    stage = TrailStage(table, accounts.get, TrailPolicy(), LeadPolicy())
+    arrived = Movement(
+        "RECEIVER", "downstream", "LSOURCE", "SOURCE", 0, ("SOURCE",), 30_000_000, "T-1",
+        report.tx_epoch_ms - 3_600_000,
+    )  # fmt: skip
+    message = InputMessage(b"RECEIVER", arrived.to_json(), SourcePosition("trails", 3, 0, 1_000))
+    now = datetime(2026, 11, 5, tzinfo=UTC)
+
+    first = stage.process([], [message], ("m1", 0.6), now)
+    assert (first.movements_applied, first.movements_refused, first.movements) == (1, [], [])
+    [(linked, arrival)] = first.linked_on_movements
+    assert (linked.kind, linked.account_id, linked.hop, linked.model_version) == (
+        "linked", "RECEIVER", 1, "m1",
+    )  # fmt: skip
+    assert arrival == 1_000 and [link.path for link in linked.trail] == [("SOURCE",)]
+    assert list(first.writes) == ["RECEIVER"] and first.writes["RECEIVER"][0] == 3
+
+    table.update({account: blob for account, (_, blob) in first.writes.items()})
+    snapshot = state.features.snapshot(report, state.features.vector())
+    followed = FollowedReport(report, snapshot, None, None, 3, None, now)
+    second = stage.process([followed], [], ("m1", 0.6), now)
+    assert second.linked_on_reports == [None]  # linked already, nothing new to revise
+    assert second.movements == [
+        Movement(
+            "NEXT", "downstream", linked.lead_id, "RECEIVER", 1, ("SOURCE", "RECEIVER"),
+            5_000_000, report.tx_id, report.tx_epoch_ms,
+        )
+    ]  # fmt: skip
+    assert [entry[0] for entry in state.outflows.entries] == ["NEXT"]  # kept for a late link
