@@ -41,6 +41,7 @@ import orjson
 
 from models.leads import DAY_MS, AccountFacts, LeadPolicy, severity_of
 from models.leads import is_cross_province_major as _cross_province_major
+from schemas.glossary import yuan
 from schemas.lead import Lead, LeadKind, Reason, TrailDirection, TrailLink
 
 TRAIL_STATE_VERSION = 1
@@ -392,16 +393,12 @@ def _utc(epoch_ms: int) -> datetime:
     return datetime.fromtimestamp(epoch_ms / 1000, UTC)
 
 
-def _yuan(fen: int) -> str:
-    return f"{fen / 100:,.2f}"
-
-
 def trail_reasons(trail: TrailState, policy: TrailPolicy) -> tuple[Reason, ...]:
     """One reason per source lead, the most money first."""
     reasons = []
     ranked = sorted(trail.sources.values(), key=lambda s: (-s.amount_fen, s.lead_id))
     for source in ranked[: policy.sources_shown]:
-        amount = _yuan(source.amount_fen)
+        amount = yuan(source.amount_fen)
         if source.direction == TrailDirection.DOWNSTREAM:
             zh = (
                 f"资金去向：线索 {source.lead_id} 的账户 {source.account} 转入 {amount} 元"
