@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from html import escape
 
 from models.schemes import COLLECTOR, CONTROLLER, PAYOUT, Scheme, SchemeMember
-from schemas.glossary import DIRECTION_NAMES, ROLE_NAMES, name, yuan_short
+from schemas.glossary import DIRECTION_NAMES, ROLE_NAMES, yuan_short
+from schemas.glossary import name as named
 
 FONT_SIZE = 12
 BAR_COLOR = "#b03a2e"
@@ -251,11 +252,11 @@ def short_account(account_id: str) -> str:
 def role_name(role: str, lang: str = "zh") -> str:
     if role == OUTSIDE:
         return OUTSIDE_NAMES[lang]
-    return name(ROLE_NAMES, role, lang)
+    return named(ROLE_NAMES, role, lang)
 
 
 def direction_name(direction: str, lang: str = "zh") -> str:
-    return name(DIRECTION_NAMES, direction, lang)
+    return named(DIRECTION_NAMES, direction, lang)
 
 
 def _clip(text: str, width: float) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from schemas.errors import FundwatchError
 from schemas.glossary import OUTCOME_NAMES, STATUS_NAMES
 
 
@@ -40,7 +41,7 @@ OUTCOME_NAMES_EN = {o: OUTCOME_NAMES[o.value][1] for o in Outcome}
 STATUS_ORDER = tuple(LeadStatus)
 
 
-class StatusChangeError(ValueError):
+class StatusChangeError(FundwatchError, ValueError, http_status=409):
     """A status change that is not allowed; the message says why and what would be."""
 
 

@@ -52,6 +52,7 @@ from typing import Any
 from casework.lead_book import LeadBook
 from casework.lead_status import STATUS_ORDER, LeadStatus, Outcome, StatusChange
 from models.schemes import ROLES, Scheme, scheme_of_leads
+from schemas.errors import FundwatchError
 from schemas.glossary import BAOSHAN_COUNTIES, BEIJING
 from schemas.lead import LeadKind, Severity
 from schemas.sectors import SECTORS
@@ -85,7 +86,7 @@ _SEVERITY_RANK = {
 }
 
 
-class ReportError(Exception):
+class ReportError(FundwatchError):
     """A report that cannot be made (a bad month, a failed PDF print); the message says why."""
 
 

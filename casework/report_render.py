@@ -1,9 +1,12 @@
-"""The monthly report as Markdown or as one self-contained HTML page (print-ready for A4).
+"""The monthly report as Markdown, as one self-contained HTML page (print-ready for A4), or
+its tables as CSV.
 
-Both renderings come from one outline (sections of paragraphs, tables and charts), so they
-hold the same figures. In the HTML every key figure carries ``data-figure`` (and
-``data-county``, ``data-sector``, ``data-lead``, ``data-status``, ``data-month`` ... saying
-whose figure it is), so tests and other tools read figures without parsing the layout.
+The renderings come from one outline (sections of paragraphs, tables and charts), so they
+hold the same figures. In the CSV, figures are numbers and every text cell is escaped so no
+spreadsheet runs it as a formula (schemas.display.csv_text). In the HTML every key figure
+carries ``data-figure`` (and ``data-county``, ``data-sector``, ``data-lead``, ``data-status``,
+``data-month`` ... saying whose figure it is), so tests and other tools read figures
+without parsing the layout.
 Chinese by default (``lang="zh"``); ``lang="en"`` for English.
 """
 
@@ -30,6 +33,7 @@ from casework.monthly_report import (
     SchemeLine,
     parse_month,
 )
+from schemas.display import CsvValue, csv_text
 from schemas.glossary import (  # noqa: F401 (county_name ... importable from the report, as before)
     BEIJING,
     FLAG_NAMES,
@@ -269,6 +273,7 @@ def _local(moment: datetime) -> str:
 class Cell:
     text: str
     attrs: dict[str, str] = field(default_factory=dict)  # data-* attributes (HTML only)
+    number: int | float | None = None  # a count or a figure: a number in the CSV
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +303,8 @@ class Section:
 
 def _figure(text: object, figure: str, **who: str) -> Cell:
     attrs = {"figure": figure, **{k.replace("_", "-"): v for k, v in who.items()}}
-    return Cell(str(text), attrs)
+    number = text if isinstance(text, int | float) and not isinstance(text, bool) else None
+    return Cell(str(text), attrs, number)
 
 
 def _area_rows(
@@ -760,6 +766,29 @@ def render_markdown(report: MonthlyReport, lang: str = "zh") -> str:
                 bullet = "- " if section.slug == "notes" else ""
                 lines += [bullet + block.text, ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+# -- CSV --------------------------------------------------------------------------------------
+
+
+def render_csv(report: MonthlyReport, lang: str = "zh") -> str:
+    """The report's tables as one CSV file: each table under a row naming its section (and
+    caption), then its header row and rows, a blank row between tables. Counts are numbers;
+    text cells starting with =, +, -, @ are escaped with a leading '."""
+    rows: list[Sequence[CsvValue]] = [
+        [_t("title", lang), month_title(report.month, lang)],
+        list(_subtitle(report, lang)),
+    ]
+    for section in outline(report, lang):
+        for block in section.blocks:
+            if isinstance(block, Table):
+                title = f"{section.heading} {block.caption}".strip()
+                rows += [[], [title], list(block.headers)]
+                rows += [
+                    [c.number if c.number is not None else c.text for c in row]
+                    for row in block.rows
+                ]
+    return csv_text(rows)
 
 
 # -- HTML -------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from kafka.admin import (
 from kafka.admin._users import ScramMechanism, UserScramCredentialUpsertion
 
 from cli.commands import command_config_option
+from schemas.errors import FundwatchError
 from schemas.sectors import DEPARTMENTS
 from streams.app import app, settings
 from streams.kafka_clients import kafka_python_kwargs
@@ -48,7 +49,7 @@ DEPARTMENT_CODES = frozenset(d.code for d in DEPARTMENTS)
 USER_NAME_FORBIDDEN = set(" \t\r\n,;=\"'")
 
 
-class PolicyError(ValueError):
+class PolicyError(FundwatchError, ValueError):
     """A policy file fundwatch cannot apply; names the file and the entry."""
 
     def __init__(self, source: str, entry: str, problem: str) -> None:
@@ -57,7 +58,7 @@ class PolicyError(ValueError):
         super().__init__(f"{source}: {entry}: {problem}")
 
 
-class AclApplyError(RuntimeError):
+class AclApplyError(FundwatchError, RuntimeError, exit_code=1, http_status=502):
     """The broker refused part of an ACL or user change."""
 
 

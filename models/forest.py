@@ -32,6 +32,7 @@ import sklearn
 from sklearn.ensemble import IsolationForest
 
 from models.scoring import TREE_ARRAY_DTYPES, ForestStructureError, IsolationTrees
+from schemas.errors import FundwatchError
 
 ARTIFACT_FORMAT = 1  # bump on any change to the files' layout or meaning
 METADATA_FILE = "model.json"
@@ -44,7 +45,7 @@ MAX_UNPACKED_BYTES = 256 * 1024 * 1024
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so the same model always packs to the same bytes
 
 
-class ModelArtifactError(ValueError):
+class ModelArtifactError(FundwatchError, ValueError, http_status=422):
     """A model artifact is missing, malformed, inconsistent, or for other features."""
 
 

@@ -52,6 +52,7 @@ from models.features import AccountFeatures
 from models.reasons import explain, watchlist_reasons
 from models.snapshot import AccountSnapshot
 from models.watchlist import WatchlistHit
+from schemas.errors import EX_DATAERR, FundwatchError
 from schemas.glossary import county_of
 from schemas.lead import Lead, Severity
 from schemas.sectors import sector_of
@@ -67,7 +68,7 @@ _SEVERITY_RANK = {Severity.GENERAL: 0, Severity.MAJOR: 1, Severity.CASE_RELATED:
 _SEVERITY_VALUES = frozenset(s.value for s in Severity)
 
 
-class LeadStateError(ValueError):
+class LeadStateError(FundwatchError, ValueError, exit_code=EX_DATAERR, http_status=500):
     """Stored lead state that cannot be decoded (corrupt, or written by an unknown version)."""
 
 

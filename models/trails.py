@@ -41,6 +41,7 @@ import orjson
 
 from models.leads import DAY_MS, AccountFacts, LeadPolicy, severity_of
 from models.leads import is_cross_province_major as _cross_province_major
+from schemas.errors import EX_DATAERR, FundwatchError
 from schemas.glossary import yuan
 from schemas.lead import Lead, LeadKind, Reason, TrailDirection, TrailLink
 
@@ -51,7 +52,7 @@ MAX_SEEN_MOVEMENTS = 256  # per account: enough to recognise a replay after a cr
 HOUR_MS = 3_600_000
 
 
-class TrailRecordError(ValueError):
+class TrailRecordError(FundwatchError, ValueError, exit_code=EX_DATAERR, http_status=500):
     """A movement or trail state that cannot be decoded."""
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from schemas.errors import FundwatchError
 from schemas.glossary import SOURCE_NAMES
 
 
@@ -40,7 +41,7 @@ class ListingSource(StrEnum):
 SOURCE_NAMES_ZH = {s: SOURCE_NAMES[s.value][0] for s in ListingSource}
 
 
-class WatchlistError(ValueError):
+class WatchlistError(FundwatchError, ValueError):
     """A watchlist change or entry that cannot be accepted; the message says why."""
 
 

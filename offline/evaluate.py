@@ -52,6 +52,7 @@ import orjson
 from sklearn.metrics import average_precision_score
 
 from models.schemes import Scheme, SchemeMember, build_schemes
+from schemas.errors import FundwatchError
 from schemas.glossary import yuan
 
 SIMULATOR = "simulator"
@@ -69,7 +70,7 @@ SCHEME_ROLES = (
 )
 
 
-class EvaluationInputError(ValueError):
+class EvaluationInputError(FundwatchError, ValueError):
     """Truth, leads or scores that cannot be read."""
 
 

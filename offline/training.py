@@ -20,11 +20,12 @@ from models.features import beijing_day
 from models.forest import ForestModel, TrainingConfig, train_forest
 from models.pipeline import PipelineConfig
 from offline.replay import OfflineRunner
+from schemas.errors import FundwatchError
 
 FEATURE_QUANTILES = ("0.5", "0.9", "0.99", "0.999")
 
 
-class TrainingError(ValueError):
+class TrainingError(FundwatchError, ValueError):
     """The history cannot train a model (too little data, nothing valid)."""
 
 
