@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from html import escape
 
 from models.schemes import COLLECTOR, CONTROLLER, PAYOUT, Scheme, SchemeMember
-from schemas.glossary import DIRECTION_NAMES, ROLE_NAMES, yuan_short
+from schemas.glossary import (
+    DIRECTION_NAMES,
+    OUTSIDE_ROLE,
+    OUTSIDE_ROLE_NAMES,
+    ROLE_NAMES,
+    yuan_short,
+)
 from schemas.glossary import name as named
 
 FONT_SIZE = 12
@@ -210,8 +216,7 @@ def funnel_chart(
 
 # A flow may name an account with no lead of its own in the scheme (its source lead is not
 # among the leads yet): it is drawn, in a column of its own, so that no flow is left out.
-OUTSIDE = "outside"
-OUTSIDE_NAMES = {"zh": "无线索的账户", "en": "account with no lead"}
+OUTSIDE = OUTSIDE_ROLE
 ROLE_COLORS = {COLLECTOR: "#b03a2e", CONTROLLER: "#a86b00", PAYOUT: "#2e6fb0", OUTSIDE: MUTED}
 ROLE_FILLS = {COLLECTOR: "#f9e7e5", CONTROLLER: "#fcf1dc", PAYOUT: "#e3edf8", OUTSIDE: "#f3f3f3"}
 DOWNSTREAM_COLOR = "#4a5561"
@@ -251,7 +256,7 @@ def short_account(account_id: str) -> str:
 
 def role_name(role: str, lang: str = "zh") -> str:
     if role == OUTSIDE:
-        return OUTSIDE_NAMES[lang]
+        return OUTSIDE_ROLE_NAMES[0 if lang == "zh" else 1]
     return named(ROLE_NAMES, role, lang)
 
 

@@ -22,6 +22,7 @@ from schemas.glossary import (
     DIRECTION_NAMES,
     FLAG_NAMES,
     LEAD_KIND_NAMES,
+    OUTSIDE_ROLE_SHORT_NAMES,
     ROLE_NAMES,
     ROLE_SHORT_NAMES,
     county_name,
@@ -38,7 +39,7 @@ from schemas.lead import Lead, LeadKind, TrailDirection
 
 # Short role names for the money-flow picture, where each account is labelled inline.
 ROLE_SHORT = ROLE_SHORT_NAMES
-OUTSIDE_ROLE = ("外部", "outside")  # a flow's account whose lead is not among the leads read
+OUTSIDE_ROLE = OUTSIDE_ROLE_SHORT_NAMES  # a flow's account whose lead is not among those read
 # The picture's order: money is raised by collectors, pooled by controllers, paid out last.
 ROLE_STAGE = {COLLECTOR: 0, CONTROLLER: 1, PAYOUT: 2}
 OUTSIDE_STAGE = len(ROLE_STAGE)

@@ -163,11 +163,14 @@ def county_of(region: str) -> str:
 
 # A scheme's accounts by role (models.schemes), full and short (where each account is
 # labelled inline), and the two directions a money trail is followed in (TrailDirection).
+# A flow's account outside the scheme (no lead among those read) is named as a role would be.
+OUTSIDE_ROLE = "outside"
 ROLE_NAMES: dict[str, tuple[str, str]] = {
     "collector": ("归集账户", "collecting account"),
     "controller": ("控制账户", "controlling account"),
     "payout": ("返利账户", "payout account"),
 }
+OUTSIDE_ROLE_NAMES = ("无线索的账户", "account with no lead")
 ROLE_NAMES_ZH = _zh(ROLE_NAMES)
 ROLE_NAMES_EN = _en(ROLE_NAMES)
 ROLE_SHORT_NAMES: dict[str, tuple[str, str]] = {
@@ -175,6 +178,7 @@ ROLE_SHORT_NAMES: dict[str, tuple[str, str]] = {
     "controller": ("控制", "controller"),
     "payout": ("返利", "payout"),
 }
+OUTSIDE_ROLE_SHORT_NAMES = ("外部", "outside")
 DIRECTION_NAMES: dict[str, tuple[str, str]] = {
     "downstream": ("资金去向", "where the money went"),
     "upstream": ("资金来源", "where the money came from"),
