@@ -92,7 +92,7 @@ KAFKA_SCRIPT = REPO_ROOT / "deploy" / "kafka" / "kafka.sh"
 async def kafka(self: AppCommand, action: str) -> None:
     """Run the local Kafka broker (KRaft, one node, 127.0.0.1) from Maven Central jars."""
     if not KAFKA_SCRIPT.exists():
-        raise SystemExit(
+        raise FundwatchError(
             f"{KAFKA_SCRIPT} not found: the local broker runs from a fundwatch checkout "
             "(pip install -e .); with Docker, use docker compose up instead"
         )

@@ -19,6 +19,7 @@ from console.auth import (
     upsert_user,
 )
 from console.views import CONFIG, USERS_ENV
+from schemas.errors import FundwatchError
 
 
 @command(
@@ -46,7 +47,7 @@ async def console_user(
     """Add or change (add), remove or list the web console's users, in the users file named
     by FUNDWATCH_CONSOLE_USERS. Running workers pick the change up at once."""
     if CONFIG.users is None:
-        raise SystemExit(f"{USERS_ENV} is not set: it names the console's users file")
+        raise FundwatchError(f"{USERS_ENV} is not set: it names the console's users file")
     path = CONFIG.users.path
     # An AuthError (a malformed users file, a bad name) is answered by failing_clearly.
     if action == "list":
@@ -64,7 +65,7 @@ async def console_user(
     password = _read_password(password_stdin)
     problem = password_problem(password)
     if problem is not None:
-        raise SystemExit(problem)
+        raise FundwatchError(problem)
     user = ConsoleUser(name, frozenset(departments), hash_password(password))
     new = upsert_user(path, user)
     say(f"{'added' if new else 'updated'} {name} ({', '.join(departments)}) in {path}")
@@ -75,5 +76,5 @@ def _read_password(from_stdin: bool) -> str:
         return sys.stdin.readline().rstrip("\r\n")
     first = getpass.getpass("password: ")
     if getpass.getpass("again: ") != first:
-        raise SystemExit("the passwords differ")
+        raise FundwatchError("the passwords differ")
     return first
