@@ -15,17 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-from models.schemes import (
-    COLLECTOR,
-    CONTROLLER,
-    DIRECTION_NAMES_EN,
-    DIRECTION_NAMES_ZH,
-    PAYOUT,
-    ROLE_NAMES_EN,
-    ROLE_NAMES_ZH,
-    Scheme,
-    SchemeMember,
+from models.schemes import COLLECTOR, CONTROLLER, PAYOUT, Scheme, SchemeMember
+from schemas.glossary import (
+    DIRECTION_NAMES,
+    OUTSIDE_ROLE,
+    OUTSIDE_ROLE_NAMES,
+    ROLE_NAMES,
+    yuan_short,
 )
+from schemas.glossary import name as named
 
 FONT_SIZE = 12
 BAR_COLOR = "#b03a2e"
@@ -218,8 +216,7 @@ def funnel_chart(
 
 # A flow may name an account with no lead of its own in the scheme (its source lead is not
 # among the leads yet): it is drawn, in a column of its own, so that no flow is left out.
-OUTSIDE = "outside"
-OUTSIDE_NAMES = {"zh": "无线索的账户", "en": "account with no lead"}
+OUTSIDE = OUTSIDE_ROLE
 ROLE_COLORS = {COLLECTOR: "#b03a2e", CONTROLLER: "#a86b00", PAYOUT: "#2e6fb0", OUTSIDE: MUTED}
 ROLE_FILLS = {COLLECTOR: "#f9e7e5", CONTROLLER: "#fcf1dc", PAYOUT: "#e3edf8", OUTSIDE: "#f3f3f3"}
 DOWNSTREAM_COLOR = "#4a5561"
@@ -243,20 +240,7 @@ def xml_text(value: str) -> str:
     return escape(_NOT_XML.sub("", value))
 
 
-def money_text(fen: int, lang: str = "zh") -> str:
-    """An amount for a label: 万元 and 亿元 in Chinese, k and M yuan in English."""
-    yuan = fen / 100
-    if lang == "zh":
-        if yuan >= 1e8:
-            return f"{yuan / 1e8:,.2f}亿元"
-        if yuan >= 1e4:
-            return f"{yuan / 1e4:,.1f}万元"
-        return f"{yuan:,.0f}元"
-    if yuan >= 1e6:
-        return f"{yuan / 1e6:,.2f}M yuan"
-    if yuan >= 1e3:
-        return f"{yuan / 1e3:,.1f}k yuan"
-    return f"{yuan:,.0f} yuan"
+money_text = yuan_short  # an amount for a label: 万元 and 亿元, k and M yuan
 
 
 def transfers_text(transfers: int, lang: str = "zh") -> str:
@@ -272,12 +256,12 @@ def short_account(account_id: str) -> str:
 
 def role_name(role: str, lang: str = "zh") -> str:
     if role == OUTSIDE:
-        return OUTSIDE_NAMES[lang]
-    return (ROLE_NAMES_ZH if lang == "zh" else ROLE_NAMES_EN).get(role, role)
+        return OUTSIDE_ROLE_NAMES[0 if lang == "zh" else 1]
+    return named(ROLE_NAMES, role, lang)
 
 
 def direction_name(direction: str, lang: str = "zh") -> str:
-    return (DIRECTION_NAMES_ZH if lang == "zh" else DIRECTION_NAMES_EN).get(direction, direction)
+    return named(DIRECTION_NAMES, direction, lang)
 
 
 def _clip(text: str, width: float) -> str:

@@ -15,6 +15,9 @@ from typing import Any
 
 import orjson
 
+from schemas.errors import FundwatchError
+from schemas.glossary import OUTCOME_NAMES, STATUS_NAMES
+
 
 class LeadStatus(StrEnum):
     NEW = "new"
@@ -30,34 +33,15 @@ class Outcome(StrEnum):
     OTHER = "other"  # another offence or matter, handed on
 
 
-STATUS_NAMES_ZH = {
-    LeadStatus.NEW: "新线索",
-    LeadStatus.TRACKING: "持续跟踪",
-    LeadStatus.VERIFYING: "核查",
-    LeadStatus.HANDED_OVER: "移交",
-    LeadStatus.CLOSED: "办结",
-}
-OUTCOME_NAMES_ZH = {
-    Outcome.CONFIRMED: "确认非法集资",
-    Outcome.NOT_CONFIRMED: "排除",
-    Outcome.OTHER: "其他",
-}
-STATUS_NAMES_EN = {
-    LeadStatus.NEW: "new",
-    LeadStatus.TRACKING: "tracking",
-    LeadStatus.VERIFYING: "verifying",
-    LeadStatus.HANDED_OVER: "handed over",
-    LeadStatus.CLOSED: "closed",
-}
-OUTCOME_NAMES_EN = {
-    Outcome.CONFIRMED: "confirmed illegal fundraising",
-    Outcome.NOT_CONFIRMED: "ruled out",
-    Outcome.OTHER: "other matter",
-}
+# Their names are the glossary's; these views keep the enums as keys.
+STATUS_NAMES_ZH = {s: STATUS_NAMES[s.value][0] for s in LeadStatus}
+STATUS_NAMES_EN = {s: STATUS_NAMES[s.value][1] for s in LeadStatus}
+OUTCOME_NAMES_ZH = {o: OUTCOME_NAMES[o.value][0] for o in Outcome}
+OUTCOME_NAMES_EN = {o: OUTCOME_NAMES[o.value][1] for o in Outcome}
 STATUS_ORDER = tuple(LeadStatus)
 
 
-class StatusChangeError(ValueError):
+class StatusChangeError(FundwatchError, ValueError, http_status=409):
     """A status change that is not allowed; the message says why and what would be."""
 
 

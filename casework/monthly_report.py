@@ -46,17 +46,16 @@ import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from casework.lead_book import LeadBook
 from casework.lead_status import STATUS_ORDER, LeadStatus, Outcome, StatusChange
-from models.leads import BAOSHAN_COUNTIES
 from models.schemes import ROLES, Scheme, scheme_of_leads
+from schemas.errors import FundwatchError
+from schemas.glossary import BAOSHAN_COUNTIES, BEIJING
 from schemas.lead import LeadKind, Severity
 from schemas.sectors import SECTORS
-
-BEIJING = timezone(timedelta(hours=8), "UTC+8")
 
 # Why a lead stands in the month (see the module docstring).
 NEW = "new"
@@ -87,7 +86,7 @@ _SEVERITY_RANK = {
 }
 
 
-class ReportError(Exception):
+class ReportError(FundwatchError):
     """A report that cannot be made (a bad month, a failed PDF print); the message says why."""
 
 

@@ -1,9 +1,12 @@
-"""The monthly report as Markdown or as one self-contained HTML page (print-ready for A4).
+"""The monthly report as Markdown, as one self-contained HTML page (print-ready for A4), or
+its tables as CSV.
 
-Both renderings come from one outline (sections of paragraphs, tables and charts), so they
-hold the same figures. In the HTML every key figure carries ``data-figure`` (and
-``data-county``, ``data-sector``, ``data-lead``, ``data-status``, ``data-month`` ... saying
-whose figure it is), so tests and other tools read figures without parsing the layout.
+The renderings come from one outline (sections of paragraphs, tables and charts), so they
+hold the same figures. In the CSV, figures are numbers and every text cell is escaped so no
+spreadsheet runs it as a formula (schemas.display.csv_text). In the HTML every key figure
+carries ``data-figure`` (and ``data-county``, ``data-sector``, ``data-lead``, ``data-status``,
+``data-month`` ... saying whose figure it is), so tests and other tools read figures
+without parsing the layout.
 Chinese by default (``lang="zh"``); ``lang="en"`` for English.
 """
 
@@ -16,83 +19,40 @@ from datetime import datetime, timedelta
 from html import escape
 
 from casework.charts import SERIES_COLORS, Series, bar_chart, funnel_chart, line_chart
-from casework.lead_status import (
-    OUTCOME_NAMES_EN,
-    OUTCOME_NAMES_ZH,
-    STATUS_NAMES_EN,
-    STATUS_NAMES_ZH,
-    LeadStatus,
-    Outcome,
-)
 from casework.monthly_report import (
-    BEIJING,
     BY_EVIDENCE,
     CARRIED_OVER,
-    CROSS_PREFECTURE,
-    CROSS_PROVINCE_MAJOR,
     HIGH_RISK_AREA_LEADS,
     HIGH_RISK_MAJOR_LEADS,
     NEW,
     RISK_ELEVATED,
     RISK_HIGH,
     RISK_LOW,
-    WATCHLIST_MATCH,
     AreaFigures,
     MonthlyReport,
     SchemeLine,
     parse_month,
 )
-from models.schemes import ROLE_SHORT_NAMES
-from models.watchlist import SOURCE_NAMES_ZH, ListingSource
+from schemas.display import CsvValue, csv_text
+from schemas.glossary import (  # noqa: F401 (county_name ... importable from the report, as before)
+    BEIJING,
+    FLAG_NAMES,
+    ROLE_SHORT_NAMES,
+    SECTOR_NAMES,
+    SEVERITY_NAMES,
+    county_name,
+    department_name,
+    outcome_name,
+    sector_name,
+    source_name,
+    status_name,
+    yuan,
+)
 from schemas.lead import LeadKind, Severity
-from schemas.sectors import DEPARTMENTS, sector_of
+from schemas.sectors import sector_of
 
 LANGUAGES = ("zh", "en")
 
-# Display names of the sector codes (the report schema's industry enum).
-SECTOR_NAMES: dict[str, tuple[str, str]] = {
-    "p2p_lending": ("P2P网络借贷", "P2P lending"),
-    "third_party_payment": ("第三方支付", "third-party payment"),
-    "equity_crowdfunding": ("股权众筹", "equity crowdfunding"),
-    "microloan": ("小额贷款", "microloans"),
-    "private_fund": ("私募基金", "private funds"),
-    "financing_registration": ("融资登记", "financing registration"),
-    "capital_management": ("资本管理", "capital management"),
-    "financial_services": ("金融服务", "financial services"),
-    "trading_venue": ("交易场所", "trading venues"),
-    "financing_guarantee": ("融资担保", "financing guarantee"),
-    "ecommerce": ("电子商务", "e-commerce"),
-    "pawn": ("典当", "pawnbroking"),
-    "financial_leasing": ("融资租赁", "financial leasing"),
-    "investment_advisory": ("投资咨询", "investment advisory"),
-    "wealth_management": ("理财", "wealth management"),
-    "asset_management": ("资产管理", "asset management"),
-    "consignment": ("寄卖", "consignment"),
-    "real_estate_agency": ("房地产中介", "real estate agencies"),
-    "real_estate_developer": ("房地产开发", "real estate developers"),
-    "farmer_cooperative": ("农民专业合作社", "farmer cooperatives"),
-    "elderly_care": ("养老服务", "elderly care"),
-    "private_school": ("民办教育", "private schools"),
-    "private_hospital": ("民营医疗", "private hospitals"),
-    "high_tech": ("高新技术", "high tech"),
-    "retail": ("零售", "retail"),
-    "manufacturing": ("制造业", "manufacturing"),
-    "agriculture": ("农业", "agriculture"),
-    "logistics": ("物流", "logistics"),
-    "catering": ("餐饮", "catering"),
-    "construction": ("建筑业", "construction"),
-    "other": ("其他", "other"),
-}
-COUNTY_NAMES_EN = {
-    "隆阳区": "Longyang District",
-    "施甸县": "Shidian County",
-    "龙陵县": "Longling County",
-    "昌宁县": "Changning County",
-    "腾冲市": "Tengchong City",
-    "云南省其他地区": "elsewhere in Yunnan",
-    "省外": "outside Yunnan",
-}
-DEPARTMENT_NAMES = {d.code: (d.name_zh, d.name_en) for d in DEPARTMENTS}
 MONTH_NAMES_EN = (
     "January",
     "February",
@@ -215,16 +175,6 @@ RISK_NAMES = {
     RISK_ELEVATED: ("较高", "elevated"),
     RISK_LOW: ("低", "low"),
 }
-SEVERITY_NAMES = {
-    "general": ("一般", "general"),
-    "major": ("重大", "major"),
-    "case_related": ("涉案", "case-related"),
-}
-FLAG_NAMES = {
-    CROSS_PROVINCE_MAJOR: ("跨省重大", "cross-province major"),
-    CROSS_PREFECTURE: ("跨州(市)", "cross-prefecture"),
-    WATCHLIST_MATCH: ("涉负面清单主体", "touches a listed entity"),
-}
 ROLE_NAMES = ROLE_SHORT_NAMES
 STANDING_NAMES = {
     NEW: ("新增", "new"),
@@ -303,35 +253,9 @@ def month_title(month: str, lang: str) -> str:
     return f"{year}年{number}月" if lang == "zh" else f"{MONTH_NAMES_EN[number - 1]} {year}"
 
 
-def county_name(county: str, lang: str) -> str:
-    return county if lang == "zh" else COUNTY_NAMES_EN.get(county, county)
-
-
-def sector_name(code: str, lang: str) -> str:
-    return _pick(SECTOR_NAMES.get(code, (code, code)), lang)
-
-
-def department_name(code: str, lang: str) -> str:
-    return _pick(DEPARTMENT_NAMES.get(code, (code, code)), lang)
-
-
-def status_name(status: str, lang: str) -> str:
-    value = LeadStatus(status)
-    return STATUS_NAMES_ZH[value] if lang == "zh" else STATUS_NAMES_EN[value]
-
-
-def outcome_name(outcome: str, lang: str) -> str:
-    value = Outcome(outcome)
-    return OUTCOME_NAMES_ZH[value] if lang == "zh" else OUTCOME_NAMES_EN[value]
-
-
 def _aside(text: str, lang: str) -> str:
     """Text in brackets after a value: full-width ones in Chinese."""
     return f"（{text}）" if lang == "zh" else f" ({text})"
-
-
-def _yuan(fen: int) -> str:
-    return f"{fen / 100:,.2f}"
 
 
 def _hours(hours: float | None) -> str:
@@ -349,6 +273,7 @@ def _local(moment: datetime) -> str:
 class Cell:
     text: str
     attrs: dict[str, str] = field(default_factory=dict)  # data-* attributes (HTML only)
+    number: int | float | None = None  # a count or a figure: a number in the CSV
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,7 +303,8 @@ class Section:
 
 def _figure(text: object, figure: str, **who: str) -> Cell:
     attrs = {"figure": figure, **{k.replace("_", "-"): v for k, v in who.items()}}
-    return Cell(str(text), attrs)
+    number = text if isinstance(text, int | float) and not isinstance(text, bool) else None
+    return Cell(str(text), attrs, number)
 
 
 def _area_rows(
@@ -552,12 +478,9 @@ def _suspected_section(report: MonthlyReport, lang: str) -> Section:
                 status += _aside(outcome_name(line.outcome, lang), lang)
             listed = _t("no", lang)
             if line.listed:
-                source = ListingSource(line.listing_source) if line.listing_source else None
                 listed = _t("yes", lang)
-                if source is not None:
-                    listed += _aside(
-                        SOURCE_NAMES_ZH[source] if lang == "zh" else source.value, lang
-                    )
+                if line.listing_source:
+                    listed += _aside(source_name(line.listing_source, lang), lang)
             flag_names = [_pick(FLAG_NAMES[f], lang) for f in line.flags]
             rows.append(
                 (
@@ -578,7 +501,7 @@ def _suspected_section(report: MonthlyReport, lang: str) -> Section:
                         kind=line.kind,
                         **who,
                     ),
-                    _figure(_yuan(line.money_raised_fen), "money-raised", **who),
+                    _figure(yuan(line.money_raised_fen), "money-raised", **who),
                     _figure(f"{line.participants:,}", "participants", **who),
                     _figure(status, "status", value=line.status, **who),
                     Cell(department_name(line.department, lang)),
@@ -638,7 +561,7 @@ def _scheme_rows(report: MonthlyReport, lang: str) -> tuple[tuple[Cell, ...], ..
                     "scheme-counties",
                     **who,
                 ),
-                _figure(_yuan(line.money_raised_fen), "scheme-money-raised", **who),
+                _figure(yuan(line.money_raised_fen), "scheme-money-raised", **who),
                 _figure(f"{line.participants:,}", "scheme-participants", **who),
                 _figure(
                     _scheme_accounts(line, lang), "scheme-accounts", value=str(line.accounts), **who
@@ -843,6 +766,29 @@ def render_markdown(report: MonthlyReport, lang: str = "zh") -> str:
                 bullet = "- " if section.slug == "notes" else ""
                 lines += [bullet + block.text, ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+# -- CSV --------------------------------------------------------------------------------------
+
+
+def render_csv(report: MonthlyReport, lang: str = "zh") -> str:
+    """The report's tables as one CSV file: each table under a row naming its section (and
+    caption), then its header row and rows, a blank row between tables. Counts are numbers;
+    text cells starting with =, +, -, @ are escaped with a leading '."""
+    rows: list[Sequence[CsvValue]] = [
+        [_t("title", lang), month_title(report.month, lang)],
+        list(_subtitle(report, lang)),
+    ]
+    for section in outline(report, lang):
+        for block in section.blocks:
+            if isinstance(block, Table):
+                title = f"{section.heading} {block.caption}".strip()
+                rows += [[], [title], list(block.headers)]
+                rows += [
+                    [c.number if c.number is not None else c.text for c in row]
+                    for row in block.rows
+                ]
+    return csv_text(rows)
 
 
 # -- HTML -------------------------------------------------------------------------------------

@@ -44,9 +44,10 @@ from kafka.admin import (
 )
 from kafka.admin._users import ScramMechanism, UserScramCredentialUpsertion
 
-from cli.commands import command_config_option
+from cli.commands import command, command_config_option
+from schemas.errors import FundwatchError
 from schemas.sectors import DEPARTMENTS
-from streams.app import app, settings
+from streams.app import settings
 from streams.kafka_clients import kafka_python_kwargs
 from streams.settings import BANK_ID, Settings
 
@@ -55,7 +56,7 @@ DEPARTMENT_CODES = frozenset(d.code for d in DEPARTMENTS)
 USER_NAME_FORBIDDEN = set(" \t\r\n,;=\"'")
 
 
-class PolicyError(ValueError):
+class PolicyError(FundwatchError, ValueError):
     """A policy file fundwatch cannot apply; names the file and the entry."""
 
     def __init__(self, source: str, entry: str, problem: str) -> None:
@@ -64,7 +65,7 @@ class PolicyError(ValueError):
         super().__init__(f"{source}: {entry}: {problem}")
 
 
-class AclApplyError(RuntimeError):
+class AclApplyError(FundwatchError, RuntimeError, exit_code=1, http_status=502):
     """The broker refused part of an ACL or user change."""
 
 
@@ -370,7 +371,7 @@ def upsert_passwords(admin: KafkaAdminClient, users: Iterable[str], directory: P
     return [u.user for u in upserts]
 
 
-@app.command(
+@command(
     argument("action", type=click.Choice(["apply", "show"])),
     option(
         "--policy",
@@ -401,10 +402,7 @@ async def acl(
     client_settings = (
         settings.with_client_properties(str(command_config)) if command_config else settings
     )
-    try:
-        access = load_policy(policy)
-    except PolicyError as exc:
-        raise SystemExit(f"acl: {exc}") from exc
+    access = load_policy(policy)
     admin = KafkaAdminClient(**kafka_python_kwargs(client_settings), client_id="fundwatch-acl")
     prefix = settings.topic_prefix
     try:

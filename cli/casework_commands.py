@@ -1,29 +1,35 @@
 """``fundwatch watchlist`` and lead status changes: the analysts' commands on the casework topics.
 
 Each change is checked against the topics as they are now (a fresh LeadBook) and published
-only if it is allowed; a refused change exits with one line saying why.
+only if it is allowed; a refused change exits with one line saying why. The list is printed
+escaped (cli.output) and exported as CSV whose cells no spreadsheet runs as formulas
+(schemas.display.csv_text).
 """
 
 from __future__ import annotations
 
 import getpass
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from faust.cli import AppCommand, argument, option
 
-from casework.lead_status import STATUS_NAMES_ZH, LeadStatus, Outcome, StatusChange
-from cli.commands import failing_clearly
+from casework.lead_status import LeadStatus, Outcome, StatusChange
+from cli.commands import command, failing_clearly
+from cli.output import say
 from models.watchlist import (
-    SOURCE_NAMES_ZH,
+    CSV_COLUMNS,
     EntityType,
     ListingSource,
     WatchlistEntry,
     WatchlistError,
     entries_from_csv,
 )
-from streams.app import app, settings
+from schemas.display import csv_text, printable
+from schemas.glossary import source_name, status_name
+from streams.app import settings
 from streams.casework_topics import change_status, load_lead_book, publish_watchlist
 
 
@@ -31,13 +37,9 @@ def default_user() -> str:
     return getpass.getuser()
 
 
-@app.command(
-    argument("action", type=click.Choice(["add", "remove", "list", "import"])),
-    argument(
-        "csv_file",
-        required=False,
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    ),
+@command(
+    argument("action", type=click.Choice(["add", "remove", "list", "import", "export"])),
+    argument("csv_file", required=False, type=click.Path(dir_okay=False, path_type=Path)),
     option("--type", "entity_type", type=click.Choice([t.value for t in EntityType])),
     option("--id", "entity_id", default=None, help="The account, customer id or name."),
     option(
@@ -50,6 +52,7 @@ def default_user() -> str:
     option("--from-lead", "lead_id", default=None, help="add: list the account of this lead."),
     option("--by", default=None, help="Who makes the change (default: the login name)."),
     option("--all", "show_removed", is_flag=True, help="list: removed entries too."),
+    option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True),
 )
 async def watchlist(
     self: AppCommand,
@@ -62,27 +65,41 @@ async def watchlist(
     lead_id: str | None,
     by: str | None,
     show_removed: bool,
+    lang: str,
 ) -> None:
-    """The negative list (负面清单): add, remove or list entities, or import a CSV file.
+    """The negative list (负面清单): add, remove or list entities, import a CSV file, or
+    export the listed entities as one (to CSV_FILE, else to standard output).
 
     A lead whose account, customer or counterparty is listed is case-related (涉案).
     The CSV header is ``entity_type,entity_id,source,reason``; a file is imported whole or
-    not at all.
+    not at all. An exported cell that a spreadsheet would run as a formula (=, +, -, @)
+    starts with ' instead.
     """
     by = by or default_user()
     now = datetime.now(UTC)
     with failing_clearly(f"watchlist {action} refused"):
         book = load_lead_book(settings)
         if action == "list":
-            _print_entries(book.watchlist.entries(include_removed=show_removed))
+            _print_entries(book.watchlist.entries(include_removed=show_removed), lang)
+            return
+        if action == "export":
+            listed = book.watchlist.entries(include_removed=False)
+            text = watchlist_csv(listed)
+            if csv_file is None and sys.stdout.isatty():
+                say(text.replace("\r\n", "\n").rstrip("\n"))  # shown, so escaped as shown
+            elif csv_file is None:
+                sys.stdout.write(text)
+            else:
+                csv_file.write_text(text, encoding="utf-8")
+                say(f"exported {len(listed)} listed entities to {csv_file}")
             return
         if action == "import":
-            if csv_file is None:
-                raise click.UsageError("import needs a CSV file")
+            if csv_file is None or not csv_file.is_file():
+                raise click.UsageError(f"import needs an existing CSV file, not {csv_file}")
             entries = entries_from_csv(csv_file.read_text(encoding="utf-8"), by, now)
             new = [e for e in entries if book.watchlist.listed(*_match_args(e)) is None]
             publish_watchlist(settings, new)
-            print(
+            say(
                 f"imported {len(new)} entries from {csv_file} "
                 f"({len(entries) - len(new)} already listed, left as they were)"
             )
@@ -102,7 +119,7 @@ async def watchlist(
                     WatchlistEntry(kind, entity_id, ListingSource(source), reason, by, now)
                 )
         publish_watchlist(settings, [entry])
-        print(f"{'removed' if action == 'remove' else 'listed'} {entry.key} on {_topic()}")
+        say(f"{'removed' if action == 'remove' else 'listed'} {printable(entry.key)} on {_topic()}")
 
 
 def _match_args(entry: WatchlistEntry) -> tuple[str | None, str | None, str | None]:
@@ -114,19 +131,28 @@ def _topic() -> str:
     return settings.topics.name("watchlist")
 
 
-def _print_entries(entries: list[WatchlistEntry]) -> None:
+def _print_entries(entries: list[WatchlistEntry], lang: str = "zh") -> None:
     for e in entries:
         state = (
-            f"removed {e.removed_at:%Y-%m-%d} by {e.removed_by}: {e.removal_reason}"
+            f"removed {e.removed_at:%Y-%m-%d} by {printable(e.removed_by)}: "
+            f"{printable(e.removal_reason)}"
             if e.removed_at is not None
             else ""
         )
-        print(
-            f"{e.added_at:%Y-%m-%d %H:%M}  {e.key}  [{SOURCE_NAMES_ZH[e.source]}/{e.source.value}]"
-            f"  {e.reason}  (by {e.added_by}{', lead ' + e.lead_id if e.lead_id else ''})"
+        lead = f", lead {printable(e.lead_id)}" if e.lead_id else ""
+        say(
+            f"{e.added_at:%Y-%m-%d %H:%M}  {printable(e.key)}  "
+            f"[{source_name(e.source, lang)}/{e.source.value}]"
+            f"  {printable(e.reason)}  (by {printable(e.added_by)}{lead})"
             + (f"  -- {state}" if state else "")
         )
-    print(f"-- {sum(e.active for e in entries)} listed on {_topic()}")
+    say(f"-- {sum(e.active for e in entries)} listed on {_topic()}")
+
+
+def watchlist_csv(entries: list[WatchlistEntry]) -> str:
+    """The entries in the import format (``entity_type,entity_id,source,reason``)."""
+    rows = [(e.entity_type.value, e.entity_id, e.source.value, e.reason) for e in entries]
+    return csv_text([CSV_COLUMNS, *rows])
 
 
 def set_lead_status(
@@ -152,6 +178,7 @@ def set_lead_status(
             raise WatchlistError(f"{exc} (the status was not changed either)") from exc
     listed = " and put its account on the negative list" if list_account else ""
     return (
-        f"lead {lead_id} is now {record.status.value} ({STATUS_NAMES_ZH[record.status]})"
+        f"lead {printable(lead_id)} is now {record.status.value} "
+        f"({status_name(record.status, 'zh')})"
         f"{listed}; history: " + " → ".join(c.status.value for c in record.history)
     )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import os
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,16 +18,17 @@ from urllib.parse import urlsplit
 import click
 import orjson
 from faust.cli import AppCommand, argument, option
+from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 from tqdm import tqdm
 
-from casework.lead_status import LeadStatus, Outcome
-from feeds.model import CST
+from cli.output import say, warn
 from feeds.producer import send_lines
 from feeds.simulate import Simulation, SimulationConfig, report_lines, write_jsonl, write_truth
 from ingest.pipeline import InputMessage
 from models.forest import FundraisingForest
-from schemas.lead import Severity
-from schemas.sectors import DEPARTMENTS
+from schemas.display import printable
+from schemas.errors import BrokerUnavailableError, FundwatchError
+from schemas.glossary import BEIJING, BEIJING_IANA
 from streams.app import app, settings
 from streams.topics import ensure_topics
 
@@ -35,18 +37,39 @@ _FOREST_SETTINGS = FundraisingForest().get_params()
 
 
 @contextmanager
-def failing_clearly(what: str) -> Iterator[None]:
-    """Errors a user can act on (a broken model, too little history) as one line and exit
-    status 1, instead of the traceback Faust's command runner would print."""
-    from casework.lead_status import StatusChangeError
-    from models.forest import ModelArtifactError
-    from models.watchlist import WatchlistError
-    from offline.training import TrainingError
-
+def failing_clearly(what: str | None = None) -> Iterator[None]:
+    """Any FundwatchError (a broken model, too little history, a refused change, no such
+    lead) as one line on stderr, ``what`` first, and the error's own exit code, instead of
+    the traceback Faust's command runner would print. A broker that cannot be reached is
+    answered the same way (exit 69)."""
     try:
-        yield
-    except (ModelArtifactError, TrainingError, WatchlistError, StatusChangeError) as exc:
-        raise SystemExit(f"{what}: {exc}") from exc
+        try:
+            yield
+        except (KafkaConnectionError, KafkaTimeoutError) as exc:
+            raise BrokerUnavailableError(
+                f"the Kafka broker at {settings.bootstrap_servers} does not answer ({exc})"
+            ) from exc
+    except FundwatchError as exc:
+        warn(f"{what}: {exc}" if what else str(exc))
+        raise SystemExit(exc.exit_code) from exc
+
+
+Command = Callable[..., Awaitable[None]]
+
+
+def command(*options: Any) -> Callable[[Command], Any]:
+    """``app.command`` for fundwatch's own commands: each answers a FundwatchError through
+    ``failing_clearly``, so no command keeps its own list of errors."""
+
+    def register(fun: Command) -> Any:
+        @functools.wraps(fun)
+        async def answered(self: AppCommand, *args: Any, **kwargs: Any) -> None:
+            with failing_clearly():
+                await fun(self, *args, **kwargs)
+
+        return app.command(*options)(answered)
+
+    return register
 
 
 def command_config_option(
@@ -66,13 +89,13 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 KAFKA_SCRIPT = REPO_ROOT / "deploy" / "kafka" / "kafka.sh"
 
 
-@app.command(
+@command(
     argument("action", type=click.Choice(["start", "stop", "status", "reset", "fetch"])),
 )
 async def kafka(self: AppCommand, action: str) -> None:
     """Run the local Kafka broker (KRaft, one node, 127.0.0.1) from Maven Central jars."""
     if not KAFKA_SCRIPT.exists():
-        raise SystemExit(
+        raise FundwatchError(
             f"{KAFKA_SCRIPT} not found: the local broker runs from a fundwatch checkout "
             "(pip install -e .); with Docker, use docker compose up instead"
         )
@@ -86,7 +109,7 @@ async def kafka(self: AppCommand, action: str) -> None:
         raise SystemExit(result.returncode)
 
 
-@app.command(
+@command(
     command_config_option(
         "Kafka client.properties of a user who may create the topics: the service user "
         "(after `fundwatch acl apply`) or an admin (default: FUNDWATCH_CLIENT_PROPERTIES)."
@@ -98,10 +121,10 @@ async def topics(self: AppCommand, command_config: Path | None) -> None:
         settings.with_client_properties(str(command_config)) if command_config else settings
     )
     created = ensure_topics(client_settings)
-    print(f"created: {', '.join(created)}" if created else "all topics exist")
+    say(f"created: {', '.join(created)}" if created else "all topics exist")
 
 
-@app.command(
+@command(
     argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
     option(
         "--rate",
@@ -139,12 +162,12 @@ async def produce(
         ) as bar,
     ):
         summary = send_lines(_progress_lines(f, bar), client_settings, rate=rate, topic=topic)
-    print(
+    say(
         f"sent {summary.sent} reports to {', '.join(sorted(summary.topics)) or '-'} "
         f"in {summary.seconds:.1f} s ({summary.rate:,.0f}/s)"
     )
     if summary.unkeyed:
-        print(
+        say(
             f"warning: {summary.unkeyed} lines had no readable account_id; they were sent "
             f"unkeyed and will be dead-lettered on {settings.topics.name('reports.dlq')}"
         )
@@ -158,7 +181,7 @@ def _progress_lines(f: BinaryIO, bar: tqdm) -> Iterator[bytes]:
             yield stripped
 
 
-@app.command(
+@command(
     option(
         "--output",
         type=click.Path(dir_okay=False, path_type=Path),
@@ -178,7 +201,7 @@ def _progress_lines(f: BinaryIO, bar: tqdm) -> Iterator[bytes]:
         type=click.DateTime(["%Y-%m-%d"]),
         default="2026-10-01",
         show_default=True,
-        help="First day (Asia/Shanghai time).",
+        help=f"First day ({BEIJING_IANA} time).",
     ),
     option("--days", type=int, default=30, show_default=True),
     option("--individuals", type=int, default=2000, show_default=True),
@@ -221,7 +244,7 @@ async def simulate(
     """Generate realistic Baoshan bank reports with illegal-fundraising schemes in them."""
     config = SimulationConfig(
         seed=seed,
-        start=start.replace(tzinfo=CST),
+        start=start.replace(tzinfo=BEIJING),
         days=days,
         individuals=individuals,
         businesses=businesses,
@@ -237,12 +260,12 @@ async def simulate(
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         count = write_jsonl(reports, output)
-        print(f"wrote {count} reports to {output}; ground truth in {truth}")
+        say(f"wrote {count} reports to {output}; ground truth in {truth}")
         return
     ensure_topics(settings)
     with tqdm(unit=" reports", desc="simulate", file=sys.stderr) as bar:
         summary = send_lines(_counted(report_lines(reports), bar), settings, rate=rate)
-    print(
+    say(
         f"sent {summary.sent} reports to {', '.join(sorted(summary.topics)) or '-'} "
         f"({summary.rate:,.0f}/s); ground truth in {truth}"
     )
@@ -254,7 +277,7 @@ def _counted(lines: Iterable[bytes], bar: tqdm) -> Iterator[bytes]:
         yield line
 
 
-@app.command(
+@command(
     option("--limit", type=int, default=20, show_default=True, help="Dead letters to show."),
 )
 async def dlq(self: AppCommand, limit: int) -> None:
@@ -262,18 +285,10 @@ async def dlq(self: AppCommand, limit: int) -> None:
     from streams.topic_reader import read_latest
 
     for body in read_latest(settings, settings.topics.name("reports.dlq"), limit):
-        letter = orjson.loads(body)
-        src = letter["source"]
-        who = f"{letter.get('bank_id') or '?'}/{letter.get('report_id') or '?'}"
-        print(
-            f"{letter['dead_lettered_at']}  {letter['reason']:<14} {who}  "
-            f"[{src['topic']}:{src['partition']}@{src['offset']}]"
-        )
-        for error in letter["errors"][:5]:
-            print(f"    {error['field'] or '<message>'}: {error['message']}")
+        say(dead_letter_text(orjson.loads(body)))
 
 
-@app.command(
+@command(
     option(
         "--web-url",
         default="http://127.0.0.1:6066",
@@ -287,13 +302,13 @@ async def status(self: AppCommand, web_url: str, follow: bool) -> None:
     from cli.flow import fetch_flow, render_flow
 
     while True:
-        print(render_flow(fetch_flow(web_url)), flush=True)
+        say(render_flow(fetch_flow(web_url)), flush=True)
         if not follow:
             return
         await asyncio.sleep(2)
 
 
-@app.command(
+@command(
     option(
         "--input",
         "input_file",
@@ -359,7 +374,7 @@ async def train(
     model = train_model(data, forest, version=model_version)
     model.save(output)
     period = model.training_period_
-    print(
+    say(
         f"model {model.version_}: {data.features.shape[0]:,} account-days from "
         f"{data.record_count:,} reports ({period['start'][:10]} .. "
         f"{period['end'][:10]}), threshold {model.threshold_:.4f} -> {output}"
@@ -376,7 +391,7 @@ def _history(input_file: Path | None, until: datetime | None) -> Iterable[InputM
     return topic_messages(settings, settings.topics.name("reports"), until_ms)
 
 
-@app.command(
+@command(
     option(
         "--input",
         "input_file",
@@ -438,10 +453,10 @@ async def backtest(
             lateness_ms=int(settings.lateness_seconds * 1000),
             watchlist=watchlist,
         )
-    print(summary)
+    say(summary)
 
 
-@app.command(
+@command(
     option(
         "--truth",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -465,10 +480,10 @@ async def evaluate(self: AppCommand, truth: Path, leads_file: Path, scores: Path
     """Precision, recall, PR-AUC and detection delay per typology against ground truth."""
     from offline.evaluate import evaluate_files
 
-    print(evaluate_files(truth, leads_file, scores))
+    say(evaluate_files(truth, leads_file, scores))
 
 
-@app.command(
+@command(
     argument("action", type=click.Choice(["publish", "list"])),
     argument(
         "directory", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path)
@@ -493,145 +508,26 @@ async def model(
 
     if action == "list":
         for line in list_models(settings):
-            print(line)
+            say(line)
         return
     if directory is None and model_version is None:
         raise click.UsageError("publish needs a model directory or --version VERSION")
     with failing_clearly("model not published"):
-        print(publish_model(settings, directory, model_version))
+        say(publish_model(settings, directory, model_version))
 
 
-@app.command(
-    option("--follow", is_flag=True, help="Keep showing new leads as they arrive."),
-    option("--limit", type=int, default=20, show_default=True, help="Latest leads shown first."),
-    option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True),
-    option("--county", default=None, help="A county name (隆阳区) or 6-digit region code."),
-    option("--sector", default=None, help="A sector code, e.g. p2p_lending."),
-    option(
-        "--department",
-        type=click.Choice([d.code for d in DEPARTMENTS]),
-        default=None,
-        help="The lead department's code.",
-    ),
-    option("--severity", type=click.Choice([s.value for s in Severity]), default=None),
-    option(
-        "--status",
-        type=click.Choice([s.value for s in LeadStatus]),
-        default=None,
-        help="Only leads with this handling status.",
-    ),
-    option("--show", "lead_id", default=None, help="Show this lead in full and stop."),
-    option(
-        "--set-status",
-        type=click.Choice([s.value for s in LeadStatus]),
-        default=None,
-        help="With --show: change the lead's status (new, tracking, verifying, handed_over, "
-        "closed).",
-    ),
-    option("--note", default="", help="With --set-status: a note (required to go back)."),
-    option(
-        "--outcome",
-        type=click.Choice([o.value for o in Outcome]),
-        default=None,
-        help="With --set-status closed: confirmed, not_confirmed or other.",
-    ),
-    option("--by", default=None, help="With --set-status: who (default: the login name)."),
-    option(
-        "--list-account",
-        is_flag=True,
-        help="With --set-status: also put the lead's account on the negative list.",
-    ),
-    option(
-        "--department-topic",
-        is_flag=True,
-        help="With --department: read that department's own topic, <prefix>.leads.dept.<code>, "
-        "the only one its Kafka user may read (statuses are not shown).",
-    ),
-    option(
-        "--schemes",
-        "list_schemes",
-        is_flag=True,
-        help="List the suspected schemes (案件线索) the leads form, newest activity first "
-        "(--county, --sector, --department, --severity and --limit apply to them).",
-    ),
-    option(
-        "--scheme",
-        "scheme_id",
-        default=None,
-        help="Show this scheme in full (members, money flow) and stop.",
-    ),
-    command_config_option(),
-)
-async def leads(
-    self: AppCommand,
-    follow: bool,
-    limit: int,
-    lang: str,
-    county: str | None,
-    sector: str | None,
-    department: str | None,
-    severity: str | None,
-    status: str | None,
-    lead_id: str | None,
-    set_status: str | None,
-    note: str,
-    outcome: str | None,
-    by: str | None,
-    list_account: bool,
-    department_topic: bool,
-    list_schemes: bool,
-    scheme_id: str | None,
-    command_config: Path | None,
-) -> None:
-    """Show leads with their reasons and status, latest revision of each, as they appear;
-    show one lead in full (--show ID), or change its status (--show ID --set-status S);
-    list the suspected schemes (--schemes) or show one in full (--scheme ID)."""
-    from cli.lead_text import LeadFilter, SchemeFilter, show_leads, show_schemes
-
-    schemes_asked = list_schemes or scheme_id is not None
-    if schemes_asked:
-        # Refused rather than ignored: each would silently do nothing to schemes. SystemExit
-        # gives one line and status 1 (a UsageError raised here prints Faust's traceback).
-        if list_schemes and scheme_id is not None:
-            raise SystemExit("--schemes lists the schemes, --scheme ID shows one: not both")
-        if lead_id is not None or set_status is not None:
-            raise SystemExit("--show and --set-status are for leads, not with schemes")
-        if status is not None:
-            raise SystemExit("--status filters leads; a scheme has no status of its own")
-        if follow:
-            raise SystemExit("--follow follows leads; schemes are shown as they stand")
-    if set_status is not None:
-        from cli.casework_commands import set_lead_status
-
-        if lead_id is None:
-            raise click.UsageError("--set-status needs --show LEAD_ID")
-        print(set_lead_status(lead_id, set_status, note, outcome, by, list_account))
-        return
-    client_settings = (
-        settings.with_client_properties(str(command_config)) if command_config else settings
-    )
-    leads_topic = None
-    if department_topic:
-        if department is None:
-            raise click.UsageError("--department-topic needs --department CODE")
-        # The topic holds the department's leads already (routed, 打非办's included).
-        leads_topic, department = client_settings.topics.department(department), None
-    if schemes_asked:
-        show_schemes(
-            client_settings,
-            lang=lang,
-            limit=limit,
-            scheme_filter=SchemeFilter(county, sector, department, severity),
-            scheme_id=scheme_id,
-            leads_topic=leads_topic,
+def dead_letter_text(letter: dict[str, Any]) -> str:
+    """One dead letter: when, why, whose report, where it was read; its first errors. A
+    refused report's fields are the bank's, hostile ones too: each is escaped, so one
+    letter is always its own lines."""
+    src = letter["source"]
+    who = f"{letter.get('bank_id') or '?'}/{letter.get('report_id') or '?'}"
+    lines = [
+        printable(
+            f"{letter['dead_lettered_at']}  {letter['reason']:<14} {who}  "
+            f"[{src['topic']}:{src['partition']}@{src['offset']}]"
         )
-        return
-    lead_filter = LeadFilter(county, sector, department, severity, status, lead_id)
-    show_leads(
-        client_settings,
-        limit=limit,
-        follow=follow and lead_id is None,
-        lang=lang,
-        lead_filter=lead_filter,
-        leads_topic=leads_topic,
-    )
+    ]
+    for error in letter["errors"][:5]:
+        lines.append("    " + printable(f"{error['field'] or '<message>'}: {error['message']}"))
+    return "\n".join(lines)

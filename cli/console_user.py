@@ -8,8 +8,9 @@ import sys
 import click
 from faust.cli import AppCommand, argument, option
 
+from cli.commands import command
+from cli.output import say
 from console.auth import (
-    AuthError,
     ConsoleUser,
     hash_password,
     load_users,
@@ -18,10 +19,10 @@ from console.auth import (
     upsert_user,
 )
 from console.views import CONFIG, USERS_ENV
-from streams.app import app
+from schemas.errors import FundwatchError
 
 
-@app.command(
+@command(
     argument("action", type=click.Choice(["add", "remove", "list"])),
     argument("name", required=False),
     option(
@@ -46,30 +47,28 @@ async def console_user(
     """Add or change (add), remove or list the web console's users, in the users file named
     by FUNDWATCH_CONSOLE_USERS. Running workers pick the change up at once."""
     if CONFIG.users is None:
-        raise SystemExit(f"{USERS_ENV} is not set: it names the console's users file")
+        raise FundwatchError(f"{USERS_ENV} is not set: it names the console's users file")
     path = CONFIG.users.path
-    try:
-        if action == "list":
-            for user in load_users(path).values():
-                print(f"{user.name}\t{','.join(sorted(user.departments))}")
-            return
-        if not name:
-            raise click.UsageError(f"console-user {action} needs a user NAME")
-        if action == "remove":
-            remove_user(path, name)
-            print(f"removed {name} from {path}")
-            return
-        if not departments:
-            raise click.UsageError("console-user add needs --department CODE")
-        password = _read_password(password_stdin)
-        problem = password_problem(password)
-        if problem is not None:
-            raise SystemExit(problem)
-        user = ConsoleUser(name, frozenset(departments), hash_password(password))
-        new = upsert_user(path, user)
-        print(f"{'added' if new else 'updated'} {name} ({', '.join(departments)}) in {path}")
-    except AuthError as exc:
-        raise SystemExit(str(exc)) from exc
+    # An AuthError (a malformed users file, a bad name) is answered by failing_clearly.
+    if action == "list":
+        for user in load_users(path).values():
+            say(f"{user.name}\t{','.join(sorted(user.departments))}")
+        return
+    if not name:
+        raise click.UsageError(f"console-user {action} needs a user NAME")
+    if action == "remove":
+        remove_user(path, name)
+        say(f"removed {name} from {path}")
+        return
+    if not departments:
+        raise click.UsageError("console-user add needs --department CODE")
+    password = _read_password(password_stdin)
+    problem = password_problem(password)
+    if problem is not None:
+        raise FundwatchError(problem)
+    user = ConsoleUser(name, frozenset(departments), hash_password(password))
+    new = upsert_user(path, user)
+    say(f"{'added' if new else 'updated'} {name} ({', '.join(departments)}) in {path}")
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -77,5 +76,5 @@ def _read_password(from_stdin: bool) -> str:
         return sys.stdin.readline().rstrip("\r\n")
     first = getpass.getpass("password: ")
     if getpass.getpass("again: ") != first:
-        raise SystemExit("the passwords differ")
+        raise FundwatchError("the passwords differ")
     return first

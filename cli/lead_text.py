@@ -1,16 +1,26 @@
-"""``fundwatch leads``: leads as a readable list, with their reasons; the suspected schemes
-(案件线索) they form (``--schemes``, ``--scheme ID``, rendered by cli.scheme_text)."""
+"""``fundwatch leads list|show|follow``: leads as a readable list, with their reasons; and
+``fundwatch schemes list|show``: the suspected schemes (案件线索) they form (rendered by
+cli.scheme_text).
+
+Leads are rendered from the typed record (``schemas.lead.Lead``), read back from the topic's
+JSON; the lead book keeps the latest revision of each as it came. Every value a bank sent
+(ids, names) is escaped where it is laid out (``schemas.display.printable``), so columns stay
+aligned and no line is forged; the command prints through ``cli.output.say`` besides.
+"""
 
 from __future__ import annotations
 
 import signal
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
 from casework.lead_book import LeadBook, LeadFilter
-from casework.lead_status import OUTCOME_NAMES_ZH, STATUS_NAMES_ZH, LeadStatus, LeadStatusRecord
+from casework.lead_status import LeadStatus, LeadStatusRecord
+from cli.output import say
 from cli.scheme_text import (
     SchemeFilter,
     display_width,
@@ -22,9 +32,20 @@ from cli.scheme_text import (
     trail_lines,
 )
 from models.schemes import Scheme
-from schemas.glossary import SEVERITY_NAMES_ZH
-from schemas.lead import LeadKind
-from schemas.sectors import DEPARTMENTS
+from schemas.display import printable
+from schemas.errors import NotFoundError
+from schemas.glossary import (
+    FLAG_NAMES,
+    department_name,
+    outcome_name,
+    severity_name,
+    status_name,
+    yuan,
+)
+from schemas.glossary import (
+    name as named,
+)
+from schemas.lead import Lead, LeadKind
 from streams.casework_topics import load_lead_book
 from streams.kafka_clients import kafka_python_kwargs
 from streams.settings import Settings
@@ -33,6 +54,7 @@ from streams.topic_reader import read_all
 __all__ = [
     "LeadFilter",
     "SchemeFilter",
+    "detail_of",
     "render_lead",
     "render_lead_detail",
     "scheme_detail_of",
@@ -41,12 +63,22 @@ __all__ = [
     "show_schemes",
 ]
 
-SEVERITY_ZH = SEVERITY_NAMES_ZH
-DEPARTMENT_NAMES = {d.code: (d.name_zh, d.name_en) for d in DEPARTMENTS}
+
+def typed(lead: Lead | Mapping[str, Any]) -> Lead:
+    """The typed record of a lead the book holds as the topic's JSON object."""
+    return lead if isinstance(lead, Lead) else Lead.from_json(dict(lead))
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def _minute(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
 
 
 def render_lead_detail(
-    lead: dict[str, Any],
+    lead: Lead | Mapping[str, Any],
     lang: str = "zh",
     status: LeadStatusRecord | None = None,
     listing: str | None = None,
@@ -55,67 +87,99 @@ def render_lead_detail(
     """One lead in full: the summary and reasons, every field an analyst checks, whether its
     account is on the negative list, its kind and (a linked lead's) money trail, the scheme
     it belongs to, and its status history."""
+    lead = typed(lead)
     zh = lang == "zh"
-    department = DEPARTMENT_NAMES.get(lead["lead_department"], (lead["lead_department"],) * 2)
+    evidence = ", ".join(printable(tx_id) for tx_id in lead.evidence_tx_ids)
     rows = [
-        ("牵头部门" if zh else "lead department", department[0 if zh else 1]),
-        ("类别" if zh else "plan category", lead["seed_category"] or "-"),
-        ("地区代码" if zh else "region", lead["region"]),
-        ("首次证据" if zh else "first evidence", lead["first_evidence_time"]),
-        ("最近证据" if zh else "last evidence", lead["last_evidence_time"]),
-        ("证据交易" if zh else "evidence tx_ids", ", ".join(lead["evidence_tx_ids"]) or "-"),
-        ("发布时间" if zh else "emitted at", lead["emitted_at"]),
-        ("负面清单" if zh else "negative list", listing or "-"),
+        ("牵头部门" if zh else "lead department", department_name(lead.lead_department, lang)),
+        ("类别" if zh else "plan category", printable(lead.seed_category) or "-"),
+        ("地区代码" if zh else "region", printable(lead.region)),
+        ("首次证据" if zh else "first evidence", _utc(lead.first_evidence_time)),
+        ("最近证据" if zh else "last evidence", _utc(lead.last_evidence_time)),
+        ("证据交易" if zh else "evidence tx_ids", evidence or "-"),
+        ("发布时间" if zh else "emitted at", _utc(lead.emitted_at)),
+        ("负面清单" if zh else "negative list", printable(listing) if listing else "-"),
         ("线索类型" if zh else "kind", lead_kind_text(lead, lang)),
     ]
     rows += [("资金链路" if zh else "money trail", line) for line in trail_lines(lead, lang)]
     rows.append(
         (
             "案件线索" if zh else "scheme",
-            membership_text(scheme, lead["account_id"], lang) if scheme is not None else "-",
+            membership_text(scheme, lead.account_id, lang) if scheme is not None else "-",
         )
     )
     for change in status.history if status is not None else ():
-        name = STATUS_NAMES_ZH[change.status] if zh else change.status.value
+        state = status_name(change.status, lang)
         if change.outcome is not None:
-            name += f" ({OUTCOME_NAMES_ZH[change.outcome] if zh else change.outcome.value})"
+            state += f" ({outcome_name(change.outcome, lang)})"
         when = change.at.isoformat(timespec="minutes")
-        rows.append(("处置" if zh else "status", f"{when}  {name}  {change.by}  {change.note}"))
+        rows.append(
+            (
+                "处置" if zh else "status",
+                f"{when}  {state}  {printable(change.by)}  {printable(change.note)}",
+            )
+        )
     width = max(display_width(label) for label, _ in rows)
     return render_lead(lead, lang) + "".join(
         f"\n    {pad(label, width)}  {value}" for label, value in rows
     )
 
 
-def render_lead(lead: dict[str, Any], lang: str = "zh", status: str = "new") -> str:
-    severity = SEVERITY_ZH[lead["severity"]] if lang == "zh" else lead["severity"]
-    state = STATUS_NAMES_ZH[LeadStatus(status)] if lang == "zh" else status
-    flags = []
-    if lead["cross_province_major"]:
-        flags.append("跨省重大" if lang == "zh" else "cross-province major")
-    if lead["cross_prefecture"]:
-        flags.append("跨州(市)" if lang == "zh" else "cross-prefecture")
-    money = lead["money_raised_fen"] / 100
+def render_lead(lead: Lead | Mapping[str, Any], lang: str = "zh", status: str = "new") -> str:
+    """A lead as a list entry: when, class, status, where, whose account; how it was found,
+    the money and the people; its reasons."""
+    lead = typed(lead)
+    zh = lang == "zh"
+    severity = severity_name(lead.severity, lang) if zh else lead.severity.value
+    state = status_name(LeadStatus(status), lang) if zh else status
+    flags = [
+        named(FLAG_NAMES, flag, lang)
+        for flag, raised in (
+            ("cross_province_major", lead.cross_province_major),
+            ("cross_prefecture", lead.cross_prefecture),
+        )
+        if raised
+    ]
     # A linked lead was raised by a money trail, not by the model: its score says nothing.
-    if lead.get("kind", LeadKind.SCORED.value) == LeadKind.LINKED.value:
+    if lead.kind == LeadKind.LINKED.value:
         found = lead_kind_text(lead, lang)
     else:
         found = (
-            f"score {lead['score']:.3f} "
-            f"(threshold {lead['threshold']:.3f}, model {lead['model_version']})"
+            f"score {lead.score:.3f} "
+            f"(threshold {lead.threshold:.3f}, model {printable(lead.model_version)})"
         )
+    who = f"{printable(lead.bank_id)}:{printable(lead.account_id)}"
     head = (
-        f"{lead['last_evidence_time'][:16]}  [{severity}{' ' + '/'.join(flags) if flags else ''}]"
+        f"{_minute(lead.last_evidence_time)}  [{severity}{' ' + '/'.join(flags) if flags else ''}]"
         f" [{state}]"
-        f"  {lead['county']} {lead['sector']} → {lead['lead_department']}  "
-        f"{lead['bank_id']}:{lead['account_id']} {lead.get('customer_name') or ''}\n"
-        f"    {lead['lead_id']} r{lead['revision']}  {found}  "
-        f"{'集资' if lang == 'zh' else 'raised'} {money:,.0f} 元, "
-        f"{lead['participants']:,} {'人' if lang == 'zh' else 'participants'}"
+        f"  {printable(lead.county)} {printable(lead.sector)} → {lead.lead_department}  "
+        f"{who} {printable(lead.customer_name or '')}\n"
+        f"    {printable(lead.lead_id)} r{lead.revision}  {found}  "
+        f"{'集资' if zh else 'raised'} {yuan(lead.money_raised_fen, places=0)} 元, "
+        f"{lead.participants:,} {'人' if zh else 'participants'}"
     )
-    key = "text_zh" if lang == "zh" else "text_en"
-    reasons = "".join(f"\n      · {reason[key]}" for reason in lead["reasons"])
+    reasons = "".join(
+        f"\n      · {printable(reason.text_zh if zh else reason.text_en)}"
+        for reason in lead.reasons
+    )
     return head + reasons
+
+
+# -- reading the topics -------------------------------------------------------------------------
+
+
+def _plain_signals() -> None:
+    # The consumer blocks the event loop, so the loop's signal handlers never run: let
+    # SIGTERM and Ctrl-C stop the process the plain way.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def read_book(settings: Settings, leads_topic: str | None = None) -> LeadBook:
+    """The lead book of the three topics, or (``leads_topic``, a department's own topic) of
+    those leads alone, without statuses and the negative list, which a department's Kafka
+    user may not read."""
+    return load_lead_book(settings) if leads_topic is None else _topic_book(settings, leads_topic)
 
 
 def show_leads(
@@ -126,13 +190,10 @@ def show_leads(
     lead_filter: LeadFilter | None = None,
     leads_topic: str | None = None,
 ) -> None:
-    """``leads_topic``: read only these leads (a department's own topic), without the lead
-    statuses and the negative list, which a department's Kafka user may not read."""
+    """The latest ``limit`` matching leads, then (``follow``) each new revision as it comes;
+    with ``lead_filter.lead_id``, that one lead in full."""
     lead_filter = lead_filter or LeadFilter()
-    # The consumer blocks the event loop, so the loop's signal handlers never run: let
-    # SIGTERM and Ctrl-C stop the process the plain way.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    _plain_signals()
     topic = leads_topic or settings.topics.name("leads")
     # Where following starts is taken before the book is read, so that no revision published
     # meanwhile is missed (one read twice is ignored: the book keeps the highest revision).
@@ -141,7 +202,7 @@ def show_leads(
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         if leads_topic is not None and not partitions:
             # Kafka shows a topic the user may not read as no topic at all.
-            raise SystemExit(f"no topic {topic}, or this Kafka user may not read it")
+            raise NotFoundError(f"no topic {topic}, or this Kafka user may not read it")
         consumer.assign(partitions)
         consumer.seek_to_end(*partitions)
         for tp in partitions:
@@ -161,18 +222,18 @@ def _show(
     leads_topic: str | None = None,
 ) -> None:
     topic = leads_topic or settings.topics.name("leads")
-    book = load_lead_book(settings) if leads_topic is None else _topic_book(settings, leads_topic)
+    book = read_book(settings, leads_topic)
     if lead_filter.lead_id is not None:
         if lead_filter.lead_id not in book.leads:
-            raise SystemExit(f"no lead {lead_filter.lead_id} on {topic}")
-        print(detail_of(book, lead_filter.lead_id, lang))
+            raise NotFoundError(f"no lead {lead_filter.lead_id} on {topic}")
+        say(detail_of(book, lead_filter.lead_id, lang))
         return
     # Filtered on each lead's latest revision: a lead that became major is not general.
     matching = book.select(lead_filter)
     shown = matching[-limit:] if limit > 0 else []
     for lead in shown:
-        print(render_lead(lead, lang, book.status(lead["lead_id"]).value))
-    print(
+        say(render_lead(lead, lang, book.status(lead["lead_id"]).value))
+    say(
         f"-- {len(matching)} leads on {topic}"
         + (" matching the filter" if lead_filter != LeadFilter() else "")
         + ("; following new revisions" if follow else "")
@@ -180,12 +241,12 @@ def _show(
     while follow:
         for records in consumer.poll(timeout_ms=1000).values():
             for record in records:
-                lead = book.apply_lead(orjson.loads(record.value))
-                if lead is None:
+                newest = book.apply_lead(orjson.loads(record.value))
+                if newest is None:
                     continue
-                status = book.status(lead["lead_id"])
-                if lead_filter.matches(lead, status):
-                    print(render_lead(lead, lang, status.value), flush=True)
+                status = book.status(newest["lead_id"])
+                if lead_filter.matches(newest, status):
+                    say(render_lead(newest, lang, status.value), flush=True)
 
 
 def _topic_book(settings: Settings, topic: str) -> LeadBook:
@@ -197,8 +258,8 @@ def _topic_book(settings: Settings, topic: str) -> LeadBook:
 
 
 def detail_of(book: LeadBook, lead_id: str, lang: str) -> str:
-    lead = book.leads[lead_id]
-    listing = book.listing_of(lead)
+    lead = typed(book.leads[lead_id])
+    listing = book.listing_of(book.leads[lead_id])
     listed = (
         f"{listing.key} ({listing.source.value}, {listing.added_at:%Y-%m-%d})" if listing else None
     )
@@ -221,17 +282,16 @@ def show_schemes(
     """List the schemes (newest activity first), or show one in full (``scheme_id``).
 
     ``leads_topic``: build them from a department's own topic only, without statuses."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    _plain_signals()
     topic = leads_topic or settings.topics.name("leads")
-    book = load_lead_book(settings) if leads_topic is None else _topic_book(settings, leads_topic)
+    book = read_book(settings, leads_topic)
     if scheme_id is not None:
         detail = scheme_detail_of(book, scheme_id, lang, with_statuses=leads_topic is None)
         if detail is None:
-            raise SystemExit(f"no scheme {scheme_id} among the leads on {topic}")
-        print(detail)
+            raise NotFoundError(f"no scheme {scheme_id} among the leads on {topic}")
+        say(detail)
         return
-    print(
+    say(
         scheme_listing(
             book, lang, limit, scheme_filter or SchemeFilter(), topic, leads_topic is not None
         )
@@ -273,4 +333,6 @@ def scheme_detail_of(
         if with_statuses
         else None
     )
-    return render_scheme_detail(scheme, lang, book.leads, statuses)
+    known = book.leads
+    leads = {lead_id: typed(known[lead_id]) for lead_id in scheme.lead_ids if lead_id in known}
+    return render_scheme_detail(scheme, lang, leads, statuses)

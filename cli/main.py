@@ -22,6 +22,7 @@ REGISTERING_MODULES = (
     "console.views",
     # the CLI's commands
     "cli.commands",
+    "cli.lead_commands",
     "cli.casework_commands",
     "cli.acl",
     "cli.report",

@@ -12,13 +12,15 @@ from pathlib import Path
 import click
 from faust.cli import AppCommand, option
 
-from casework.monthly_report import MonthlyReport, ReportError, build_monthly_report, parse_month
-from streams.app import app, settings
+from casework.monthly_report import MonthlyReport, build_monthly_report, parse_month
+from cli.commands import command, failing_clearly
+from cli.output import say
+from streams.app import settings
 
-FORMATS = {"html": "html", "pdf": "pdf", "md": "md"}  # --format -> file extension
+FORMATS = {"html": "html", "pdf": "pdf", "md": "md", "csv": "csv"}  # --format -> extension
 
 
-@app.command(
+@command(
     option("--month", required=True, help="The month to report, YYYY-MM (Beijing time)."),
     option(
         "--format",
@@ -26,7 +28,8 @@ FORMATS = {"html": "html", "pdf": "pdf", "md": "md"}  # --format -> file extensi
         type=click.Choice(list(FORMATS)),
         default="html",
         show_default=True,
-        help="html: one self-contained page; pdf: that page printed by Chromium; md: Markdown.",
+        help="html: one self-contained page; pdf: that page printed by Chromium; md: Markdown; "
+        "csv: its tables, for a spreadsheet.",
     ),
     option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True),
     option(
@@ -41,15 +44,13 @@ async def report(
 ) -> None:
     """Write the monthly monitoring report: per county and sector, suspected entities and
     their leads, overall risk, new and carried-over leads, handling and trend."""
-    try:
+    with failing_clearly("no report written"):
         write_report(month, output_format, lang, output)
-    except ReportError as exc:
-        raise SystemExit(f"no report written: {exc}") from exc
 
 
 def write_report(month: str, output_format: str, lang: str, output: Path | None) -> Path:
     """Build, render and write the report; return where it went. ReportError if it cannot."""
-    from casework.report_render import render_html, render_markdown
+    from casework.report_render import render_csv, render_html, render_markdown
     from streams.casework_topics import load_lead_book
     from streams.report_inputs import monitored_accounts
 
@@ -62,13 +63,16 @@ def write_report(month: str, output_format: str, lang: str, output: Path | None)
     path.parent.mkdir(parents=True, exist_ok=True)
     if output_format == "md":
         path.write_text(render_markdown(built, lang), encoding="utf-8")
+    elif output_format == "csv":
+        # With a BOM: Excel opens a UTF-8 CSV as UTF-8 only with one.
+        path.write_text("\ufeff" + render_csv(built, lang), encoding="utf-8")
     elif output_format == "html":
         path.write_text(render_html(built, lang), encoding="utf-8")
     else:
         from casework.pdf import html_to_pdf
 
         html_to_pdf(render_html(built, lang), path)
-    print(f"wrote the {month} report ({output_format}, {lang}) to {path}: {headline(built)}")
+    say(f"wrote the {month} report ({output_format}, {lang}) to {path}: {headline(built)}")
     return path
 
 

@@ -1,9 +1,10 @@
-"""``fundwatch leads --schemes`` and ``--scheme ID``: suspected schemes (案件线索) as text.
+"""``fundwatch schemes list`` and ``schemes show ID``: suspected schemes (案件线索) as text.
 
-Pure: every function takes schemes (models.schemes) and leads as they stand and returns
-text, so the command and its tests render alike. Severities, counties, sectors and
-departments are named as the monthly report (casework.report_render) names them. Times are
-shown as the leads show them (UTC, to the minute), so a scheme's times match its leads'.
+Pure: every function takes schemes (models.schemes) and typed leads as they stand and returns
+text, so the command and its tests render alike. Every name comes from the glossary
+(schemas.glossary), as the monthly report's and the console's do; every id and name a bank
+sent is escaped (schemas.display.printable) before it is laid out. Times are shown as the
+leads show them (UTC, to the minute), so a scheme's times match its leads'.
 """
 
 from __future__ import annotations
@@ -12,30 +13,33 @@ import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
 
-from casework.lead_status import STATUS_NAMES_EN, STATUS_NAMES_ZH, STATUS_ORDER, LeadStatus
-from casework.report_render import SEVERITY_NAMES, county_name, department_name, sector_name
-from models.schemes import (
-    COLLECTOR,
-    CONTROLLER,
-    DIRECTION_NAMES_EN,
-    DIRECTION_NAMES_ZH,
-    PAYOUT,
-    ROLE_NAMES_EN,
-    ROLE_NAMES_ZH,
+from casework.lead_status import STATUS_ORDER, LeadStatus
+from models.schemes import COLLECTOR, CONTROLLER, PAYOUT, ROLES, Scheme, SchemeFlow
+from schemas.display import printable
+from schemas.glossary import (
+    DIRECTION_NAMES,
+    FLAG_NAMES,
+    LEAD_KIND_NAMES,
+    OUTSIDE_ROLE_SHORT_NAMES,
+    ROLE_NAMES,
     ROLE_SHORT_NAMES,
-    ROLES,
-    Scheme,
-    SchemeFlow,
+    county_name,
+    department_name,
+    sector_name,
+    severity_name,
+    status_name,
+    yuan,
 )
-from schemas.lead import LeadKind, TrailDirection
+from schemas.glossary import (
+    name as named,
+)
+from schemas.lead import Lead, LeadKind, TrailDirection
 
-ROLE_NAMES = {role: (ROLE_NAMES_ZH[role], ROLE_NAMES_EN[role]) for role in ROLES}
 # Short role names for the money-flow picture, where each account is labelled inline.
 ROLE_SHORT = ROLE_SHORT_NAMES
-OUTSIDE_ROLE = ("外部", "outside")  # a flow's account whose lead is not among the leads read
-DIRECTION_NAMES = {d: (DIRECTION_NAMES_ZH[d], DIRECTION_NAMES_EN[d]) for d in DIRECTION_NAMES_ZH}
+OUTSIDE_ROLE = OUTSIDE_ROLE_SHORT_NAMES  # a flow's account whose lead is not among those read
 # The picture's order: money is raised by collectors, pooled by controllers, paid out last.
 ROLE_STAGE = {COLLECTOR: 0, CONTROLLER: 1, PAYOUT: 2}
 OUTSIDE_STAGE = len(ROLE_STAGE)
@@ -45,12 +49,14 @@ def _pick(names: tuple[str, str], lang: str) -> str:
     return names[0] if lang == "zh" else names[1]
 
 
-def _yuan(fen: int) -> str:
-    return f"{fen / 100:,.2f}"
+_yuan = yuan
 
 
-def _minute(iso_time: str) -> str:
-    return iso_time[:16]
+def _minute(moment: str | datetime) -> str:
+    """To the minute, in UTC: a scheme carries ISO strings, a typed lead datetimes."""
+    if isinstance(moment, datetime):
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+    return moment[:16]
 
 
 def display_width(text: str) -> int:
@@ -104,12 +110,15 @@ class SchemeFilter:
 
 def scheme_class(scheme: Scheme, lang: str = "zh") -> str:
     """Severity and flags, as a lead shows them: 重大 跨省重大/跨州(市)."""
-    flags = []
-    if scheme.cross_province_major:
-        flags.append("跨省重大" if lang == "zh" else "cross-province major")
-    if scheme.cross_prefecture:
-        flags.append("跨州(市)" if lang == "zh" else "cross-prefecture")
-    severity = _pick(SEVERITY_NAMES.get(scheme.severity, (scheme.severity,) * 2), lang)
+    flags = [
+        named(FLAG_NAMES, flag, lang)
+        for flag, raised in (
+            ("cross_province_major", scheme.cross_province_major),
+            ("cross_prefecture", scheme.cross_prefecture),
+        )
+        if raised
+    ]
+    severity = severity_name(scheme.severity, lang)
     return severity + (" " + "/".join(flags) if flags else "")
 
 
@@ -129,8 +138,7 @@ def _counties(scheme: Scheme, lang: str) -> str:
 def status_summary(lead_ids: Sequence[str], statuses: Mapping[str, str], lang: str = "zh") -> str:
     """How many of the leads stand at each status: 新线索 5、核查 1."""
     counts = Counter(statuses.get(lead_id, LeadStatus.NEW.value) for lead_id in lead_ids)
-    names = STATUS_NAMES_ZH if lang == "zh" else STATUS_NAMES_EN
-    parts = [f"{names[s]} {counts[s.value]}" for s in STATUS_ORDER if counts[s.value]]
+    parts = [f"{status_name(s, lang)} {counts[s.value]}" for s in STATUS_ORDER if counts[s.value]]
     return ("、" if lang == "zh" else ", ").join(parts)
 
 
@@ -139,9 +147,9 @@ def short_accounts(scheme: Scheme) -> dict[str, str]:
     accounts would look alike."""
     accounts = {m.account_id for m in scheme.members}
     accounts |= {f.from_account for f in scheme.flows} | {f.to_account for f in scheme.flows}
-    short = {a: f"{a[:4]}…{a[-4:]}" if len(a) > 9 else a for a in accounts}
+    short = {a: printable(f"{a[:4]}…{a[-4:]}" if len(a) > 9 else a) for a in accounts}
     if len(set(short.values())) < len(short):
-        return {a: a for a in accounts}
+        return {a: printable(a) for a in accounts}
     return short
 
 
@@ -164,7 +172,7 @@ def render_scheme(scheme: Scheme, lang: str = "zh") -> str:
     )
     accounts = f"{'账户' if zh else 'accounts'} {role_counts(scheme, lang)}"
     leads = f"{'线索' if zh else 'leads'} {len(scheme.lead_ids)}"
-    banks = f"{'银行' if zh else 'banks'} {', '.join(scheme.banks)}"
+    banks = f"{'银行' if zh else 'banks'} {', '.join(map(printable, scheme.banks))}"
     counties = f"{'地区' if zh else 'counties'} {_counties(scheme, lang)}"
     return f"{head}\n    {money};  {accounts};  {leads}\n    {banks};  {counties}"
 
@@ -181,7 +189,7 @@ def _member_label(
 ) -> str:
     role = roles.get(account_id)
     name = _pick(ROLE_SHORT[role], lang) if role else _pick(OUTSIDE_ROLE, lang)
-    bank = f" ({banks[account_id]})" if account_id in banks else ""
+    bank = f" ({printable(banks[account_id])})" if account_id in banks else ""
     return f"{name} {short[account_id]}{bank}"
 
 
@@ -287,11 +295,11 @@ def _member_rows(scheme: Scheme, lang: str) -> tuple[list[str], list[list[str]]]
             for flag, name in ((m.scored, ("评分", "scored")), (m.linked, ("关联", "linked")))
             if flag
         ]
-        leads = ", ".join(m.lead_ids)
+        leads = ", ".join(map(printable, m.lead_ids))
         rows.append(
             [
-                m.account_id,
-                m.bank_id,
+                printable(m.account_id),
+                printable(m.bank_id),
                 county_name(m.county, lang),
                 _pick(ROLE_NAMES[m.role], lang),
                 str(m.hop),
@@ -299,7 +307,7 @@ def _member_rows(scheme: Scheme, lang: str) -> tuple[list[str], list[list[str]]]
                 _yuan(m.money_raised_fen),
                 f"{m.participants:,}",
                 f"{m.payees_30d:,}",
-                m.customer_name or "-",
+                printable(m.customer_name or "-"),
                 leads,
             ]
         )
@@ -314,9 +322,9 @@ def _flow_rows(scheme: Scheme, lang: str) -> tuple[list[str], list[list[str]]]:
     )
     rows = [
         [
-            f.from_account,
-            f.to_account,
-            _pick(DIRECTION_NAMES.get(f.direction, (f.direction,) * 2), lang),
+            printable(f.from_account),
+            printable(f.to_account),
+            named(DIRECTION_NAMES, f.direction, lang),
             _yuan(f.amount_fen),
             str(f.transfers),
             _minute(f.first_tx_time),
@@ -331,13 +339,13 @@ def _sector(scheme: Scheme, lang: str) -> str:
     """The sector's name, its code (for --sector) and the plan's category: 高新技术 (high_tech)."""
     name = sector_name(scheme.sector, lang)
     code = f" ({scheme.sector})" if name != scheme.sector else ""
-    return f"{name}{code} {scheme.seed_category}".rstrip()
+    return f"{name}{code} {printable(scheme.seed_category)}".rstrip()
 
 
 def render_scheme_detail(
     scheme: Scheme,
     lang: str = "zh",
-    leads: Mapping[str, Mapping[str, Any]] | None = None,
+    leads: Mapping[str, Lead] | None = None,
     statuses: Mapping[str, str] | None = None,
 ) -> str:
     """One scheme in full: class and flags, totals, members, a picture of the money flow,
@@ -346,11 +354,7 @@ def render_scheme_detail(
     zh = lang == "zh"
     leads = leads or {}
     statuses = statuses or {}
-    kinds = Counter(
-        leads[lead_id].get("kind", LeadKind.SCORED.value)
-        for lead_id in scheme.lead_ids
-        if lead_id in leads
-    )
+    kinds = Counter(leads[lead_id].kind for lead_id in scheme.lead_ids if lead_id in leads)
     lead_count = str(len(scheme.lead_ids))
     if kinds:
         scored, linked = kinds[LeadKind.SCORED.value], kinds[LeadKind.LINKED.value]
@@ -378,10 +382,10 @@ def render_scheme_detail(
             if zh
             else f"{scheme.participants:,} (payers of its collector accounts, each once)",
         ),
-        ("主归集账户" if zh else "main collector", scheme.main_collector),
+        ("主归集账户" if zh else "main collector", printable(scheme.main_collector)),
         ("账户" if zh else "accounts", role_counts(scheme, lang)),
         ("线索" if zh else "leads", lead_count),
-        ("银行" if zh else "banks", ", ".join(scheme.banks)),
+        ("银行" if zh else "banks", ", ".join(map(printable, scheme.banks))),
         ("地区" if zh else "counties", _counties(scheme, lang)),
         (
             "涉及省份" if zh else "provinces",
@@ -413,27 +417,26 @@ def render_scheme_detail(
     return "\n".join(lines)
 
 
-# -- a lead's trail and scheme, for ``--show`` ------------------------------------------------
+# -- a lead's trail and scheme, for ``leads show`` --------------------------------------------
 
 
-def trail_lines(lead: Mapping[str, Any], lang: str = "zh") -> list[str]:
+def trail_lines(lead: Lead, lang: str = "zh") -> list[str]:
     """A linked lead's money trail, one line per source lead: the direction in words, the
     money, the transfers, when, and the path from the scored lead's account."""
     zh = lang == "zh"
     lines = []
-    for link in lead.get("trail", ()):
-        direction = link["direction"]
+    for link in lead.trail:
+        source_lead, source_account = printable(link.source_lead_id), printable(link.source_account)
         source = (
-            f"线索 {link['source_lead_id']} 的账户 {link['source_account']}"
+            f"线索 {source_lead} 的账户 {source_account}"
             if zh
-            else f"account {link['source_account']} of lead {link['source_lead_id']}"
+            else f"account {source_account} of lead {source_lead}"
         )
-
-        money = _yuan(link["amount_fen"])
-        when = f"{_minute(link['first_tx_time'])} — {_minute(link['last_tx_time'])}"
+        money = _yuan(link.amount_fen)
+        when = f"{_minute(link.first_tx_time)} — {_minute(link.last_tx_time)}"
         here = "本账户" if zh else "this account"
-        path = " → ".join([*link["path"], here])
-        if direction == TrailDirection.UPSTREAM.value:
+        path = " → ".join([*map(printable, link.path), here])
+        if link.direction == TrailDirection.UPSTREAM.value:
             moved = (
                 f"资金来源：本账户转给 {source} {money} 元"
                 if zh
@@ -446,20 +449,20 @@ def trail_lines(lead: Mapping[str, Any], lang: str = "zh") -> list[str]:
                 else f"where the money went: {source} sent this account {money} yuan"
             )
         counted = (
-            f"{link['transfers']} 笔，第 {link['hop']} 跳，{when}；链路 {path}"
+            f"{link.transfers} 笔，第 {link.hop} 跳，{when}；链路 {path}"
             if zh
-            else f"{link['transfers']} transfer(s), hop {link['hop']}, {when}; trail {path}"
+            else f"{link.transfers} transfer(s), hop {link.hop}, {when}; trail {path}"
         )
         lines.append(f"{moved}，{counted}" if zh else f"{moved}, {counted}")
     return lines
 
 
-def lead_kind_text(lead: Mapping[str, Any], lang: str = "zh") -> str:
+def lead_kind_text(lead: Lead, lang: str = "zh") -> str:
     """评分线索, or 关联线索（第 2 跳）for a lead raised by a money trail."""
-    if lead.get("kind", LeadKind.SCORED.value) == LeadKind.LINKED.value:
-        hop = lead.get("hop", 0)
-        return f"关联线索（第 {hop} 跳）" if lang == "zh" else f"linked lead (hop {hop})"
-    return "评分线索" if lang == "zh" else "scored lead"
+    kind = named(LEAD_KIND_NAMES, lead.kind, lang)
+    if lead.kind == LeadKind.LINKED.value:
+        return f"{kind}（第 {lead.hop} 跳）" if lang == "zh" else f"{kind} (hop {lead.hop})"
+    return kind
 
 
 def membership_text(scheme: Scheme, account_id: str, lang: str = "zh") -> str:
@@ -471,10 +474,10 @@ def membership_text(scheme: Scheme, account_id: str, lang: str = "zh") -> str:
         return (
             f"{scheme.scheme_id} [{scheme_class(scheme, lang)}] 账户 {role_counts(scheme, lang)}，"
             f"本账户为{role_text}；集资 {_yuan(scheme.money_raised_fen)} 元；"
-            f"详见 fundwatch leads --scheme {scheme.scheme_id}"
+            f"详见 fundwatch schemes show {scheme.scheme_id}"
         )
     return (
         f"{scheme.scheme_id} [{scheme_class(scheme, lang)}] accounts {role_counts(scheme, lang)};"
         f" this account is its {role_text}; raised {_yuan(scheme.money_raised_fen)} yuan;"
-        f" see fundwatch leads --scheme {scheme.scheme_id}"
+        f" see fundwatch schemes show {scheme.scheme_id}"
     )

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import orjson
 
+from schemas.errors import FundwatchError
 from schemas.sectors import DEPARTMENTS
 
 PASSWORD_SCHEME = "pbkdf2_sha256"
@@ -36,7 +37,7 @@ DEPARTMENT_CODES = frozenset(d.code for d in DEPARTMENTS)
 _USER_NAME = re.compile(r"^[^\s\x00-\x1f\x7f]{1,64}$")
 
 
-class AuthError(ValueError):
+class AuthError(FundwatchError, ValueError, http_status=503):
     """A users file, user or password that cannot be accepted; the message says why."""
 
 

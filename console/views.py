@@ -72,6 +72,7 @@ from models.schemes import (
     Scheme,
 )
 from models.watchlist import SOURCE_NAMES_ZH, WatchlistEntry, WatchlistError
+from schemas.errors import FundwatchError
 from schemas.glossary import SEVERITY_NAMES_EN, SEVERITY_NAMES_ZH
 from schemas.lead import Severity
 from schemas.sectors import DEPARTMENTS, SECTORS
@@ -155,7 +156,7 @@ async def announce_console() -> None:
 # -- responses and sign-in checks --------------------------------------------------------------
 
 
-class RefusedError(Exception):
+class RefusedError(FundwatchError):
     """Carries the response that refuses a request (401, 403, 404 ...)."""
 
     def __init__(self, response: Response) -> None:

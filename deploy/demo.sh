@@ -56,8 +56,8 @@ done
 echo
 echo "Web console: http://127.0.0.1:$WEB_PORT/console/  (user analyst, password $(cat "$RUN_DIR/console-password"))"
 echo
-echo "Leads appear below as the worker raises and revises them (fundwatch leads --follow)."
-fundwatch leads --follow --limit 0 &
+echo "Leads appear below as the worker raises and revises them (fundwatch leads follow)."
+fundwatch leads follow --limit 0 &
 leads_pid=$!
 trap 'kill "$leads_pid" "$worker_pid" 2>/dev/null; wait "$worker_pid" 2>/dev/null || true' EXIT
 
@@ -87,16 +87,16 @@ kill "$leads_pid" 2>/dev/null || true
 echo
 echo "$current"
 echo
-echo "Leads now on the topic, latest revision of each (fundwatch leads --lang en):"
-fundwatch leads --limit 3 --lang en
+echo "Leads now on the topic, latest revision of each (fundwatch leads list --lang en):"
+fundwatch leads list --limit 3 --lang en
 echo
-echo "Suspected schemes: leads joined by their money trails (fundwatch leads --schemes --lang en):"
-fundwatch leads --schemes --limit 3 --lang en
-first_scheme=$(fundwatch leads --schemes --limit 1 --lang en | grep -o 'SC[0-9a-f]\{12\}' | head -n 1 || true)
+echo "Suspected schemes: leads joined by their money trails (fundwatch schemes list --lang en):"
+fundwatch schemes list --limit 3 --lang en
+first_scheme=$(fundwatch schemes list --limit 1 --lang en | grep -o 'SC[0-9a-f]\{12\}' | head -n 1 || true)
 if [[ -n "$first_scheme" ]]; then
     echo
-    echo "The newest scheme, its accounts and the money between them (fundwatch leads --scheme $first_scheme):"
-    fundwatch leads --scheme "$first_scheme"
+    echo "The newest scheme, its accounts and the money between them (fundwatch schemes show $first_scheme):"
+    fundwatch schemes show "$first_scheme"
 fi
 echo
 echo "Dead letters (the reason, then each error):"

@@ -5,18 +5,21 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from functools import cache
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
-CST = timezone(timedelta(hours=8))
+from schemas.glossary import BAOSHAN_COUNTIES as BAOSHAN_COUNTY_NAMES
+from schemas.glossary import BEIJING
+
+CST = BEIJING  # the simulated banks' clocks
 CASH_ACCOUNT = "CASH"
 FOREIGN_REGION = "000000"  # counterparties outside mainland China
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
-BAOSHAN_COUNTIES: tuple[str, ...] = ("530502", "530521", "530523", "530524", "530581")
+BAOSHAN_COUNTIES: tuple[str, ...] = tuple(BAOSHAN_COUNTY_NAMES)  # region codes
 # 隆阳 is the city seat, 腾冲 the tourist town; the rural counties are smaller.
 BAOSHAN_WEIGHTS: tuple[float, ...] = (0.40, 0.12, 0.10, 0.13, 0.25)
 # Kunming, Qujing, Dali, Ruili, Lijiang, Pu'er, Lincang, Dehong.

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from kafka import KafkaProducer
 
 from ingest.partitioning import key_and_bank
+from schemas.errors import FundwatchError
 from streams.kafka_clients import kafka_python_kwargs
 from streams.settings import Settings
 
 
-class UnroutableReportError(ValueError):
+class UnroutableReportError(FundwatchError, ValueError):
     """A report line that has no bank topic to go to (its bank_id is not a configured bank)."""
 
     def __init__(self, line_number: int, bank_id: str | None, bank_ids: tuple[str, ...]) -> None:

@@ -17,6 +17,7 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from schemas.errors import EX_DATAERR, FundwatchError
 from schemas.report import TransactionReport
 
 _LEDGER = struct.Struct("<Biqqqqqqqqq")
@@ -25,7 +26,7 @@ _SEEN = struct.Struct("<B8siqq")
 _SEEN_VERSION = 1
 
 
-class StateDecodeError(ValueError):
+class StateDecodeError(FundwatchError, ValueError, exit_code=EX_DATAERR, http_status=500):
     """A stored state value that this version cannot read (corrupt, or from a newer version)."""
 
 

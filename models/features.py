@@ -29,10 +29,10 @@ import orjson
 from models.feature_names import FEATURE_NAMES
 from models.sketch import HyperLogLog, counterparty_hash, short_hash
 from models.snapshot import AccountSnapshot
+from schemas.glossary import BEIJING_OFFSET_MS
 from schemas.report import TransactionReport
 
 DAY_MS = 86_400_000
-BEIJING_OFFSET_MS = 8 * 3_600_000
 KEEP_DAYS = 30
 PAYER_CAP = 1024
 PAYEE_CAP = 512

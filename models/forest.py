@@ -53,6 +53,7 @@ from sklearn.utils.validation import check_is_fitted
 from models.feature_names import FEATURE_NAMES
 from models.leads import ModelView
 from models.scoring import TREE_ARRAY_DTYPES, ForestStructureError, IsolationTrees
+from schemas.errors import FundwatchError
 
 ARTIFACT_FORMAT = 1  # bump on any change to the files' layout or meaning
 METADATA_FILE = "model.json"
@@ -91,7 +92,7 @@ _SETTINGS = ("n_estimators", "max_samples", "expected_alert_rate", "random_state
 _UNKNOWN_PERIOD = {"start": "", "end": ""}
 
 
-class ModelArtifactError(ValueError):
+class ModelArtifactError(FundwatchError, ValueError, http_status=422):
     """A model artifact is missing, malformed, inconsistent, or for other features."""
 
 

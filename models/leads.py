@@ -52,6 +52,8 @@ from models.features import AccountFeatures
 from models.reasons import explain, watchlist_reasons
 from models.snapshot import AccountSnapshot
 from models.watchlist import WatchlistHit
+from schemas.errors import EX_DATAERR, FundwatchError
+from schemas.glossary import county_of
 from schemas.lead import Lead, Severity
 from schemas.sectors import sector_of
 
@@ -60,24 +62,13 @@ DAY_MS = 24 * HOUR_MS
 LEAD_STATE_VERSION = 2  # 2 added watchlist_matches; version 1 values still decode
 MAX_WATCHLIST_MATCHES = 8
 
-YUNNAN_PROVINCE = "53"
-# The one table of county names; the monthly report counts leads per county with it.
-BAOSHAN_COUNTIES: dict[str, str] = {
-    "530502": "隆阳区",
-    "530521": "施甸县",
-    "530523": "龙陵县",
-    "530524": "昌宁县",
-    "530581": "腾冲市",
-}
-OTHER_YUNNAN = "云南省其他地区"
-OUTSIDE_YUNNAN = "省外"
 
 PAYEES_30D = FEATURE_NAMES.index("distinct_payees_30d")
 _SEVERITY_RANK = {Severity.GENERAL: 0, Severity.MAJOR: 1, Severity.CASE_RELATED: 2}
 _SEVERITY_VALUES = frozenset(s.value for s in Severity)
 
 
-class LeadStateError(ValueError):
+class LeadStateError(FundwatchError, ValueError, exit_code=EX_DATAERR, http_status=500):
     """Stored lead state that cannot be decoded (corrupt, or written by an unknown version)."""
 
 
@@ -189,13 +180,6 @@ class _Assessment:
     cross_prefecture: bool
     cross_province_major: bool
     watchlist_matches: tuple[str, ...] = ()
-
-
-def county_of(region: str) -> str:
-    """Chinese county name of a Baoshan region code; a coarser area for other codes."""
-    if region in BAOSHAN_COUNTIES:
-        return BAOSHAN_COUNTIES[region]
-    return OTHER_YUNNAN if region.startswith(YUNNAN_PROVINCE) else OUTSIDE_YUNNAN
 
 
 def lead_id_of(bank_id: str, account_id: str, episode_start_ms: int) -> str:

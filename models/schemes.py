@@ -47,6 +47,13 @@ import orjson
 from models.leads import LeadPolicy, county_of, is_cross_province_major, severity_of
 from models.sketch import union_estimate
 from models.trails import TrailPolicy
+from schemas.glossary import (  # noqa: F401 (the role names, importable where the roles are)
+    DIRECTION_NAMES_EN,
+    DIRECTION_NAMES_ZH,
+    ROLE_NAMES_EN,
+    ROLE_NAMES_ZH,
+    ROLE_SHORT_NAMES,
+)
 from schemas.lead import Severity
 from schemas.sectors import lead_routes, sector_of
 
@@ -55,20 +62,6 @@ COLLECTOR = "collector"
 CONTROLLER = "controller"
 PAYOUT = "payout"
 ROLES = (COLLECTOR, CONTROLLER, PAYOUT)
-# The one table of names for roles and trail directions: (full, short) in Chinese, English.
-ROLE_NAMES_ZH = {COLLECTOR: "归集账户", CONTROLLER: "控制账户", PAYOUT: "返利账户"}
-ROLE_NAMES_EN = {
-    COLLECTOR: "collecting account",
-    CONTROLLER: "controlling account",
-    PAYOUT: "payout account",
-}
-ROLE_SHORT_NAMES = {  # (zh, en), where each account is labelled inline
-    COLLECTOR: ("归集", "collector"),
-    CONTROLLER: ("控制", "controller"),
-    PAYOUT: ("返利", "payout"),
-}
-DIRECTION_NAMES_ZH = {"downstream": "资金去向", "upstream": "资金来源"}
-DIRECTION_NAMES_EN = {"downstream": "where the money went", "upstream": "where the money came from"}
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 import numpy as np
 from sklearn.ensemble import IsolationForest
 
+from schemas.errors import FundwatchError
+
 LEAF = -1  # children and feature of a leaf in the stored arrays
 
 # Stored arrays: name -> dtype. One entry per node, except node_offsets (one per tree + 1).
@@ -32,7 +34,7 @@ TREE_ARRAY_DTYPES: dict[str, np.dtype] = {
 }
 
 
-class ForestStructureError(ValueError):
+class ForestStructureError(FundwatchError, ValueError, http_status=422):
     """The tree arrays do not describe a valid isolation forest."""
 
 

@@ -51,6 +51,8 @@ from models.leads import DAY_MS, PAYEES_30D, AccountFacts, LeadPolicy, LeadState
 from models.leads import is_cross_province_major as _cross_province_major
 from models.snapshot import AccountSnapshot
 from models.watchlist import WatchlistHit
+from schemas.errors import EX_DATAERR, FundwatchError
+from schemas.glossary import yuan
 from schemas.lead import Lead, LeadKind, Reason, TrailDirection, TrailLink
 from schemas.report import TransactionReport
 
@@ -64,7 +66,7 @@ MAX_SEEN_MOVEMENTS = 256  # per account: enough to recognise a replay after a cr
 HOUR_MS = 3_600_000
 
 
-class TrailRecordError(ValueError):
+class TrailRecordError(FundwatchError, ValueError, exit_code=EX_DATAERR, http_status=500):
     """A movement or trail state that cannot be decoded."""
 
 
@@ -406,16 +408,12 @@ def _utc(epoch_ms: int) -> datetime:
     return datetime.fromtimestamp(epoch_ms / 1000, UTC)
 
 
-def _yuan(fen: int) -> str:
-    return f"{fen / 100:,.2f}"
-
-
 def trail_reasons(trail: TrailState, policy: TrailPolicy) -> tuple[Reason, ...]:
     """One reason per source lead, the most money first."""
     reasons = []
     ranked = sorted(trail.sources.values(), key=lambda s: (-s.amount_fen, s.lead_id))
     for source in ranked[: policy.sources_shown]:
-        amount = _yuan(source.amount_fen)
+        amount = yuan(source.amount_fen)
         if source.direction == TrailDirection.DOWNSTREAM:
             zh = (
                 f"资金去向：线索 {source.lead_id} 的账户 {source.account} 转入 {amount} 元"

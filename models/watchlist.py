@@ -19,6 +19,9 @@ from typing import Any
 
 import orjson
 
+from schemas.errors import FundwatchError
+from schemas.glossary import SOURCE_NAMES
+
 
 class EntityType(StrEnum):
     ACCOUNT = "account"  # a bank account number, as reported in account_id
@@ -34,16 +37,11 @@ class ListingSource(StrEnum):
     VERIFIED_LEAD = "verified_lead"  # a fundwatch lead verified by an analyst
 
 
-SOURCE_NAMES_ZH = {
-    ListingSource.JUDICIAL: "司法机关通报",
-    ListingSource.POLICE: "公安机关通报",
-    ListingSource.REGULATOR: "监管部门",
-    ListingSource.TIP_OFF: "群众举报",
-    ListingSource.VERIFIED_LEAD: "核实线索",
-}
+# Their names are the glossary's; this view keeps the enum as the key.
+SOURCE_NAMES_ZH = {s: SOURCE_NAMES[s.value][0] for s in ListingSource}
 
 
-class WatchlistError(ValueError):
+class WatchlistError(FundwatchError, ValueError):
     """A watchlist change or entry that cannot be accepted; the message says why."""
 
 

@@ -52,6 +52,8 @@ import orjson
 from sklearn.metrics import average_precision_score
 
 from models.schemes import Scheme, SchemeMember, build_schemes
+from schemas.errors import FundwatchError
+from schemas.glossary import yuan
 
 SIMULATOR = "simulator"
 AMLSIM = "amlsim"
@@ -68,7 +70,7 @@ SCHEME_ROLES = (
 )
 
 
-class EvaluationInputError(ValueError):
+class EvaluationInputError(FundwatchError, ValueError):
     """Truth, leads or scores that cannot be read."""
 
 
@@ -721,7 +723,7 @@ FALSE_SCHEMES_LISTED = 10  # beyond this only their count is given
 
 
 def _yuan(fen: int | None) -> str:
-    return "-" if fen is None else f"{fen / 100:,.0f}"
+    return "-" if fen is None else yuan(fen, places=0)
 
 
 def _count(value: int | None) -> str:

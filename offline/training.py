@@ -18,9 +18,10 @@ from models.features import beijing_day
 from models.forest import FundraisingForest
 from models.pipeline import PipelineConfig
 from offline.replay import OfflineRunner
+from schemas.errors import FundwatchError
 
 
-class TrainingError(ValueError):
+class TrainingError(FundwatchError, ValueError):
     """The history cannot train a model (too little data, nothing valid)."""
 
 

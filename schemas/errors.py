@@ -10,10 +10,37 @@ class FundwatchError(Exception):
     """Base of every error fundwatch raises on purpose.
 
     Carries what a front door needs to answer it: the CLI's exit code (2: the input or the
-    configuration is wrong, as click does for usage errors) and the console's HTTP status."""
+    configuration is wrong, as click does for usage errors) and the console's HTTP status.
+    A subclass says where they differ in its class line, so each error's answer stands where
+    it is defined: ``class StatusChangeError(FundwatchError, ValueError, http_status=409)``.
+    """
 
     exit_code: int = 2
     http_status: int = 400
+
+    def __init_subclass__(
+        cls, exit_code: int | None = None, http_status: int | None = None, **kwargs: object
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        if exit_code is not None:
+            cls.exit_code = exit_code
+        if http_status is not None:
+            cls.http_status = http_status
+
+
+# Exit codes other than 2 follow BSD's sysexits.h, so scripts can tell them apart.
+EX_DATAERR = 65  # stored data fundwatch cannot read (a corrupt or unknown-version state)
+EX_NOINPUT = 66  # the thing asked for does not exist
+EX_UNAVAILABLE = 69  # a service fundwatch needs (the Kafka broker) cannot be reached
+EX_NOPERM = 77  # the user may not do this
+
+
+class NotFoundError(FundwatchError, exit_code=EX_NOINPUT, http_status=404):
+    """The lead, scheme, topic or user asked for does not exist (or may not be seen)."""
+
+
+class BrokerUnavailableError(FundwatchError, exit_code=EX_UNAVAILABLE, http_status=503):
+    """The Kafka broker cannot be reached: nothing is wrong with the request itself."""
 
 
 class RejectReason(StrEnum):
@@ -37,7 +64,7 @@ class FieldError:
         return asdict(self)
 
 
-class ReportRejected(ValueError):  # noqa: N818 (a rejection is the expected outcome)
+class ReportRejected(FundwatchError, ValueError):  # noqa: N818 (a rejection is the expected outcome)
     """A message that cannot be accepted as a transaction report."""
 
     def __init__(self, reason: RejectReason, errors: list[FieldError]) -> None:

@@ -29,6 +29,7 @@ from typing import Any
 from aiokafka.helpers import create_ssl_context
 from faust.auth import Credentials, SASLCredentials, SSLCredentials
 
+from schemas.errors import FundwatchError
 from streams.settings import Settings
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
@@ -75,7 +76,7 @@ REFUSED_SECURITY_KEYS = frozenset(
 )
 
 
-class ClientConfigError(ValueError):
+class ClientConfigError(FundwatchError, ValueError, http_status=500):
     """A client.properties fundwatch cannot use; the message names the file and the key."""
 
     def __init__(self, source: str, key: str | None, problem: str) -> None:

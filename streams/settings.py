@@ -8,13 +8,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from schemas.errors import FundwatchError
 from streams.topics import TopicManager
 
 # A bank id usable in a topic name (<prefix>.reports.<bank_id>); "dlq" names the dead letters.
 BANK_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
-class SettingsError(ValueError):
+class SettingsError(FundwatchError, ValueError, http_status=500):
     """A FUNDWATCH_* variable with a value fundwatch cannot use; names the variable."""
 
     def __init__(self, variable: str, problem: str) -> None:

@@ -7,6 +7,8 @@ show exactly those figures in its HTML, Markdown and PDF.
 
 from __future__ import annotations
 
+import csv
+import io
 import subprocess
 import unicodedata
 from datetime import UTC, datetime
@@ -185,6 +187,13 @@ def test_the_monthly_report_shows_what_the_topics_hold(
     text = markdown.read_text(encoding="utf-8")
     assert "| Longyang District | 1 | 1 | 1 | 1 | 1 | yes |" in text
 
+    csv_path = tmp_path / "report.csv"
+    deployment.run_cli(
+        "report", "--month", MONTH, "--format", "csv", "--lang", "en", "--output", str(csv_path)
+    )
+    rows = list(csv.reader(io.StringIO(csv_path.read_text(encoding="utf-8-sig"))))
+    assert ["Longyang District", "1", "1", "1", "1", "1", "yes"] in rows
+
     pdf_path = tmp_path / "report.pdf"
     deployment.run_cli("report", "--month", MONTH, "--format", "pdf", "--output", str(pdf_path))
     assert pdf_path.read_bytes().startswith(b"%PDF-")
@@ -207,7 +216,7 @@ def test_a_bad_month_is_one_clear_line(deployment: Deployment) -> None:
         timeout=120,
         check=False,
     )
-    assert result.returncode == 1
+    assert result.returncode == 2  # ReportError's exit code: the request is wrong
     assert result.stderr.strip().splitlines()[-1] == (
         "no report written: month '2026-13' is not YYYY-MM (e.g. 2026-11)"
     )

@@ -1,4 +1,4 @@
-"""`fundwatch leads --schemes / --scheme ID / --show ID`: schemes and trails as text."""
+"""`fundwatch schemes list / schemes show ID / leads show ID`: schemes and trails as text."""
 
 from __future__ import annotations
 
@@ -240,7 +240,8 @@ def test_one_scheme_in_full_has_totals_members_picture_and_flows() -> None:
     assert scheme_detail_of(book, "SCnothing", "zh") is None
     # Read from a department's topic, the book has no statuses to show.
     assert "线索处置" not in (scheme_detail_of(book, scheme.scheme_id, "zh", False) or "")
-    en = render_scheme_detail(scheme, "en", book.leads)
+    typed = {lead_id: Lead.from_json(value) for lead_id, value in book.leads.items()}
+    en = render_scheme_detail(scheme, "en", typed)
     assert "leads            4 (2 scored, 2 linked)" in en
     assert "collector account" in en and "where the money went" in en
 
@@ -280,7 +281,7 @@ def test_show_names_the_scheme_and_a_linked_leads_trail() -> None:
         "链路 6203530000000002201 → 6201530000000002203 → 本账户"
     ) in payout
     assert f"案件线索  {scheme_id} [重大 跨州(市)]" in payout and "本账户为返利账户" in payout
-    assert f"fundwatch leads --scheme {scheme_id}" in payout
+    assert f"fundwatch schemes show {scheme_id}" in payout
     en = detail_of(book, "L-p", "en")
     assert "where the money went: account 6201530000000002203 of lead L-k sent" in en
     assert "this account is its payout account" in en
