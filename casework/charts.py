@@ -340,7 +340,9 @@ def _cubic(p0: float, p1: float, p2: float, p3: float, t: float) -> float:
     return u * u * u * p0 + 3 * u * u * t * p1 + 3 * u * t * t * p2 + t * t * t * p3
 
 
-def _point_at_x(xs: tuple[float, ...], ys: tuple[float, ...], x: float) -> float:
+def _point_at_x(
+    xs: tuple[float, float, float, float], ys: tuple[float, float, float, float], x: float
+) -> float:
     """The y of a left-to-right (or right-to-left) cubic curve where it passes x."""
     low, high = 0.0, 1.0
     rising = xs[3] >= xs[0]
@@ -500,7 +502,7 @@ def scheme_flow_chart(scheme: Scheme, lang: str = "zh", chart_id: str = "scheme-
         + [label.x + label.width / 2 for label in labels]
     )
     legend_y = bottom + 22
-    legend_x = MARGIN
+    legend_x: float = MARGIN
     for direction, color, dash in (
         ("downstream", DOWNSTREAM_COLOR, ""),
         ("upstream", UPSTREAM_COLOR, f' stroke-dasharray="{UPSTREAM_DASH}"'),

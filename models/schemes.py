@@ -44,7 +44,7 @@ from typing import Any
 
 import orjson
 
-from models.leads import LeadPolicy, county_of, is_cross_province_major, severity_of
+from models.leads import LeadPolicy, is_cross_province_major, severity_of
 from models.sketch import union_estimate
 from models.trails import TrailPolicy
 from schemas.glossary import (  # noqa: F401 (the role names, importable where the roles are)
@@ -53,6 +53,7 @@ from schemas.glossary import (  # noqa: F401 (the role names, importable where t
     ROLE_NAMES_EN,
     ROLE_NAMES_ZH,
     ROLE_SHORT_NAMES,
+    county_of,
 )
 from schemas.lead import Severity
 from schemas.sectors import lead_routes, sector_of

@@ -87,7 +87,9 @@ class IsolationTrees:
         self._threshold = self.arrays["threshold"]
         self._roots = offsets[:-1].astype(np.intp)
         self.max_depth = int(depth.max()) - 1  # splits on the longest root-to-leaf path
-        self._normaliser = self.n_trees * float(average_path_length(effective_max_samples))
+        self._normaliser = self.n_trees * float(
+            average_path_length(np.asarray(effective_max_samples))
+        )
 
     @classmethod
     def from_sklearn(cls, forest: IsolationForest) -> IsolationTrees:
@@ -145,7 +147,8 @@ class IsolationTrees:
         # for every batch size, where np.sum switches to pairwise summation for one row, and
         # the last bit of a score would then depend on how the stream was batched.
         depth_sum = np.cumsum(self._leaf_path_length.take(node), axis=0)[-1]
-        return 2.0 ** (-(depth_sum / self._normaliser))
+        scores: np.ndarray = 2.0 ** (-(depth_sum / self._normaliser))
+        return scores
 
 
 def _checked_arrays(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

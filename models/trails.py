@@ -328,7 +328,8 @@ class TrailState:
             raise TrailRecordError(f"not a trail state: {exc}") from None
         if version != TRAIL_STATE_VERSION:
             raise TrailRecordError(f"trail state version {version!r} is not supported")
-        state = cls(episode, {}, seen, *revision, passed_on)
+        # revision: the stored list of the *_at_revision fields, in their order
+        state = cls(episode, {}, seen, *revision, passed_on)  # type: ignore[call-arg]
         for row in sources:
             source = TrailSource.from_list(row)
             state.sources[source.lead_id] = source
