@@ -17,6 +17,7 @@ from casework.lead_status import (
 )
 from models.schemes import DIRECTION_NAMES_EN, DIRECTION_NAMES_ZH, ROLE_NAMES_EN, ROLE_NAMES_ZH
 from models.watchlist import SOURCE_NAMES_ZH, EntityType
+from schemas.errors import RejectReason
 from schemas.glossary import COUNTY_NAMES, SECTOR_NAMES, SEVERITY_NAMES_EN, SEVERITY_NAMES_ZH
 from schemas.sectors import DEPARTMENTS, SECTORS
 
@@ -25,6 +26,15 @@ ENTITY_TYPE_NAMES: dict[str, tuple[str, str]] = {
     EntityType.ACCOUNT: ("账户", "account"),
     EntityType.CUSTOMER: ("客户号", "customer id"),
     EntityType.NAME: ("名称", "name"),
+}
+# Why reports went to the dead letters, as the health view counts them.
+REJECT_REASON_NAMES: dict[str, tuple[str, str]] = {
+    RejectReason.UNDECODABLE: ("无法解码", "undecodable"),
+    RejectReason.SCHEMA: ("不符合报告格式", "fails the schema"),
+    RejectReason.INVALID_VALUE: ("取值不可能", "impossible value"),
+    RejectReason.KEY_MISMATCH: ("消息键与账户不符", "key is not the account"),
+    RejectReason.CONFLICT: ("与先前报告冲突", "conflicts with an earlier report"),
+    RejectReason.BANK_MISMATCH: ("银行与主题不符", "bank is not the topic's"),
 }
 
 
@@ -51,6 +61,7 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
         str(s): {"zh": name, "en": str(s).replace("_", " ")} for s, name in SOURCE_NAMES_ZH.items()
     },
     "entity_type": _table(ENTITY_TYPE_NAMES),
+    "reject_reason": _table(REJECT_REASON_NAMES),
     "role": _pairs(ROLE_NAMES_ZH, ROLE_NAMES_EN),
     "direction": _pairs(DIRECTION_NAMES_ZH, DIRECTION_NAMES_EN),
 }

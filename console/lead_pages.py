@@ -168,6 +168,8 @@ async def save_change(
             if listing is not None:
                 await publish("watchlist", listing.key, listing.to_json())
                 book.apply_watchlist(listing)
-        except Exception as exc:  # the broker refused or timed out: what it did not take is
-            raise RefusedError(503, "not_saved") from exc  # neither applied nor said to be saved
+        except Exception as exc:
+            # The broker refused or timed out: what it did not take is neither applied nor
+            # said to be saved.
+            raise RefusedError(503, "not_saved") from exc
         return SavedChange(record, listing)

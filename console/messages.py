@@ -133,9 +133,9 @@ def _param(name: str, value: str, lang: str) -> str:
     return label(kind, value, lang) if kind is not None else value
 
 
-def message_of(error: FundwatchError, lang: str) -> tuple[str, dict[str, str]]:
+def message_of(error: FundwatchError, lang: str) -> tuple[str, str]:
     """The code of ``error`` as the console knows it, and the sentence in ``lang``."""
-    code = getattr(error, "code", None)
+    code = str(getattr(error, "code", ""))
     params: dict[str, str] = dict(getattr(error, "params", None) or {})
     if code == "stale" and not params.get("by"):
         code = "stale_unknown"

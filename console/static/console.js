@@ -734,7 +734,7 @@
         row(t("reports_accepted"), number(data.reports_accepted)),
         row(t("reports_rejected"), number(data.reports_rejected) +
           (Object.keys(data.rejected_by_reason).length
-            ? " (" + Object.entries(data.rejected_by_reason).map(([r, n]) => `${r} ${number(n)}`).join(", ") + ")"
+            ? " (" + Object.entries(data.rejected_by_reason).map(([r, n]) => `${label("reject_reason", r)} ${number(n)}`).join(t("list_separator")) + ")"
             : "")),
         row(t("reports_duplicate"), number(data.reports_duplicate)),
         row(t("consumer_lag"), number(data.consumer_lag)),
