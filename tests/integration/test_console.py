@@ -187,6 +187,7 @@ def test_console_shows_leads_live_and_records_an_analysts_decision(
 
     # The analyst opens the list before any lead exists; one appears without a reload.
     context = browser.new_context(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
+    context.set_default_timeout(60_000)
     page = context.new_page()
     sign_in(page, base, ANALYST, ANALYST_PASSWORD)
     expect(page.locator("#no-leads")).to_contain_text("暂无线索")
@@ -198,7 +199,8 @@ def test_console_shows_leads_live_and_records_an_analysts_decision(
     lead_id = first_row.get_attribute("data-lead-id")
     assert lead_id
     sector = page.request.get(f"{base}/console/api/leads/{lead_id}").json()["lead"]["sector"]
-    expect(first_row).to_contain_text(SECTOR_NAMES[sector][0])  # p2p_lending: P2P网络借贷
+    # p2p_lending reads P2P网络借贷 (the list's first row may be a newer lead by now)
+    expect(page.locator(f'tr[data-lead-id="{lead_id}"]')).to_contain_text(SECTOR_NAMES[sector][0])
 
     # The lead's page: reasons, evidence, the account's money in and out, the form.
     page.click(f'tr[data-lead-id="{lead_id}"]')
@@ -237,14 +239,14 @@ def test_console_shows_leads_live_and_records_an_analysts_decision(
     page.screenshot(path=str(screenshot), full_page=True)
 
     statuses = wait_for(
-        lambda: topic_values(deployment, "lead-status").get(lead_id), 30, "the status record"
+        lambda: topic_values(deployment, "lead-status").get(lead_id), 60, "the status record"
     )
     record = LeadStatusRecord.from_json(statuses)  # type: ignore[arg-type]
     assert record.status is LeadStatus.VERIFYING and record.version == 1
     assert (record.history[-1].by, record.history[-1].note) == (ANALYST, NOTE)
     key = f"account:{lead['account_id']}"
     listed = wait_for(
-        lambda: topic_values(deployment, "watchlist").get(key), 30, "the watchlist entry"
+        lambda: topic_values(deployment, "watchlist").get(key), 60, "the watchlist entry"
     )
     entry = WatchlistEntry.from_json(listed)  # type: ignore[arg-type]
     assert (entry.source, entry.lead_id, entry.added_by) == (
@@ -292,6 +294,7 @@ def test_console_shows_leads_live_and_records_an_analysts_decision(
     # Two analysts at once: a colleague closes the lead while she is filling in her own
     # closing. Her save is refused, saying who changed it and to what; her form stays.
     colleague_context = browser.new_context(locale="zh-CN")
+    colleague_context.set_default_timeout(60_000)
     colleague = colleague_context.new_page()
     sign_in(colleague, base, COLLEAGUE, COLLEAGUE_PASSWORD)
     colleague.goto(f"{base}/console/#/lead/{lead_id}")
@@ -325,7 +328,7 @@ def test_console_shows_leads_live_and_records_an_analysts_decision(
                 and LeadStatusRecord.from_json(v).version == 3
                 and v
             ),
-            30,
+            60,
             "the colleague's closing on the topic",
         )  # type: ignore[arg-type]
     )
