@@ -5,6 +5,12 @@ interleaving: a lead's highest revision wins, a status record or watchlist entry
 previous value of its key. The command-line tools, the web console and the monthly report all
 read leads through a LeadBook, and the suspected schemes (models.schemes) are built from its
 leads.
+
+``leads`` holds each lead as the topic's JSON object (the CLI and the monthly report read
+those); ``lead``, ``typed_leads`` and ``select_leads`` give the typed ``schemas.lead.Lead``.
+
+A worker applies its own accepted status change at once (read-your-writes), before the record
+comes back on the topic; when it does come back, it changes nothing (``apply_status``).
 """
 
 from __future__ import annotations
@@ -22,26 +28,36 @@ from casework.lead_status import (
     StatusChange,
     StatusChangeError,
     change_status,
+    check_version,
 )
 from models.schemes import Scheme, build_schemes, scheme_of_leads
 from models.watchlist import EntityType, ListingSource, Watchlist, WatchlistEntry
+from schemas.lead import Lead
 from schemas.sectors import lead_routes
+
+# A lead as the topic's JSON object or as the typed record: the routing and filtering below
+# read the same fields of either.
+AnyLead = Lead | dict[str, Any]
 
 # Departments that see every lead (三: the PBOC branch watches all, 打非办 coordinates).
 SEE_ALL_DEPARTMENTS = frozenset({"pboc", "dfb"})
 
 
-def lead_departments(lead: dict[str, Any]) -> tuple[str, ...]:
+def _field(lead: AnyLead, name: str) -> Any:
+    return getattr(lead, name) if isinstance(lead, Lead) else lead[name]
+
+
+def lead_departments(lead: AnyLead) -> tuple[str, ...]:
     """The departments a lead is routed to (its lead department first)."""
     return lead_routes(
-        lead["sector"],
-        lead["lead_department"],
-        lead["cross_prefecture"],
-        lead["cross_province_major"],
+        _field(lead, "sector"),
+        _field(lead, "lead_department"),
+        _field(lead, "cross_prefecture"),
+        _field(lead, "cross_province_major"),
     )
 
 
-def visible_to(lead: dict[str, Any], departments: frozenset[str] | None) -> bool:
+def visible_to(lead: AnyLead, departments: frozenset[str] | None) -> bool:
     """Whether a user of these departments may see the lead (None: no restriction)."""
     if departments is None or departments & SEE_ALL_DEPARTMENTS:
         return True
@@ -59,14 +75,17 @@ class LeadFilter:
     status: str | None = None  # a casework.lead_status.LeadStatus value
     lead_id: str | None = None
 
-    def matches(self, lead: dict[str, Any], status: LeadStatus = LeadStatus.NEW) -> bool:
+    def matches(self, lead: AnyLead, status: LeadStatus = LeadStatus.NEW) -> bool:
+        def field(name: str) -> Any:
+            return _field(lead, name)
+
         return (
-            (self.county is None or self.county in (lead["county"], lead["region"]))
-            and (self.sector is None or lead["sector"] == self.sector)
+            (self.county is None or self.county in (field("county"), field("region")))
+            and (self.sector is None or field("sector") == self.sector)
             and (self.department is None or self.department in lead_departments(lead))
-            and (self.severity is None or lead["severity"] == self.severity)
+            and (self.severity is None or field("severity") == self.severity)
             and (self.status is None or status.value == self.status)
-            and (self.lead_id is None or lead["lead_id"] == self.lead_id)
+            and (self.lead_id is None or field("lead_id") == self.lead_id)
         )
 
 
@@ -79,6 +98,7 @@ class LeadBook:
         # Bumped on every change, so a console can ask "anything new since version N?".
         self.version = 0
         self._schemes: tuple[int, list[Scheme], dict[str, str]] | None = None
+        self._typed: dict[str, Lead] = {}  # lead_id -> Lead.from_json of leads[lead_id]
 
     # -- applying topic values -------------------------------------------------------------
 
@@ -92,11 +112,22 @@ class LeadBook:
         if current is not None and current["revision"] >= lead["revision"]:
             return None
         self.leads[lead_id] = lead
+        self._typed.pop(lead_id, None)
         self.version += 1
         return lead
 
     def apply_status(self, value: bytes | LeadStatusRecord) -> LeadStatusRecord:
+        """Apply a lead's status record; return the record the book holds afterwards.
+
+        The topic's latest value wins, but for what this worker already holds: the echo of a
+        record it applied itself (equal), or an older state of it (one the held record
+        extends), arriving late on the topic after the worker's own newer change. Neither
+        changes the book, nor its version, so a page drawn from it is not redrawn for nothing.
+        """
         record = LeadStatusRecord.from_json(value) if isinstance(value, bytes) else value
+        held = self.statuses.get(record.lead_id)
+        if held is not None and (held == record or held.follows(record)):
+            return held
         self.statuses[record.lead_id] = record
         self.version += 1
         return record
@@ -112,6 +143,37 @@ class LeadBook:
     def status(self, lead_id: str) -> LeadStatus:
         record = self.statuses.get(lead_id)
         return record.status if record is not None else LeadStatus.NEW
+
+    def status_version(self, lead_id: str) -> int:
+        """The version of the lead's status record (0: never changed)."""
+        record = self.statuses.get(lead_id)
+        return record.version if record is not None else 0
+
+    def lead(self, lead_id: str) -> Lead | None:
+        """The lead's latest revision as the typed record (parsed once per revision)."""
+        typed = self._typed.get(lead_id)
+        if typed is None:
+            body = self.leads.get(lead_id)
+            if body is None:
+                return None
+            typed = self._typed[lead_id] = Lead.from_json(body)
+        return typed
+
+    def typed_leads(self) -> list[Lead]:
+        """Every lead's latest revision, typed, in the order the book first saw them."""
+        return [lead for lead_id in self.leads if (lead := self.lead(lead_id)) is not None]
+
+    def select_leads(
+        self, lead_filter: LeadFilter = LeadFilter(), departments: frozenset[str] | None = None
+    ) -> list[Lead]:
+        """``select``, as typed records: matching leads, oldest evidence first."""
+        chosen = [
+            lead
+            for lead in self.typed_leads()
+            if visible_to(lead, departments)
+            and lead_filter.matches(lead, self.status(lead.lead_id))
+        ]
+        return sorted(chosen, key=lambda lead: (lead.last_evidence_time, lead.lead_id))
 
     def select(
         self, lead_filter: LeadFilter = LeadFilter(), departments: frozenset[str] | None = None
@@ -148,14 +210,25 @@ class LeadBook:
             self._schemes = (self.version, schemes, scheme_of_leads(schemes))
         return self._schemes[1], self._schemes[2]
 
-    def listing_of(self, lead: dict[str, Any]) -> WatchlistEntry | None:
+    def listing_of(self, lead: AnyLead) -> WatchlistEntry | None:
         """The active watchlist entry for the lead's account or customer, if any."""
-        return self.watchlist.listed(lead["account_id"], None, lead.get("customer_name"))
+        customer = lead.customer_name if isinstance(lead, Lead) else lead.get("customer_name")
+        return self.watchlist.listed(_field(lead, "account_id"), None, customer)
 
     # -- changes (validated here, published by the caller, then applied) ---------------------
 
-    def status_change(self, lead_id: str, change: StatusChange) -> LeadStatusRecord:
-        return change_status(self.statuses.get(lead_id), lead_id, lead_id in self.leads, change)
+    def status_change(
+        self, lead_id: str, change: StatusChange, expected_version: int | None = None
+    ) -> LeadStatusRecord:
+        """The lead's next record (``casework.lead_status.change_status``): refused as stale
+        when ``expected_version`` is given and the record has moved on from it."""
+        return change_status(
+            self.statuses.get(lead_id), lead_id, lead_id in self.leads, change, expected_version
+        )
+
+    def check_version(self, lead_id: str, expected_version: int) -> None:
+        """Refuse as stale a change decided on another version of the lead's status."""
+        check_version(self.statuses.get(lead_id), lead_id, expected_version)
 
     def listing_from_lead(
         self, lead_id: str, by: str, at: datetime, reason: str = ""

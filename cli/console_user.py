@@ -18,7 +18,7 @@ from console.auth import (
     remove_user,
     upsert_user,
 )
-from console.views import CONFIG, USERS_ENV
+from console.config import CONFIG, USERS_ENV
 from schemas.errors import FundwatchError
 
 

@@ -18,8 +18,12 @@ REGISTERING_MODULES = (
     # the worker: agents, timers and the metrics page
     "streams.agents",
     "streams.web",
-    # the analysts' web console
-    "console.views",
+    # the analysts' web console, by resource
+    "console.pages",
+    "console.leads",
+    "console.scheme_api",
+    "console.watchlist",
+    "console.health",
     # the CLI's commands
     "cli.commands",
     "cli.lead_commands",

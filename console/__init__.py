@@ -1,5 +1,9 @@
-"""The analysts' web console, served by the worker's own web server (``console.views``).
+"""The analysts' web console, served by the worker's own web server.
 
-``auth`` (users file, password hashes, signed sessions) and ``activity`` (an account's daily
-money in and out) have no Faust in them, so the unit tests import them alone.
+The endpoints, by resource: ``pages`` (static files, the page, sign-in and -out, the user),
+``leads``, ``scheme_api``, ``watchlist`` and ``health``; ``shared`` holds what they share
+(sign-in and CSRF checks, answers, the one mapping of errors to HTTP statuses). What the
+pages show is worked out by modules without Faust, which the unit tests import alone:
+``lead_pages``, ``scheme_pages``, ``activity``, ``labels``, ``messages``, and ``auth`` and
+``config`` (users file, password hashes, signed sessions).
 """

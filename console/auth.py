@@ -37,8 +37,13 @@ DEPARTMENT_CODES = frozenset(d.code for d in DEPARTMENTS)
 _USER_NAME = re.compile(r"^[^\s\x00-\x1f\x7f]{1,64}$")
 
 
-class AuthError(FundwatchError, ValueError, http_status=503):
-    """A users file, user or password that cannot be accepted; the message says why."""
+class AuthError(FundwatchError, ValueError):
+    """A users file, user or password that cannot be accepted; the message says why.
+
+    Reaching the console, it is its users file that is unreadable: nobody is let in (503)."""
+
+    http_status = 503
+    code = "users_file"
 
 
 # -- passwords ---------------------------------------------------------------------------------

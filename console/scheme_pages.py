@@ -12,10 +12,12 @@ the user may not see says which department leads that scheme, not its id or its 
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from casework.lead_book import LeadBook, visible_to
 from models.schemes import ROLES, Scheme, SchemeFlow, SchemeMember
+from schemas.lead import Lead
 
 MAX_LISTED_SCHEMES = 500
 
@@ -58,7 +60,7 @@ def scheme_rows(book: LeadBook, departments: frozenset[str] | None) -> list[dict
 
 
 def _lead_link(book: LeadBook, departments: frozenset[str] | None, lead_id: str) -> dict[str, Any]:
-    lead = book.leads.get(lead_id)
+    lead = book.lead(lead_id)
     visible = lead is not None and visible_to(lead, departments)
     return {
         "lead_id": lead_id,
@@ -137,26 +139,26 @@ def lead_scheme(
 
 
 def lead_trail(
-    book: LeadBook, departments: frozenset[str] | None, lead: dict[str, Any]
+    book: LeadBook, departments: frozenset[str] | None, lead: Lead
 ) -> list[dict[str, Any]]:
     """A linked lead's money trail: each source lead (linked only if the user may open it),
     the direction, the money and the path from the scored lead's account."""
     trail = []
-    for link in lead.get("trail") or ():
-        source = book.leads.get(link["source_lead_id"])
+    for link in lead.trail:
+        source = book.lead(link.source_lead_id)
         trail.append(
             {
-                "source_lead_id": link["source_lead_id"],
+                "source_lead_id": link.source_lead_id,
                 "source_visible": source is not None and visible_to(source, departments),
-                "source_account": link["source_account"],
-                "direction": link["direction"],
-                "hop": link["hop"],
+                "source_account": link.source_account,
+                "direction": link.direction,
+                "hop": link.hop,
                 # From the scored lead's account to this lead's: the trail as a whole.
-                "path": [*link["path"], lead["account_id"]],
-                "amount_yuan": link["amount_fen"] / 100,
-                "transfers": link["transfers"],
-                "first_tx_time": link["first_tx_time"],
-                "last_tx_time": link["last_tx_time"],
+                "path": [*link.path, lead.account_id],
+                "amount_yuan": link.amount_fen / 100,
+                "transfers": link.transfers,
+                "first_tx_time": link.first_tx_time.astimezone(UTC).isoformat(),
+                "last_tx_time": link.last_tx_time.astimezone(UTC).isoformat(),
             }
         )
     return trail

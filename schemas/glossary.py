@@ -209,6 +209,23 @@ SOURCE_NAMES: dict[str, tuple[str, str]] = {
     "verified_lead": ("核实线索", "verified lead"),
 }
 
+# What a negative-list entry names (models.watchlist.EntityType values).
+ENTITY_TYPE_NAMES: dict[str, tuple[str, str]] = {
+    "account": ("账户", "account"),
+    "customer": ("客户号", "customer id"),
+    "name": ("名称", "name"),
+}
+
+# Why reports went to the dead letters (schemas.errors.RejectReason values).
+REJECT_REASON_NAMES: dict[str, tuple[str, str]] = {
+    "undecodable": ("无法解码", "undecodable"),
+    "schema": ("不符合报告格式", "fails the schema"),
+    "invalid_value": ("取值不可能", "impossible value"),
+    "key_mismatch": ("消息键与账户不符", "key is not the account"),
+    "conflict": ("与先前报告冲突", "conflicts with an earlier report"),
+    "bank_mismatch": ("银行与主题不符", "bank is not the topic's"),
+}
+
 
 def severity_name(code: str, lang: str) -> str:
     return name(SEVERITY_NAMES, code, lang)

@@ -3,6 +3,10 @@
 // #/watchlist, #/health).
 // Data comes from /console/api/*; the open view is polled every 2 s and redrawn only when the
 // server's token says something changed. Text from the server is put in with textContent.
+// A redraw never takes what a user is doing from under their hands: a status form they have
+// touched stays as it is (the rest of the lead's page is redrawn around it), and the filters
+// stay while one of them is in use. The form remembers the version of the lead's status it
+// was drawn from; the server refuses it if another analyst changed the lead since.
 (function () {
   const POLL_MS = 2000;
   const TEXT = {
@@ -56,6 +60,10 @@
       path: "链路（自评分线索账户起）", not_yours: "您的部门无权查看该线索",
       lead_kind: "线索类型", lead_scored: "评分线索", lead_linked: "资金关联线索（第 {hop} 跳）",
       scheme_not_found: "没有这条案件线索，或您的部门无权查看。",
+      flows_unreadable: "该账户的状态数据无法读取（已记入工作进程日志）。",
+      network_error: "无法连接工作进程，请检查网络后重试。",
+      http_error: "请求失败（{status}）。",
+      saving: "正在保存……",
     },
     en: {
       title: "Illegal fundraising monitoring", nav_leads: "Leads", nav_watchlist: "Negative list",
@@ -118,6 +126,10 @@
       not_yours: "your department may not see this lead", lead_kind: "Kind",
       lead_scored: "scored lead", lead_linked: "linked by money (hop {hop})",
       scheme_not_found: "No such scheme, or your department may not see it.",
+      flows_unreadable: "This account's state could not be read (see the worker's log).",
+      network_error: "The worker could not be reached: check the connection and try again.",
+      http_error: "The request failed ({status}).",
+      saving: "Saving…",
     },
   };
 
@@ -187,16 +199,25 @@
     return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`;
   }
 
+  // Refusals come with their message in the page's language (the server reads the lang
+  // cookie), a code and its params.
   async function api(path, options) {
-    const response = await fetch(path, Object.assign({ credentials: "same-origin" }, options));
+    let response;
+    try {
+      response = await fetch(path, Object.assign({ credentials: "same-origin" }, options));
+    } catch (failure) {
+      throw Object.assign(new Error(t("network_error")), { status: 0 });
+    }
     if (response.status === 401) {
       location.href = "/console/login";
-      throw new Error("not signed in");
+      throw Object.assign(new Error(t("http_error", { status: 401 })), { status: 401 });
     }
     const body = await response.json().catch(() => ({}));
     if (!response.ok) {
-      const error = new Error(body.error || response.statusText);
+      const error = new Error(body.error || t("http_error", { status: response.status }));
       error.status = response.status;
+      error.code = body.code;
+      error.params = body.params || {};
       throw error;
     }
     return body;
@@ -274,8 +295,8 @@
         },
         el("td", {}, when(lead.last_evidence_time)),
         el("td", {}, el("span", { class: "badge sev-" + lead.severity }, label("severity", lead.severity))),
-        el("td", {}, lead.county),
-        el("td", { title: label("sector_category", lead.sector) }, lead.sector),
+        el("td", {}, label("county", lead.county)),
+        el("td", { title: label("sector_category", lead.sector) }, label("sector", lead.sector)),
         el("td", {}, label("department", lead.lead_department)),
         el("td", {}, el("div", {}, lead.customer_name || "-"),
           el("div", { class: "muted" }, `${lead.bank_id}:${lead.account_id}`)),
@@ -287,13 +308,21 @@
       ));
     let summary = t("leads_count", { n: number(data.total) });
     if (data.total > data.leads.length) summary += t("leads_capped", { n: data.leads.length });
-    main().replaceChildren(
-      el("div", { class: "filters" },
-        select("county", counties, (c) => c),
-        select("sector", sectors, (s) => s),
-        select("severity", severities, (s) => label("severity", s)),
-        select("status", statuses, (s) => label("status", s)),
-        el("span", { id: "lead-count", class: "muted" }, summary)),
+    // A filter being chosen (its list open, or focused) is kept as it is: only the count and
+    // the table below it are redrawn.
+    const current = document.getElementById("filters");
+    const inUse = current !== null && current.contains(document.activeElement);
+    const filterBar = inUse ? current : el("div", { class: "filters", id: "filters" },
+      select("county", counties, (c) => label("county", c)),
+      select("sector", sectors, (s) => label("sector", s)),
+      select("severity", severities, (s) => label("severity", s)),
+      select("status", statuses, (s) => label("status", s)),
+      el("span", { id: "lead-count", class: "muted" }, summary));
+    if (inUse) document.getElementById("lead-count").textContent = summary;
+    const rest = Array.from(main().children).filter((node) => node !== filterBar);
+    for (const node of rest) node.remove();
+    if (!inUse) main().replaceChildren(filterBar);
+    main().append(
       data.leads.length === 0
         ? el("p", { class: "empty", id: "no-leads" }, data.caught_up ? t("no_leads") : t("loading"))
         : el("table", { class: "leads" },
@@ -313,7 +342,7 @@
 
   function flowChart(activity) {
     if (!activity.held_here) return el("p", { class: "notice", id: "flows-elsewhere" }, t("flows_other_worker"));
-    if (activity.error) return el("p", { class: "notice" }, activity.error);
+    if (activity.error) return el("p", { class: "notice" }, t("flows_" + activity.error));
     const days = activity.days || [];
     if (days.length === 0) return el("p", { class: "notice" }, t("flows_none"));
     const width = 720, height = 220, left = 70, bottom = 24, top = 12;
@@ -354,6 +383,11 @@
         `${t("reports")} ${number(activity.report_count)}`));
   }
 
+  // Whether the user has started on the form: chosen, typed or ticked anything, or is in it.
+  function touched(form) {
+    return form.dataset.touched === "1" || form.contains(document.activeElement);
+  }
+
   function statusForm(data) {
     const current = data.status;
     const message = el("p", { id: "change-message", role: "alert", class: "message" });
@@ -371,37 +405,59 @@
     const note = el("textarea", { name: "note", id: "note", rows: 3 });
     const listing = data.listing;
     const listBox = el("input", { type: "checkbox", name: "list_account", id: "list-account", disabled: listing !== null });
-    const form = el("form", { class: "change", id: "status-form" },
-      el("label", {}, t("new_status"), status),
-      outcomeLabel,
-      el("label", { class: "wide" }, t("note"), note),
-      el("label", { class: "check" }, listBox, " ", t("list_account")),
-      listing
-        ? el("p", { class: "muted" }, t("already_listed", {
-          source: label("source", listing.source), by: listing.added_by, at: when(listing.added_at),
-        }))
-        : null,
-      el("button", { type: "submit", id: "save-status" }, t("save")),
-      message);
+    const save = el("button", { type: "submit", id: "save-status" }, t("save"));
+    const form = el("form", {
+      class: "change", id: "status-form",
+      // The state of the lead this form was drawn from: sent with the change, so that a
+      // change decided on an older state is refused rather than applied over another's.
+      "data-lead-id": data.lead.lead_id, "data-version": String(data.status_version),
+    },
+    el("label", {}, t("new_status"), status),
+    outcomeLabel,
+    el("label", { class: "wide" }, t("note"), note),
+    el("label", { class: "check" }, listBox, " ", t("list_account")),
+    listing
+      ? el("p", { class: "muted" }, t("already_listed", {
+        source: label("source", listing.source), by: listing.added_by, at: when(listing.added_at),
+      }))
+      : null,
+    save,
+    message);
+    const markTouched = () => { form.dataset.touched = "1"; };
+    form.addEventListener("input", markTouched);
+    form.addEventListener("change", markTouched);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       message.className = "message";
-      message.textContent = "";
+      message.textContent = t("saving");
+      save.disabled = true;
+      let saved;
       try {
-        await post(`/console/api/leads/${encodeURIComponent(data.lead.lead_id)}/status`, {
+        saved = await post(`/console/api/leads/${encodeURIComponent(data.lead.lead_id)}/status`, {
           status: status.value,
           note: note.value,
           outcome: status.value === "closed" ? outcome.value : null,
           list_account: listBox.checked,
+          version: Number(form.dataset.version),
         });
-        view.token = null; // redraw with the saved state
-        await refresh(true);
-        const saved = document.getElementById("change-message");
-        if (saved) { saved.className = "message ok"; saved.textContent = t("saved"); }
       } catch (error) {
+        if (error.code === "stale" && error.params.version !== undefined) {
+          // Told who changed the lead; the choices stay, and saving again is deliberate.
+          form.dataset.version = error.params.version;
+        }
         message.className = "message error";
         message.textContent = t("error") + error.message;
+        save.disabled = false;
+        return;
       }
+      // Saved: the worker's book has it already (read-your-writes), so the page is redrawn
+      // from it at once, with a fresh form drawn from the new version.
+      form.dataset.touched = "";
+      form.dataset.version = String(saved.status_version);
+      if (document.activeElement && form.contains(document.activeElement)) document.activeElement.blur();
+      await refresh(true);
+      const shown = document.getElementById("change-message");
+      if (shown) { shown.className = "message ok"; shown.textContent = t("saved"); }
     });
     return form;
   }
@@ -463,7 +519,7 @@
     // Each reason's text already places the value against the training population.
     const reasons = (lead.reasons || []).map((reason) =>
       el("li", { title: reason.feature }, reason[lang === "zh" ? "text_zh" : "text_en"]));
-    main().replaceChildren(
+    const parts = [
       el("p", {}, el("a", { href: "#/" }, t("back"))),
       el("h1", { class: "lead-title" },
         el("span", { class: "badge sev-" + lead.severity }, label("severity", lead.severity)), " ",
@@ -479,8 +535,8 @@
             row(t("account"), lead.account_id),
             row(t("bank"), lead.bank_id),
             row(t("customer"), lead.customer_name || "-"),
-            row(t("county"), `${lead.county} (${lead.region})`),
-            row(t("sector"), `${lead.sector} · ${lead.seed_category || "-"}`),
+            row(t("county"), `${label("county", lead.county)} (${lead.region})`),
+            row(t("sector"), `${label("sector", lead.sector)} · ${lead.seed_category || "-"}`),
             row(t("department"), label("department", lead.lead_department)),
             row(t("routed_to"), data.departments.map((code) => label("department", code)).join(t("list_separator"))),
             row(t("score"), `${number(lead.score, 3)} (${t("threshold")} ${number(lead.threshold, 3)})`),
@@ -506,10 +562,22 @@
           data.trail.length ? trailTable(data.trail) : null)
         : null,
       el("section", {}, el("h2", {}, t("flows")), flowChart(data.activity)),
-      el("div", { class: "columns" },
-        el("section", {}, el("h2", {}, t("history")), history),
-        el("section", {}, el("h2", {}, t("change")), statusForm(data))),
-    );
+    ].filter(Boolean);
+    const historySection = el("section", { id: "history-section" }, el("h2", {}, t("history")), history);
+    const kept = document.getElementById("status-form");
+    if (kept !== null && kept.dataset.leadId === lead.lead_id && touched(kept)) {
+      // The analyst is at the form: everything else is redrawn, the form not at all (not
+      // even moved, which would take the focus from it).
+      const bottom = document.getElementById("lead-bottom");
+      for (const node of Array.from(main().children)) if (node !== bottom) node.remove();
+      bottom.before(...parts);
+      document.getElementById("history-section").replaceWith(historySection);
+      return;
+    }
+    main().replaceChildren(...parts,
+      el("div", { class: "columns", id: "lead-bottom" },
+        historySection,
+        el("section", { id: "change-section" }, el("h2", {}, t("change")), statusForm(data))));
   }
 
   // -- the suspected schemes ------------------------------------------------------------------
@@ -536,7 +604,7 @@
           flags(scheme).map((name) => el("div", { class: "muted" }, name))),
         el("td", { class: "mono" }, scheme.scheme_id),
         el("td", {}, scheme.banks.join(t("list_separator"))),
-        el("td", {}, scheme.counties.join(t("list_separator"))),
+        el("td", {}, scheme.counties.map((c) => label("county", c)).join(t("list_separator"))),
         el("td", { class: "num" }, number(scheme.money_raised_yuan)),
         el("td", { class: "num" }, number(scheme.participants)),
         el("td", { class: "num", title: roleCounts(scheme) }, number(scheme.accounts)),
@@ -572,7 +640,7 @@
       el("tbody", {}, data.members.map((member) => el("tr", { "data-account": member.account_id, "data-role": member.role },
         el("td", {}, el("div", {}, member.customer_name || "-"), el("div", { class: "mono muted" }, member.account_id)),
         el("td", {}, member.bank_id),
-        el("td", {}, member.county),
+        el("td", {}, label("county", member.county)),
         el("td", {}, el("span", { class: "badge role-" + member.role }, label("role", member.role))),
         el("td", { class: "num" }, number(member.hop)),
         el("td", {}, kinds(member)),
@@ -613,9 +681,9 @@
           row(t("accounts"), `${number(scheme.accounts)} (${roleCounts(scheme)})`),
           row(t("leads"), number(scheme.leads)),
           row(t("banks"), scheme.banks.join(t("list_separator"))),
-          row(t("counties"), scheme.counties.join(t("list_separator"))),
+          row(t("counties"), scheme.counties.map((c) => label("county", c)).join(t("list_separator"))),
           row(t("provinces"), scheme.provinces.join(t("list_separator")) || "-"),
-          row(t("sector"), `${scheme.sector} · ${scheme.seed_category || "-"}`),
+          row(t("sector"), `${label("sector", scheme.sector)} · ${scheme.seed_category || "-"}`),
           row(t("department"), label("department", scheme.lead_department)),
           row(t("routed_to"), scheme.routes.map((code) => label("department", code)).join(t("list_separator"))),
           row(t("main_collector"), el("span", { class: "mono" }, scheme.main_collector)),
@@ -641,7 +709,7 @@
           el("thead", {}, el("tr", {}, [t("entity_type"), t("entity"), t("source"), t("reason"),
             t("added_by"), t("added_at"), t("lead")].map((n) => el("th", {}, n)))),
           el("tbody", {}, data.entries.map((entry) => el("tr", {},
-            el("td", {}, entry.entity_type),
+            el("td", {}, label("entity_type", entry.entity_type)),
             el("td", { class: "mono" }, entry.entity_id),
             el("td", {}, label("source", entry.source)),
             el("td", { class: "note" }, entry.reason),
@@ -666,7 +734,7 @@
         row(t("reports_accepted"), number(data.reports_accepted)),
         row(t("reports_rejected"), number(data.reports_rejected) +
           (Object.keys(data.rejected_by_reason).length
-            ? " (" + Object.entries(data.rejected_by_reason).map(([r, n]) => `${r} ${number(n)}`).join(", ") + ")"
+            ? " (" + Object.entries(data.rejected_by_reason).map(([r, n]) => `${label("reject_reason", r)} ${number(n)}`).join(t("list_separator")) + ")"
             : "")),
         row(t("reports_duplicate"), number(data.reports_duplicate)),
         row(t("consumer_lag"), number(data.consumer_lag)),
@@ -698,60 +766,65 @@
     return { name: "list" };
   }
 
+  // Each refresh has a number; an answer is drawn only if no later refresh was started
+  // meanwhile, so a slow poll's older answer never overwrites a newer one (the state just
+  // saved, say).
   let busy = false;
+  let generation = 0;
   async function refresh(force) {
     if (busy && !force) return;
     busy = true;
+    const mine = ++generation;
     const current = view;
+    const latest = () => view === current && mine === generation;
+    const shown = (data, draw) => {
+      current.token = data.token;
+      draw(data);
+      main().dataset.token = data.token || ""; // which state of the book the view shows
+    };
     try {
       if (current.name === "list") {
         const data = await api(leadsPath(force ? null : current.token));
-        if (view !== current || !data.changed) return;
-        current.token = data.token;
-        drawList(data);
+        if (!latest() || !data.changed) return;
+        shown(data, drawList);
       } else if (current.name === "lead") {
-        // A form being filled in is not redrawn under the analyst's hands.
-        const form = document.getElementById("status-form");
-        const editing = form !== null && (form.contains(document.activeElement) ||
-          form.elements.status.value !== "" || form.elements.note.value !== "" ||
-          form.elements.list_account.checked);
         const data = await api("/console/api/leads/" + encodeURIComponent(current.id));
-        if (view !== current || (!force && (data.token === current.token || editing))) return;
-        current.token = data.token;
-        drawLead(data);
+        if (!latest() || (!force && data.token === current.token)) return;
+        shown(data, drawLead);
       } else if (current.name === "schemes") {
         const data = await api("/console/api/schemes" + (force || !current.token ? "" : "?since=" + encodeURIComponent(current.token)));
-        if (view !== current || !data.changed) return;
-        current.token = data.token;
-        drawSchemes(data);
+        if (!latest() || !data.changed) return;
+        shown(data, drawSchemes);
       } else if (current.name === "scheme") {
         const data = await api("/console/api/schemes/" + encodeURIComponent(current.id));
-        if (view !== current || (!force && data.token === current.token)) return;
-        current.token = data.token;
-        drawScheme(data, data.token);
+        if (!latest() || (!force && data.token === current.token)) return;
+        shown(data, (d) => drawScheme(d, d.token));
       } else if (current.name === "watchlist") {
         const data = await api("/console/api/watchlist");
-        if (view !== current || (!force && data.token === current.token)) return;
-        current.token = data.token;
-        drawWatchlist(data);
+        if (!latest() || (!force && data.token === current.token)) return;
+        shown(data, drawWatchlist);
       } else {
         const data = await api("/console/api/health");
-        if (view !== current) return;
+        if (!latest()) return;
         drawHealth(data);
       }
     } catch (error) {
-      if (view !== current) return;
+      if (!latest()) return;
       if (error.status === 404 && current.name === "scheme") {
         main().replaceChildren(el("p", { class: "empty", id: "not-found" }, t("scheme_not_found")),
           el("p", {}, el("a", { href: "#/schemes" }, t("back_schemes"))));
       } else if (error.status === 404) {
         main().replaceChildren(el("p", { class: "empty", id: "not-found" }, t("not_found")),
           el("p", {}, el("a", { href: "#/" }, t("back"))));
+      } else if (!force && current.token !== null) {
+        // A poll that failed (the worker restarting, a network hiccup): the view stays as
+        // drawn, with whatever the user is doing in it; the next poll tries again.
+        console.warn("console refresh failed:", error.message);
       } else {
         main().replaceChildren(el("p", { class: "message error" }, t("error") + error.message));
       }
     } finally {
-      busy = false;
+      if (mine === generation) busy = false;
     }
   }
 
@@ -768,6 +841,7 @@
     document.getElementById("lang-switch").addEventListener("click", () => {
       lang = lang === "zh" ? "en" : "zh";
       saveLang();
+      main().replaceChildren(); // everything is drawn again in the other language
       open();
     });
     document.getElementById("sign-out").addEventListener("click", async () => {

@@ -437,7 +437,8 @@ def test_a_lead_page_names_its_scheme_or_only_who_leads_it(book: LeadBook) -> No
 def test_a_linked_leads_trail_names_its_sources_and_the_way_the_money_went(
     book: LeadBook,
 ) -> None:
-    linked_lead = book.leads["Ld83592b1cd4dad41"]  # the science scheme's controlling account
+    linked_lead = book.lead("Ld83592b1cd4dad41")  # the science scheme's controlling account
+    assert linked_lead is not None
     trail = lead_trail(book, frozenset({"kjj"}), linked_lead)
     by_source = {link["source_lead_id"]: link for link in trail}
     assert set(by_source) == {"Lb854bd25508635b7", "L92cd560f6cbe5391"}
@@ -445,7 +446,8 @@ def test_a_linked_leads_trail_names_its_sources_and_the_way_the_money_went(
     assert by_source["L92cd560f6cbe5391"]["source_visible"] is False  # 住建局's lead
     first = by_source["Lb854bd25508635b7"]
     assert first["direction"] == "downstream"
-    assert first["path"] == [first["source_account"], linked_lead["account_id"]]
+    assert first["path"] == [first["source_account"], linked_lead.account_id]
     assert first["amount_yuan"] == 20_520_000 and first["transfers"] == 15
-    scored = book.leads["Lb854bd25508635b7"]
+    scored = book.lead("Lb854bd25508635b7")
+    assert scored is not None
     assert lead_trail(book, frozenset({"kjj"}), scored) == []
