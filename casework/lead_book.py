@@ -256,10 +256,10 @@ def build_book(
     book = LeadBook()
     for value in leads:
         book.apply_lead(value)
-    for value in statuses:
-        if value is not None:
-            book.apply_status(value)
-    for value in watchlist:
-        if value is not None:
-            book.apply_watchlist(value)
+    for status in statuses:
+        if status is not None:
+            book.apply_status(status)
+    for entry in watchlist:
+        if entry is not None:
+            book.apply_watchlist(entry)
     return book

@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+import numpy as np
+
 from models.feature_names import FEATURE_NAMES
 from schemas.lead import Reason
 
@@ -201,7 +203,7 @@ def _candidate(
 
 
 def explain(
-    features: Sequence[float],
+    features: Sequence[float] | np.ndarray,
     feature_quantiles: Mapping[str, Mapping[str, float]],
     max_reasons: int,
 ) -> tuple[Reason, ...]:
