@@ -46,6 +46,16 @@ def _lang(hidden: bool = False) -> Decorator:
     )
 
 
+def _topic_department() -> Decorator:
+    """``show``'s --department: only which department's topic is read, not a filter."""
+    return click.option(
+        "--department",
+        type=click.Choice([d.code for d in DEPARTMENTS]),
+        default=None,
+        help="With --department-topic: the department whose topic is read.",
+    )
+
+
 def _reading(hidden: bool = False) -> Decorator:
     """Where the leads are read from: the leads topic, or a department's own."""
     return _apply(
@@ -323,12 +333,7 @@ def leads_follow(**options: Any) -> None:
 @leads.command("show")
 @click.argument("lead_id")
 @_lang()
-@click.option(
-    "--department",
-    type=click.Choice([d.code for d in DEPARTMENTS]),
-    default=None,
-    help="With --department-topic: the department whose topic is read.",
-)
+@_topic_department()
 @_reading()
 @_status_change()
 def leads_show(lead_id: str, **options: Any) -> None:
@@ -391,12 +396,7 @@ def schemes_list(**options: Any) -> None:
 @schemes.command("show")
 @click.argument("scheme_id")
 @_lang()
-@click.option(
-    "--department",
-    type=click.Choice([d.code for d in DEPARTMENTS]),
-    default=None,
-    help="With --department-topic: the department whose topic is read.",
-)
+@_topic_department()
 @_reading()
 def schemes_show(scheme_id: str, **options: Any) -> None:
     """One scheme in full: its members, a picture of the money flow, and the flows."""
