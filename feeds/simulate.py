@@ -69,6 +69,9 @@ class SimulationConfig:
     # Schemes in disguise (quiet memos, odd amounts, split deposits, salespeople's accounts,
     # slow recruitment), after the plain ones; the first is the e-commerce rebate scheme.
     camouflaged_schemes: int = 0
+    # Seed of the day-by-day activity (default: seed). Another value gives the same accounts
+    # other days: a scheme-free history of the same city for training.
+    activity_seed: int | None = None
     # True: every movement is reported (TX, or LTR/STR where they apply);
     # False: only LTR and STR reports, like a bank filing only what the rules require.
     report_all_activity: bool = True
@@ -104,6 +107,15 @@ class Simulation:
             config.individuals,
             config.businesses,
         )
+        # Look-alikes and camouflaged schemes draw from their own seeds, so a config without
+        # them gives exactly the reports it gave before they existed; the look-alikes open
+        # before any scheme, so a seed's accounts are the same whatever its schemes.
+        add_lookalikes(
+            random.Random(f"{config.seed}/lookalikes"),
+            self.factory,
+            self.population,
+            config.lookalikes,
+        )
         order = typology_order(random.Random(f"{config.seed}/typologies"))
         self.schemes: list[SchemePlan] = [
             plan_scheme(
@@ -117,14 +129,6 @@ class Simulation:
             )
             for k in range(config.schemes)
         ]
-        # Look-alikes and camouflaged schemes draw from their own seeds, so a config without
-        # them gives exactly the reports it gave before they existed.
-        add_lookalikes(
-            random.Random(f"{config.seed}/lookalikes"),
-            self.factory,
-            self.population,
-            config.lookalikes,
-        )
         quiet = camouflaged_order(random.Random(f"{config.seed}/camouflaged-typologies"))
         for j in range(config.camouflaged_schemes):
             k = config.schemes + j
@@ -144,10 +148,13 @@ class Simulation:
     def transfers(self, day: int) -> list[Transfer]:
         """All transfers of day `day` (0-based), sorted by time, ties in generation order."""
         day_start = self.start + timedelta(days=day)
-        rng = random.Random(f"{self.config.seed}/day/{day}")
+        activity = (
+            self.config.seed if self.config.activity_seed is None else self.config.activity_seed
+        )
+        rng = random.Random(f"{activity}/day/{day}")
         transfers = normal_day(rng, self.population, day_start)
         if self.population.lookalikes:
-            lookalike_rng = random.Random(f"{self.config.seed}/day/{day}/lookalikes")
+            lookalike_rng = random.Random(f"{activity}/day/{day}/lookalikes")
             for lookalike in self.population.lookalikes:
                 lookalike_day(lookalike_rng, lookalike, day_start, transfers)
         for plan in self.schemes:
