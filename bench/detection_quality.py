@@ -291,21 +291,27 @@ def configs(args: argparse.Namespace, seed: int) -> tuple[SimulationConfig, Simu
 def run_seed(args: argparse.Namespace, seed: int, work: Path) -> tuple[Figures, Figures, str]:
     history_cfg, period_cfg = configs(args, seed)
     history, period = work / f"history-{seed}.jsonl", work / f"period-{seed}.jsonl"
+    model_dir = work / f"model-{seed}"
     started = time.perf_counter()
-    history_n = write_jsonl(Simulation(history_cfg).reports(), history)
     sim = Simulation(period_cfg)
-    period_n = write_jsonl(sim.reports(), period)
     truth = sim.truth()
+    reuse = args.reuse and history.exists() and period.exists() and model_dir.exists()
+    if reuse:  # the same seed's files from an earlier run: only the detection is run again
+        history_n = sum(1 for _ in history.open("rb"))
+        period_n = sum(1 for _ in period.open("rb"))
+    else:
+        history_n = write_jsonl(Simulation(history_cfg).reports(), history)
+        period_n = write_jsonl(sim.reports(), period)
     simulated = time.perf_counter() - started
 
     started = time.perf_counter()
-    model = train(
-        training_set(file_messages(history), LATENESS_MS),
-        TrainingConfig(expected_alert_rate=args.alert_rate),
-        version=f"quality-{seed}",
-    )
-    model_dir = work / f"model-{seed}"
-    model.save(model_dir)
+    if not reuse:
+        model = train(
+            training_set(file_messages(history), LATENESS_MS),
+            TrainingConfig(expected_alert_rate=args.alert_rate),
+            version=f"quality-{seed}",
+        )
+        model.save(model_dir)
     leads_file, scores_file = work / f"leads-{seed}.jsonl", work / f"scores-{seed}.jsonl"
     run_backtest(period, model_dir, leads_file, scores_file, LATENESS_MS)
     with leads_file.open("rb") as lines:
@@ -426,6 +432,12 @@ def main() -> None:
     parser.add_argument("--camouflaged", type=int, default=4, help="Camouflaged schemes.")
     parser.add_argument("--alert-rate", type=float, default=TrainingConfig.expected_alert_rate)
     parser.add_argument("--workdir", type=Path, default=None, help="Keep the files here.")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="Reuse the workdir's simulated files and models (same seeds and sizes): "
+        "only backtest and measure again, e.g. after a change to detection.",
+    )
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as tmp:

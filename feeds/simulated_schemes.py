@@ -561,8 +561,10 @@ def _fund_payouts(rng: random.Random, plan: SchemePlan, day: int, day_start: dat
 
 def _forward(rng: random.Random, plan: SchemePlan, day: int, day_start: datetime, held: int) -> int:
     """Move the pool on: mostly to the out-of-prefecture sink, some drawn in cash."""
-    controller = rng.choice(plan.controllers)
     total = int(held * 0.85) // 1_000_000 * 1_000_000
+    if total <= 0:  # a small pool (a quiet scheme's) waits for the next forward
+        return 0
+    controller = rng.choice(plan.controllers)
     when = moment(rng, day_start, HOURS_SCHEME)
     cash = 0
     if rng.random() < 0.3 and total > 10_000_000:

@@ -9,6 +9,7 @@ import numpy as np
 from models.feature_names import FEATURE_NAMES
 from models.forest import ForestModel
 from models.leads import ModelView
+from models.structure import adjust
 
 
 def model_input(features: np.ndarray) -> np.ndarray:
@@ -42,5 +43,6 @@ class ActiveModel:
         )
 
     def score(self, features: np.ndarray) -> np.ndarray:
-        """Anomaly scores (higher is more anomalous) of a batch of feature rows."""
-        return self.forest.anomaly_scores(model_input(features))
+        """Lead scores of a batch of feature rows: the forest's anomaly score (higher is more
+        anomalous), raised for a scheme's structure and lowered without it (models.structure)."""
+        return adjust(self.forest.anomaly_scores(model_input(features)), features)
