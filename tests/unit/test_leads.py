@@ -435,6 +435,7 @@ def test_lead_reasons_say_which_scheme_structure_raised_it() -> None:
         distinct_individual_payers_7d=300,
         same_day_outflow_share_30d=0.8,
         repeat_payout_share_30d=0.45,
+        outflow_count_30d=300,
     )
     _, lead = observe(None, snap(T0, features=features), HIGH, MODEL, POLICY, EMITTED)
     assert lead is not None
