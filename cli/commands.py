@@ -214,6 +214,20 @@ def _progress_lines(f: BinaryIO, bar: tqdm) -> Iterator[bytes]:
         help="Illegal-fundraising schemes, typologies in turn.",
     ),
     option(
+        "--lookalikes",
+        type=int,
+        default=0,
+        show_default=True,
+        help="Legitimate businesses that resemble fundraising (schools, developers, ...).",
+    ),
+    option(
+        "--camouflaged-schemes",
+        type=int,
+        default=0,
+        show_default=True,
+        help="Schemes in disguise, after the plain ones (the first: e-commerce rebates).",
+    ),
+    option(
         "--only-ltr-str",
         is_flag=True,
         help="Banks file only large-value and suspicious reports, not every movement.",
@@ -237,6 +251,8 @@ async def simulate(
     individuals: int,
     businesses: int,
     schemes: int,
+    lookalikes: int,
+    camouflaged_schemes: int,
     only_ltr_str: bool,
     rate: float,
     limit: int,
@@ -249,6 +265,8 @@ async def simulate(
         individuals=individuals,
         businesses=businesses,
         schemes=schemes,
+        lookalikes=lookalikes,
+        camouflaged_schemes=camouflaged_schemes,
         report_all_activity=not only_ltr_str,
     )
     simulation = Simulation(config)

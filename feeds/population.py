@@ -6,6 +6,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from feeds.lookalikes import Lookalike, build_lookalikes
 from feeds.model import (
     Account,
     company_name,
@@ -67,6 +68,15 @@ EMPLOYER_SECTORS = frozenset(
     }
 )
 FEE_COLLECTOR_SECTORS = {"private_school": "school", "elderly_care": "elderly_fee"}
+# The ordinary businesses that resemble collectors, by the look-alike kind they count as.
+ORDINARY_LOOKALIKE_KIND = {
+    "retail": "merchant",
+    "catering": "merchant",
+    "private_school": "private_school",
+    "elderly_care": "care_home",
+    "private_hospital": "hospital",
+    "farmer_cooperative": "agri_purchaser",
+}
 # Government and pension payers bank outside the simulation; only the credit is reported.
 EXTERNAL_PAYROLL: tuple[Account, ...] = tuple(
     Account(f"EXT-PAYROLL-{i}", "corporate", "", name, "530502", "PSBC")
@@ -140,18 +150,24 @@ class Population:
     platforms: list[Account]  # payment platforms for online spending
     treasury: Account
     by_sector: dict[str, list[Account]] = field(default_factory=dict)
+    lookalikes: list[Lookalike] = field(default_factory=list)  # feeds.lookalikes
 
     def lookalike_ids(self) -> list[str]:
         """Legitimate accounts that look like collectors: merchants, fee collectors, payroll."""
-        ids = [
-            b.account.account_id
-            for b in self.businesses
-            if b.sector in MERCHANT_SECTORS
-            or b.sector in FEE_COLLECTOR_SECTORS
-            or b.sector in ("private_hospital", "farmer_cooperative")
-            or b.employees >= 20
-        ]
-        return sorted(ids)
+        return sorted(self.lookalike_kinds())
+
+    def lookalike_kinds(self) -> dict[str, str]:
+        """account_id -> kind of look-alike (feeds.lookalikes.KINDS names), for the truth."""
+        kinds: dict[str, str] = {}
+        for b in self.businesses:
+            kind = ORDINARY_LOOKALIKE_KIND.get(b.sector)
+            if kind is None and b.employees >= 20:
+                kind = "payroll"
+            if kind is not None:
+                kinds[b.account.account_id] = kind
+        for lk in self.lookalikes:
+            kinds[lk.account.account_id] = lk.kind
+        return dict(sorted(kinds.items()))
 
 
 class AccountFactory:
@@ -227,6 +243,20 @@ def build_population(
     for person in population.persons:
         _link_person(rng, person, population, employers)
     return population
+
+
+def add_lookalikes(
+    rng: random.Random, factory: AccountFactory, population: Population, count: int
+) -> None:
+    """Open ``count`` look-alike businesses (feeds.lookalikes) at the simulated banks."""
+
+    def open_account(account_type: str, name: str, industry: str) -> Account:
+        return factory.open(rng, account_type, name, pick_region(rng, 0.92, 0.06), industry)
+
+    persons = [p.account for p in population.persons]
+    population.lookalikes = build_lookalikes(
+        rng, open_account, persons, population.companies, count
+    )
 
 
 def _open_person(rng: random.Random, factory: AccountFactory) -> Account:

@@ -33,6 +33,7 @@ from typing import Any
 import orjson
 
 from feeds.activity import normal_day
+from feeds.lookalikes import lookalike_day
 from feeds.model import (
     CASH_ACCOUNT,
     CASH_CHANNELS,
@@ -44,8 +45,8 @@ from feeds.model import (
     Account,
     Transfer,
 )
-from feeds.population import MIN_BUSINESSES, AccountFactory, build_population
-from feeds.simulated_schemes import SchemePlan, plan_scheme, typology_order
+from feeds.population import MIN_BUSINESSES, AccountFactory, add_lookalikes, build_population
+from feeds.simulated_schemes import SchemePlan, camouflaged_order, plan_scheme, typology_order
 
 SCHEMA_VERSION = 1
 # BSCB: a local commercial bank; ICBC-BS, ABC-BS: the Baoshan branches of ICBC and ABC;
@@ -62,6 +63,15 @@ class SimulationConfig:
     businesses: int = 200
     schemes: int = 4  # typologies assigned from a seeded order, round-robin
     banks: tuple[str, ...] = DEFAULT_BANKS
+    # Legitimate businesses that resemble fundraising (feeds.lookalikes), beyond the ordinary
+    # businesses; a real city has thousands per 5,000 accounts.
+    lookalikes: int = 0
+    # Schemes in disguise (quiet memos, odd amounts, split deposits, salespeople's accounts,
+    # slow recruitment), after the plain ones; the first is the e-commerce rebate scheme.
+    camouflaged_schemes: int = 0
+    # Seed of the day-by-day activity (default: seed). Another value gives the same accounts
+    # other days: a scheme-free history of the same city for training.
+    activity_seed: int | None = None
     # True: every movement is reported (TX, or LTR/STR where they apply);
     # False: only LTR and STR reports, like a bank filing only what the rules require.
     report_all_activity: bool = True
@@ -71,6 +81,8 @@ class SimulationConfig:
             raise ValueError("start must carry a time zone")
         if self.days < 1 or self.individuals < 3 or self.businesses < MIN_BUSINESSES:
             raise ValueError(f"need days >= 1, individuals >= 3, businesses >= {MIN_BUSINESSES}")
+        if self.lookalikes < 0 or self.camouflaged_schemes < 0:
+            raise ValueError("lookalikes and camouflaged_schemes must be >= 0")
         if self.schemes < 0 or not self.banks or len(set(self.banks)) != len(self.banks):
             raise ValueError("schemes must be >= 0 and banks distinct and non-empty")
 
@@ -95,6 +107,15 @@ class Simulation:
             config.individuals,
             config.businesses,
         )
+        # Look-alikes and camouflaged schemes draw from their own seeds, so a config without
+        # them gives exactly the reports it gave before they existed; the look-alikes open
+        # before any scheme, so a seed's accounts are the same whatever its schemes.
+        add_lookalikes(
+            random.Random(f"{config.seed}/lookalikes"),
+            self.factory,
+            self.population,
+            config.lookalikes,
+        )
         order = typology_order(random.Random(f"{config.seed}/typologies"))
         self.schemes: list[SchemePlan] = [
             plan_scheme(
@@ -108,12 +129,34 @@ class Simulation:
             )
             for k in range(config.schemes)
         ]
+        quiet = camouflaged_order(random.Random(f"{config.seed}/camouflaged-typologies"))
+        for j in range(config.camouflaged_schemes):
+            k = config.schemes + j
+            self.schemes.append(
+                plan_scheme(
+                    random.Random(f"{config.seed}/scheme/{k}"),
+                    k,
+                    quiet[j % len(quiet)],
+                    self.factory,
+                    self.population,
+                    self.start,
+                    config.days,
+                    camouflaged=True,
+                )
+            )
 
     def transfers(self, day: int) -> list[Transfer]:
         """All transfers of day `day` (0-based), sorted by time, ties in generation order."""
         day_start = self.start + timedelta(days=day)
-        rng = random.Random(f"{self.config.seed}/day/{day}")
+        activity = (
+            self.config.seed if self.config.activity_seed is None else self.config.activity_seed
+        )
+        rng = random.Random(f"{activity}/day/{day}")
         transfers = normal_day(rng, self.population, day_start)
+        if self.population.lookalikes:
+            lookalike_rng = random.Random(f"{activity}/day/{day}/lookalikes")
+            for lookalike in self.population.lookalikes:
+                lookalike_day(lookalike_rng, lookalike, day_start, transfers)
         for plan in self.schemes:
             transfers.extend(plan.transfers_by_day.get(day, []))
         transfers.sort(key=lambda t: t.time)
@@ -140,17 +183,21 @@ class Simulation:
             "config": self.config.as_dict(),
             "schemes": [plan.truth(banks) for plan in self.schemes],
             "legit_lookalikes": self.population.lookalike_ids(),
+            "lookalike_kinds": self.population.lookalike_kinds(),
             "accounts": self._account_counts(),
         }
 
     def _account_counts(self) -> dict[str, Any]:
         own: list[Account] = [p.account for p in self.population.persons]
         own += [b.account for b in self.population.businesses]
+        own += [lk.account for lk in self.population.lookalikes]
         scheme_accounts = [a for plan in self.schemes for a in plan.own_accounts()]
-        by_bank = Counter(a.bank_id for a in own + scheme_accounts)
+        unique = {a.account_id: a for a in own + scheme_accounts}  # salespeople are in both
+        by_bank = Counter(a.bank_id for a in unique.values())
         return {
             "individuals": len(self.population.persons),
             "businesses": len(self.population.businesses),
+            "lookalikes": len(self.population.lookalikes),
             "scheme_accounts": len(scheme_accounts),
             "external_participants": sum(
                 len(p.participants) - p.local_participants for p in self.schemes

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from feeds.model import (
     BAOSHAN_COUNTIES,
     BAOSHAN_WEIGHTS,
+    HOURS_PERSONAL,
     HOURS_SCHEME,
     OTHER_PROVINCES,
     Account,
@@ -143,6 +144,26 @@ TYPOLOGIES: dict[str, Typology] = {
         ),
     )
 }
+# The e-commerce rebate scheme (返利): many small "purchases" from each participant, rebates paid
+# back within days. It only ever runs camouflaged (quiet memos, odd amounts, slow recruitment).
+REBATE = Typology(
+    "ecommerce",
+    "(四)",
+    ("货款", "订单支付", "商品款", ""),
+    ("佣金", "推广费", "退款", ""),
+    (100, 200, 300, 500, 800, 1_000, 2_000, 3_000),
+    3,
+    0.25,
+    "national",
+    0.0,
+)
+REBATE_TYPOLOGY = "ecommerce_rebate"
+# Camouflaged schemes: memos with no fundraising words, amounts that are not round, deposits
+# split below the cash large-value line, collection through salespeople's own accounts.
+QUIET_INFLOW_MEMOS = ("转账", "", "货款", "往来款", "还款", "代付")
+QUIET_PAYOUT_MEMOS = ("", "转账", "报销", "货款", "往来款")
+SPLIT_BELOW_FEN = 5_000_000  # the cash large-value line: 50,000 yuan
+CAMOUFLAGE_STR_FACTOR = 0.3  # banks notice quiet schemes less often
 # reach -> (share of participants drawn from the simulated population, baoshan, other Yunnan)
 REACH: dict[str, tuple[float, float, float]] = {
     "local": (0.75, 0.9, 0.1),
@@ -164,6 +185,8 @@ class SchemePlan:
     participants: list[Account]
     local_participants: int
     transfers_by_day: dict[int, list[Transfer]] = field(default_factory=dict)
+    camouflaged: bool = False
+    typology_name: str = ""  # the truth's typology (REBATE_TYPOLOGY for the rebate scheme)
 
     def add(self, day: int, transfer: Transfer) -> None:
         transfer.scheme_id = self.scheme_id
@@ -189,7 +212,8 @@ class SchemePlan:
         own = self.own_accounts()
         return {
             "scheme_id": self.scheme_id,
-            "typology": self.typology.sector,
+            "typology": self.typology_name or self.typology.sector,
+            "camouflaged": self.camouflaged,
             "seed_category": self.typology.seed_category,
             "reach": self.typology.reach,
             "start_day": self.start_day,
@@ -220,6 +244,11 @@ def typology_order(rng: random.Random) -> list[str]:
     return order
 
 
+def camouflaged_order(rng: random.Random) -> list[str]:
+    """Typologies of the camouflaged schemes: the rebate scheme first, then the others."""
+    return [REBATE_TYPOLOGY, *typology_order(rng)]
+
+
 def plan_scheme(
     rng: random.Random,
     index: int,
@@ -228,26 +257,54 @@ def plan_scheme(
     population: Population,
     start: datetime,
     days: int,
+    camouflaged: bool = False,
 ) -> SchemePlan:
-    typology = TYPOLOGIES[sector]
-    # Even-numbered schemes run from the start; the others begin mid-period.
-    start_day = 0 if index % 2 == 0 or days < 3 else rng.randint(days // 5, days // 2)
+    typology = REBATE if sector == REBATE_TYPOLOGY else TYPOLOGIES[sector]
+    # Even-numbered schemes run from the start; the others begin mid-period. A camouflaged
+    # scheme starts in the first fifth and recruits slowly over the whole run.
+    if camouflaged:
+        start_day = rng.randint(0, max(0, days // 5))
+    else:
+        start_day = 0 if index % 2 == 0 or days < 3 else rng.randint(days // 5, days // 2)
     home = rng.choices(BAOSHAN_COUNTIES, BAOSHAN_WEIGHTS)[0]
+    if camouflaged:
+        collectors = _salespeople(rng, typology, factory, population, home)
+    else:
+        collectors = _open_collectors(rng, typology, factory, home)
     plan = SchemePlan(
         scheme_id=f"S{index + 1:02d}",
         typology=typology,
         start_day=start_day,
-        collectors=_open_collectors(rng, typology, factory, home),
-        controllers=_open_controllers(rng, factory, home),
+        collectors=collectors,
+        controllers=_open_controllers(rng, factory, home, camouflaged, typology),
         payout_account=_open_payout(rng, factory, home),
         sink=_sink(rng),
         participants=[],
         local_participants=0,
+        camouflaged=camouflaged,
+        typology_name=sector,
     )
     _recruit(rng, plan, population)
     deposits = _plan_deposits(rng, plan, start, days)
     _plan_sweeps(rng, plan, deposits, start, days)
     return plan
+
+
+def _salespeople(
+    rng: random.Random,
+    typology: Typology,
+    factory: AccountFactory,
+    population: Population,
+    home: str,
+) -> list[Account]:
+    """Collectors of a camouflaged scheme: salespeople's own long-standing personal accounts
+    (people of the population), or for the rebate scheme a web shop's account."""
+    if typology is REBATE:
+        name = company_name(rng, "ecommerce")
+        shop = factory.open(rng, "corporate", name, home, "ecommerce")
+        return [shop]
+    n = min(rng.randint(3, 6), max(1, len(population.persons) // 20))
+    return [p.account for p in rng.sample(population.persons, n)]
 
 
 def _open_collectors(
@@ -265,8 +322,18 @@ def _open_collectors(
     return collectors
 
 
-def _open_controllers(rng: random.Random, factory: AccountFactory, home: str) -> list[Account]:
+def _open_controllers(
+    rng: random.Random,
+    factory: AccountFactory,
+    home: str,
+    camouflaged: bool = False,
+    typology: Typology | None = None,
+) -> list[Account]:
     regions = (home, home, "530102")  # the boss banks at home or in Kunming
+    if camouflaged and typology is not None and typology is not REBATE:
+        # Salespeople pass the money to the company's own account, in its trade's sector.
+        name = company_name(rng, typology.sector)
+        return [factory.open(rng, "corporate", name, home, rng.choice(COVER_SECTORS))]
     return [
         factory.open(rng, "individual", person_name(rng), rng.choice(regions))
         for _ in range(rng.randint(1, 2))
@@ -295,10 +362,13 @@ def _sink(rng: random.Random) -> Account:
 
 
 def _recruit(rng: random.Random, plan: SchemePlan, population: Population) -> None:
-    total = rng.randint(100, 1500)
+    total = rng.randint(60, 300) if plan.camouflaged else rng.randint(100, 1500)
     local_share, baoshan, yunnan = REACH[plan.typology.reach]
     local = min(int(total * local_share), len(population.persons) // 3)
     chosen = rng.sample(population.persons, local)
+    if plan.camouflaged:  # a salesperson does not pay into their own account
+        chosen = [p for p in chosen if p.account not in plan.collectors]
+        local = len(chosen)
     plan.participants = [p.account for p in chosen] + [
         external_individual(rng, baoshan, yunnan) for _ in range(total - local)
     ]
@@ -318,26 +388,53 @@ def _plan_deposits(
     weights = [1.0 / (i + 1) for i in range(len(amounts))]
     span = days - plan.start_day
     payout_hour = rng.randint(9, 20)
+    # Plain schemes recruit faster towards the end; camouflaged ones at an even, slow pace.
+    spread = 1.0 if plan.camouflaged else 0.6
+    rebate = plan.typology is REBATE
     for participant in plan.participants:
         collector = rng.choice(plan.collectors)
-        first = plan.start_day + min(span - 1, int(span * rng.random() ** 0.6))
+        first = plan.start_day + min(span - 1, int(span * rng.random() ** spread))
         days_paid = [first]
-        if rng.random() < SECOND_DEPOSIT_SHARE:
+        if rebate:  # a rebate participant keeps "buying", every few days
+            for _ in range(rng.randint(2, 12)):
+                days_paid.append(min(days - 1, days_paid[-1] + rng.randint(1, 6)))
+        elif rng.random() < SECOND_DEPOSIT_SHARE:
             days_paid.append(rng.randint(first, days - 1))
+        own: list[tuple[int, Transfer]] = []
         for day in days_paid:
             fen = rng.choices(amounts, weights)[0] * 100
-            t = _deposit(rng, plan, participant, collector, fen, _day_start(start, day))
-            deposits.append((day, t))
-            plan.add(day, t)
+            for piece_day, piece in _pieces(rng, plan, fen, day, days):
+                t = _deposit(rng, plan, participant, collector, piece, _day_start(start, piece_day))
+                own.append((piece_day, t))
+                plan.add(piece_day, t)
+        deposits.extend(own)
         _plan_payouts(
             rng,
             plan,
             participant,
             collector,
-            deposits[-len(days_paid) :],
+            own,
             (start, days, payout_hour),
         )
     return deposits
+
+
+def _pieces(
+    rng: random.Random, plan: SchemePlan, fen: int, day: int, days: int
+) -> list[tuple[int, int]]:
+    """(day, fen) of the transfers one deposit is paid in: itself for a plain scheme; for a
+    camouflaged one an amount that is not round, split below the large-value line over the
+    day and the next ones."""
+    if not plan.camouflaged:
+        return [(day, fen)]
+    fen = int(fen * rng.uniform(0.9, 1.1)) // 100 * 100 + rng.randrange(1, 100) * 100
+    pieces = []
+    while fen >= SPLIT_BELOW_FEN:
+        piece = rng.randrange(2_000_000, SPLIT_BELOW_FEN - 100_000) // 100 * 100 + 100
+        pieces.append(piece)
+        fen -= piece
+    pieces.append(fen)
+    return [(min(days - 1, day + k // 2), piece) for k, piece in enumerate(pieces)]
 
 
 def _deposit(
@@ -348,21 +445,24 @@ def _deposit(
     fen: int,
     day_start: datetime,
 ) -> Transfer:
-    memo_pool = (
-        plan.typology.inflow_memos
-        if rng.random() < FUNDRAISING_MEMO_SHARE
-        else pools()["innocuous_memos"]
-    )
+    if plan.camouflaged:
+        memo_pool: tuple[str, ...] | list[str] = (
+            plan.typology.inflow_memos if plan.typology is REBATE else QUIET_INFLOW_MEMOS
+        )
+    elif rng.random() < FUNDRAISING_MEMO_SHARE:
+        memo_pool = plan.typology.inflow_memos
+    else:
+        memo_pool = pools()["innocuous_memos"]
     channel = "transfer" if rng.random() < 0.8 else "online"
     t = Transfer(
-        moment(rng, day_start, HOURS_SCHEME),
+        moment(rng, day_start, HOURS_PERSONAL if plan.camouflaged else HOURS_SCHEME),
         participant,
         collector,
         fen,
         channel,
         rng.choice(memo_pool),
     )
-    t.str_payee = _indicators(rng, "deposit")
+    t.str_payee = _indicators(rng, "deposit", plan.camouflaged)
     return t
 
 
@@ -382,10 +482,16 @@ def _plan_payouts(
     for day in range(first + cycle, days, cycle):
         principal = sum(t.amount_fen for d, t in own_deposits if d < day)
         fen = max(100, round(principal * plan.typology.monthly_rate * cycle / 30 / 100) * 100)
+        if plan.camouflaged:
+            fen += rng.randrange(1, 100) * 100  # not a round sum
+            memo = rng.choice(
+                plan.typology.payout_memos if plan.typology is REBATE else QUIET_PAYOUT_MEMOS
+            )
+        else:
+            memo = rng.choice(plan.typology.payout_memos) if rng.random() < 0.85 else ""
         when = _day_start(start, day) + timedelta(hours=payout_hour, seconds=rng.randrange(5400))
-        memo = rng.choice(plan.typology.payout_memos) if rng.random() < 0.85 else ""
         t = Transfer(when, payer, participant, fen, "transfer", memo)
-        t.str_payer = _indicators(rng, "payout")
+        t.str_payer = _indicators(rng, "payout", plan.camouflaged)
         plan.add(day, t)
 
 
@@ -416,6 +522,8 @@ def _sweep(
 ) -> int:
     total = sum(t.amount_fen for t in takings)
     fen = int(total * share) // 100_000 * 100_000  # whole thousands of yuan
+    if plan.camouflaged:
+        fen = int(total * share) // 100 * 100  # to the yuan, "for goods"
     if fen <= 0:
         return 0
     last = max(t.time for t in takings)
@@ -426,10 +534,10 @@ def _sweep(
         rng.choice(plan.controllers),
         fen,
         "transfer",
-        rng.choice(("往来款", "转账", "", "借款")),
+        rng.choice(("货款", "转账", "") if plan.camouflaged else ("往来款", "转账", "", "借款")),
     )
-    t.str_payer = _indicators(rng, "sweep")
-    t.str_payee = _indicators(rng, "sweep")
+    t.str_payer = _indicators(rng, "sweep", plan.camouflaged)
+    t.str_payee = _indicators(rng, "sweep", plan.camouflaged)
     plan.add(day, t)
     return fen
 
@@ -446,28 +554,30 @@ def _fund_payouts(rng: random.Random, plan: SchemePlan, day: int, day_start: dat
     earliest = min(t.time for t in plan.transfers_by_day[day] if t.payer is plan.payout_account)
     when = max(day_start, earliest - timedelta(minutes=rng.randint(20, 90)))
     t = Transfer(when, plan.controllers[0], plan.payout_account, fen, "transfer", "")
-    t.str_payer = _indicators(rng, "funding")
+    t.str_payer = _indicators(rng, "funding", plan.camouflaged)
     plan.add(day, t)
     return fen
 
 
 def _forward(rng: random.Random, plan: SchemePlan, day: int, day_start: datetime, held: int) -> int:
     """Move the pool on: mostly to the out-of-prefecture sink, some drawn in cash."""
-    controller = rng.choice(plan.controllers)
     total = int(held * 0.85) // 1_000_000 * 1_000_000
+    if total <= 0:  # a small pool (a quiet scheme's) waits for the next forward
+        return 0
+    controller = rng.choice(plan.controllers)
     when = moment(rng, day_start, HOURS_SCHEME)
     cash = 0
     if rng.random() < 0.3 and total > 10_000_000:
         # Never more than the pool minus 10,000 yuan: the rest still goes to the sink.
         cash = min(rng.randrange(5, 30) * 1_000_000, total - 1_000_000)
         t = Transfer(when, controller, cash_party(controller), cash, "cash", "取现")
-        t.str_payer = _indicators(rng, "forward")
+        t.str_payer = _indicators(rng, "forward", plan.camouflaged)
         plan.add(day, t)
         when += timedelta(seconds=_delay(rng, when, 300, 3600))
     t = Transfer(
         when, controller, plan.sink, total - cash, "transfer", rng.choice(("往来款", "", "还款"))
     )
-    t.str_payer = _indicators(rng, "forward")
+    t.str_payer = _indicators(rng, "forward", plan.camouflaged)
     plan.add(day, t)
     return total
 
@@ -478,7 +588,7 @@ def _delay(rng: random.Random, after: datetime, shortest: int, longest: int) -> 
     return rng.randint(min(shortest, left // 2), min(longest, left))
 
 
-def _indicators(rng: random.Random, role: str) -> tuple[str, ...]:
-    if rng.random() >= STR_RATE[role]:
+def _indicators(rng: random.Random, role: str, quiet: bool = False) -> tuple[str, ...]:
+    if rng.random() >= STR_RATE[role] * (CAMOUFLAGE_STR_FACTOR if quiet else 1.0):
         return ()
     return tuple(sorted(rng.sample(pools()["str_indicators_scheme"], rng.randint(1, 3))))

@@ -51,6 +51,7 @@ from models.feature_names import FEATURE_NAMES
 from models.features import AccountFeatures
 from models.reasons import explain, watchlist_reasons
 from models.snapshot import AccountSnapshot
+from models.structure import structure_reasons
 from models.watchlist import WatchlistHit
 from schemas.errors import EX_DATAERR, FundwatchError
 from schemas.glossary import county_of
@@ -414,6 +415,7 @@ def build_lead(
         last_evidence_time=_utc(state.last_anomalous_ms),
         emitted_at=emitted_at,
         reasons=watchlist_reasons(state.watchlist_matches)
+        + structure_reasons(snapshot.features)
         + explain(snapshot.features, model.feature_quantiles, policy.max_reasons),
         watchlist_matches=state.watchlist_matches,
     )

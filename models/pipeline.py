@@ -29,6 +29,7 @@ from models.account_state import AccountState
 from models.forest import FundraisingForest
 from models.leads import LeadPolicy, observe
 from models.snapshot import AccountSnapshot
+from models.structure import adjust
 from models.trails import FollowedReport, Movement, TrailPolicy, TrailStage
 from models.watchlist import Watchlist, WatchlistHit
 from schemas.lead import Lead
@@ -200,7 +201,10 @@ class Pipeline:
         self, model: FundraisingForest, observed: list[_Observed], out: PipelineOutcome
     ) -> np.ndarray:
         started = time.perf_counter()
-        scores = model.anomaly_score(np.vstack([item.snapshot.features for item in observed]))
+        features = np.vstack([item.snapshot.features for item in observed])
+        # The lead score: the forest's, raised for a scheme's structure and lowered without
+        # it (models.structure), row by row so that batching changes nothing.
+        scores = adjust(model.anomaly_score(features), features)
         out.scoring_seconds = time.perf_counter() - started
         return scores
 

@@ -236,3 +236,41 @@ def watchlist_reasons(matches: Sequence[str]) -> tuple[Reason, ...]:
             )
         reasons.append(Reason(f"watchlist_{role}", 1.0, 100.0, 0.0, zh, en))
     return tuple(reasons)
+
+
+# -- evidence of a scheme's structure (models.structure) ---------------------------------------
+
+FAN_IN_FAST_OUT = "structure_fan_in_fast_out"
+REPEAT_PAYOUTS = "structure_repeat_payouts"
+ACCELERATING = "structure_accelerating"
+FOREST_ONLY = "forest_only"
+# evidence -> (zh, en); {payers}: individual payers in 30 days, {share}: the evidence's share
+EVIDENCE_TEXTS: dict[str, tuple[str, str]] = {
+    FAN_IN_FAST_OUT: (
+        "结构特征：30日内 {payers} 个个人付款，{share} 的转入资金当日即转出（分散转入、快进快出）",
+        "scheme structure: {payers} individual payers in 30 days, {share} of the money in left "
+        "the same day (many in, quickly out)",
+    ),
+    REPEAT_PAYOUTS: (
+        "结构特征：30日内 {payers} 个个人付款，{share} 的转出付给此前的付款人（疑似返息、返利）",
+        "scheme structure: {payers} individual payers in 30 days, {share} of the payments went "
+        "to earlier payers (returns paid back)",
+    ),
+    ACCELERATING: (
+        "结构特征：30日内 {payers} 个个人付款人中 {share} 在最近7日出现（参与人数加速增长）",
+        "scheme structure: {share} of {payers} individual payers in 30 days came in the last "
+        "7 days (accelerating recruitment)",
+    ),
+    FOREST_ONLY: (
+        "无集资结构特征：仅因账户资金活动远离正常范围（孤立森林）而预警",
+        "no scheme structure: raised only because the account's activity is far from the "
+        "normal range (isolation forest)",
+    ),
+}
+
+
+def evidence_reason(key: str, payers: int, share: float) -> Reason:
+    """One piece of structure evidence as a lead reason."""
+    zh, en = EVIDENCE_TEXTS[key]
+    values = {"payers": payers, "share": f"{share:.0%}"}
+    return Reason(key, share, 100.0, 0.0, zh.format(**values), en.format(**values))

@@ -42,7 +42,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,8 @@ class Truth:
     source: str  # SIMULATOR or AMLSIM
     patterns: tuple[Pattern, ...]
     lookalikes: frozenset[str]  # legitimate accounts that resemble collectors (simulator)
+    # account -> kind of look-alike (school, hospital, ...), when the truth names them
+    lookalike_kinds: Mapping[str, str] = field(default_factory=dict)
 
     def accounts(self) -> set[str]:
         return {a for p in self.patterns for a in p.roles}
@@ -113,6 +115,19 @@ class TypologyResult:
     max_delay_hours: float | None
     pr_auc: float | None  # None without scores or without negatives
     positive_share: float | None  # the chance level of pr_auc
+
+
+@dataclass(frozen=True, slots=True)
+class LookalikeResult:
+    """Legitimate look-alikes of one kind, and how many of them got a lead."""
+
+    kind: str
+    accounts: int
+    flagged: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.flagged / self.accounts if self.accounts else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +212,7 @@ class Evaluation:
     lookalikes: int
     lookalikes_flagged: int
     schemes: SchemeEvaluation
+    lookalike_kinds: tuple[LookalikeResult, ...] = ()  # per kind, when the truth names kinds
 
 
 # -- reading inputs ----------------------------------------------------------------------------
@@ -234,7 +250,9 @@ def _simulator_truth(data: Mapping[str, Any]) -> Truth:
                 amount_raised_fen=_optional_int(scheme.get("amount_raised_fen")),
             )
         )
-    return Truth(SIMULATOR, tuple(patterns), frozenset(data.get("legit_lookalikes", [])))
+    kinds = {str(a): str(k) for a, k in data.get("lookalike_kinds", {}).items()}
+    lookalikes = frozenset(data.get("legit_lookalikes", [])) | frozenset(kinds)
+    return Truth(SIMULATOR, tuple(patterns), lookalikes, kinds)
 
 
 def _amlsim_truth(data: Mapping[str, Any]) -> Truth:
@@ -583,6 +601,18 @@ def evaluate(
         lookalikes=len(truth.lookalikes),
         lookalikes_flagged=len(truth.lookalikes & flagged),
         schemes=evaluate_schemes(truth, suspected_schemes(leads), flagged),
+        lookalike_kinds=lookalike_results(truth.lookalike_kinds, flagged),
+    )
+
+
+def lookalike_results(kinds: Mapping[str, str], flagged: set[str]) -> tuple[LookalikeResult, ...]:
+    """Per kind of look-alike (alphabetical): its accounts and those with a lead."""
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for account, kind in kinds.items():
+        by_kind[kind].append(account)
+    return tuple(
+        LookalikeResult(kind, len(accounts), len(flagged.intersection(accounts)))
+        for kind, accounts in sorted(by_kind.items())
     )
 
 
@@ -877,10 +907,20 @@ def _scheme_notes(ev: Evaluation) -> list[str]:
     return notes
 
 
+LOOKALIKE_HEADER = ["look-alike kind", "accounts", "with a lead", "share"]
+
+
+def _lookalike_rows(ev: Evaluation) -> list[list[str]]:
+    return [[k.kind, str(k.accounts), str(k.flagged), _pct(k.rate)] for k in ev.lookalike_kinds]
+
+
 def render(ev: Evaluation, markdown: bool = True) -> str:
     """The evaluation as a report: summary lines, a table per typology (and per AMLSim
-    pattern), the scheme-level tables, then notes on what the figures measure."""
+    pattern, and per kind of look-alike), the scheme-level tables, then notes on what the
+    figures measure."""
     lines = [*_summary(ev), "", *_table(TYPOLOGY_HEADER, _typology_rows(ev), markdown)]
+    if ev.lookalike_kinds:
+        lines += ["", *_table(LOOKALIKE_HEADER, _lookalike_rows(ev), markdown)]
     if ev.patterns:
         lines += ["", *_table(PATTERN_HEADER, _pattern_rows(ev), markdown)]
     lines += ["", *_scheme_tables(ev, markdown)]

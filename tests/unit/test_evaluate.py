@@ -471,3 +471,15 @@ def test_render_states_the_scheme_level_figures_and_rules() -> None:
     assert "at least two of its members are flagged" in amlsim
     assert "0 of 2 AMLSim alert patterns found" in amlsim
     assert "No two leads were joined" in amlsim and "No two leads" not in markdown
+
+
+def test_lookalikes_are_counted_per_kind() -> None:
+    truth = {**SIM_TRUTH, "lookalike_kinds": {"M1": "private_school", "M2": "private_school"}}
+    truth["lookalike_kinds"]["M3"] = "hospital"
+    ev = evaluate(truth, SIM_LEADS)
+    assert [(k.kind, k.accounts, k.flagged) for k in ev.lookalike_kinds] == [
+        ("hospital", 1, 0),
+        ("private_school", 2, 1),
+    ]
+    assert (ev.lookalikes, ev.lookalikes_flagged) == (3, 1)
+    assert "| private_school | 2 | 1 | 50.0% |" in render(ev)

@@ -424,7 +424,30 @@ def test_zero_values_and_features_without_quantiles_are_never_reasons() -> None:
 def test_lead_reasons_come_from_the_snapshot_features() -> None:
     _, lead = observe(None, snap(T0), HIGH, MODEL, replace(POLICY, max_reasons=1), EMITTED)
     assert lead is not None
-    assert [r.feature for r in lead.reasons] == ["distinct_payers_30d"]
+    # The evidence that raised it first (here the forest alone), then the top feature.
+    assert [r.feature for r in lead.reasons] == ["forest_only", "distinct_payers_30d"]
+
+
+def test_lead_reasons_say_which_scheme_structure_raised_it() -> None:
+    features = feature_vector(
+        distinct_payers_30d=412,
+        distinct_individual_payers_30d=400,
+        distinct_individual_payers_7d=300,
+        same_day_outflow_share_30d=0.8,
+        repeat_payout_share_30d=0.45,
+        outflow_count_30d=300,
+    )
+    _, lead = observe(None, snap(T0, features=features), HIGH, MODEL, POLICY, EMITTED)
+    assert lead is not None
+    evidence = [r for r in lead.reasons if r.feature.startswith("structure_")]
+    assert [r.feature for r in evidence] == [
+        "structure_fan_in_fast_out",
+        "structure_repeat_payouts",
+        "structure_accelerating",
+    ]
+    assert "400 individual payers" in evidence[0].text_en and "80%" in evidence[0].text_en
+    assert "快进快出" in evidence[0].text_zh and "返息" in evidence[1].text_zh
+    assert all(r.feature != "forest_only" for r in lead.reasons)
 
 
 # -- stored state and the published message ----------------------------------------------------

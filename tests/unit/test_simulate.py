@@ -337,3 +337,155 @@ def test_a_scheme_never_forwards_more_than_it_holds() -> None:
     # exceeded the pool); every report of a month at the demo's size must pass the schema.
     for line in report_lines(Simulation(SimulationConfig(seed=1)).reports()):
         parse_report(line)
+
+
+# -- look-alikes and camouflaged schemes ------------------------------------------------------
+
+CITY = SimulationConfig(
+    seed=23,
+    start=datetime(2026, 8, 28, tzinfo=CST),  # the autumn term starts on day 4
+    days=14,
+    individuals=300,
+    businesses=20,
+    lookalikes=120,
+    schemes=1,
+    camouflaged_schemes=3,
+)
+
+
+@pytest.fixture(scope="module")
+def city() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    sim = Simulation(CITY)
+    return list(sim.reports()), sim.truth()
+
+
+def _inflows(reports: list[dict[str, Any]], account: str) -> list[dict[str, Any]]:
+    return [r for r in reports if r["account_id"] == account and r["direction"] == "in"]
+
+
+def test_every_lookalike_kind_is_in_the_truth(
+    city: tuple[list[dict[str, Any]], dict[str, Any]],
+) -> None:
+    reports, truth = city
+    kinds = truth["lookalike_kinds"]
+    assert set(kinds.values()) >= {
+        "private_school",
+        "hospital",
+        "property_developer",
+        "payroll",
+        "microloan",
+        "private_fund",
+        "care_home",
+        "supermarket",
+        "ecommerce",
+        "agri_purchaser",
+        "merchant",
+    }
+    assert sorted(kinds) == truth["legit_lookalikes"]
+    scheme_accounts = {a for s in truth["schemes"] for a in s["collector_accounts"]}
+    assert not scheme_accounts & set(kinds)
+    reporting = {r["account_id"] for r in reports}
+    assert len(set(kinds) & reporting) >= 0.9 * len(kinds)
+
+
+def test_a_school_takes_round_tuition_from_many_parents_at_term_start(
+    city: tuple[list[dict[str, Any]], dict[str, Any]],
+) -> None:
+    reports, _ = city
+    schools = [
+        lk.account.account_id
+        for lk in Simulation(CITY).population.lookalikes
+        if lk.kind == "private_school" and lk.roster >= 100
+    ]
+    assert schools
+    for school in schools[:3]:
+        tuition = [r for r in _inflows(reports, school) if "学" in r["purpose"]]
+        days = {r["tx_time"][:10] for r in tuition}
+        assert len({r["counterparty_account"] for r in tuition}) >= 100
+        assert days <= {f"2026-09-{d:02d}" for d in range(1, 11)}
+        assert all(Decimal(r["amount"]) % 1000 == 0 for r in tuition)
+
+
+def test_a_microloan_lender_is_repaid_by_the_people_it_lent_to(
+    city: tuple[list[dict[str, Any]], dict[str, Any]],
+) -> None:
+    reports, truth = city
+    lender = next(a for a, k in truth["lookalike_kinds"].items() if k == "microloan")
+    mine = [r for r in reports if r["account_id"] == lender]
+    borrowers = {
+        r["counterparty_account"] for r in mine if r["purpose"] in ("放款", "贷款发放", "借款发放")
+    }
+    payers = {r["counterparty_account"] for r in mine if r["direction"] == "in"}
+    assert borrowers and payers and len(payers) > 20
+
+
+def test_camouflaged_schemes_are_quiet(city: tuple[list[dict[str, Any]], dict[str, Any]]) -> None:
+    reports, truth = city
+    vocabulary = set(pools()["fundraising_memos"])
+    quiet = [s for s in truth["schemes"] if s["camouflaged"]]
+    assert quiet[0]["typology"] == "ecommerce_rebate"
+    assert len(quiet) == CITY.camouflaged_schemes
+    for scheme in quiet:
+        internal = set(scheme["controller_accounts"]) | set(scheme["payout_accounts"])
+        deposits = [
+            r
+            for a in scheme["collector_accounts"]
+            for r in _inflows(reports, a)
+            if r["counterparty_account"] not in internal and r["channel"] != "cash"
+        ]
+        assert deposits
+        assert not any(
+            r["purpose"] in vocabulary for r in deposits if r["tx_time"] >= scheme["first_tx_time"]
+        )
+        if scheme["typology"] != "ecommerce_rebate":
+            # salespeople's personal accounts, no deposit at or above the cash LTR line
+            assert all(
+                r["account_type"] == "individual"
+                for a in scheme["collector_accounts"]
+                for r in _inflows(reports, a)[:1]
+            )
+    plain = [s for s in truth["schemes"] if not s["camouflaged"]]
+    assert plain and all(s["typology"] != "ecommerce_rebate" for s in plain)
+
+
+def test_camouflaged_deposits_are_split_below_the_large_value_line() -> None:
+    sim = Simulation(CITY)
+    quiet = [p for p in sim.schemes if p.camouflaged]
+    deposits = [
+        t
+        for p in quiet
+        for day in p.transfers_by_day.values()
+        for t in day
+        if t.payee in p.collectors and t.payer in p.participants
+    ]
+    assert deposits
+    assert all(t.amount_fen < 5_000_000 for t in deposits)
+    assert sum(t.amount_fen % 100_000 != 0 for t in deposits) > 0.9 * len(deposits)
+
+
+def test_a_seed_has_the_same_accounts_whatever_its_schemes_and_days() -> None:
+    # What a scheme-free history of the same city needs (bench/detection_quality.py).
+    history = SimulationConfig(
+        seed=3,
+        days=2,
+        individuals=200,
+        businesses=20,
+        schemes=0,
+        lookalikes=30,
+        activity_seed=99,
+    )
+    period = SimulationConfig(
+        seed=3,
+        days=3,
+        individuals=200,
+        businesses=20,
+        schemes=1,
+        lookalikes=30,
+        camouflaged_schemes=1,
+    )
+    first, second = Simulation(history), Simulation(period)
+    assert first.truth()["lookalike_kinds"] == second.truth()["lookalike_kinds"]
+    assert len(first.truth()["lookalike_kinds"]) >= 30
+    people = [p.account for p in first.population.persons]
+    assert people == [p.account for p in second.population.persons]
+    assert first.transfers(0) != second.transfers(0)

@@ -1,0 +1,122 @@
+"""Evidence of a fundraising scheme's structure, alongside the isolation forest.
+
+The forest finds accounts unlike the training population; a school at the start of term, a
+payroll account on payday or a private fund's subscription day are unlike it too. What a
+collector of illegal fundraising does that they do not (domain.md; the simulator's
+feeds.simulated_schemes against feeds.lookalikes):
+
+* FAN_IN_FAST_OUT (分散转入、集中转出): money from many individuals leaves the account the same
+  day it came in (快进快出), to a few accounts (at most 0.3 payees per individual payer). A
+  school or care home keeps its takings and pays salaries and suppliers from a balance, on its
+  own calendar. (A busy hospital or supermarket that pays suppliers daily can still look like
+  this: the residual false leads of the benchmark.)
+* REPEAT_PAYOUTS (向先前付款人反复付款): many individuals pay in and a large share of the
+  account's payments go back to people who paid in earlier ("interest", "rebates"), at least
+  one for every five payers. A lender pays out first and is repaid after; a shop refunds a few
+  buyers, a developer a few presale deposits.
+* ACCELERATING (参与人数加速增长): most of the 30-day individual payers first appeared in the
+  last 7 days. Shown as a reason; on its own it does not count as structure (term starts and
+  presale launches recruit fast too).
+
+Each lead says which of these raised it (models.reasons.EVIDENCE_TEXTS, zh + en), or that
+the forest alone did.
+
+``adjust`` turns the forest's scores into the scores leads are raised on: an account showing
+FAN_IN_FAST_OUT or REPEAT_PAYOUTS gets ``STRUCTURE_BONUS`` added; any other account has
+``UNSTRUCTURED_PENALTY`` taken off, so only a far outlier without a scheme's structure still
+reaches the threshold. A scheme's controllers and payout accounts, which have few payers of
+their own, are reached by the money trails from its collectors' leads (models.trails).
+
+Everything here is a pure, element-wise function of each feature row, so the stream and the
+backtest, however batched, give the same scores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models.feature_names import FEATURE_NAMES
+from models.reasons import (
+    ACCELERATING,
+    FAN_IN_FAST_OUT,
+    FOREST_ONLY,
+    REPEAT_PAYOUTS,
+    evidence_reason,
+)
+from schemas.lead import Reason
+
+_INDIVIDUAL_PAYERS_7D = FEATURE_NAMES.index("distinct_individual_payers_7d")
+_INDIVIDUAL_PAYERS_30D = FEATURE_NAMES.index("distinct_individual_payers_30d")
+_SAME_DAY_OUT = FEATURE_NAMES.index("same_day_outflow_share_30d")
+_REPEAT_PAYOUTS = FEATURE_NAMES.index("repeat_payout_share_30d")
+_PAYEES_30D = FEATURE_NAMES.index("distinct_payees_30d")
+_OUTFLOWS_30D = FEATURE_NAMES.index("outflow_count_30d")
+
+MIN_INDIVIDUAL_PAYERS = 20  # "many individuals": fewer is a family or a club
+FAST_OUT_SHARE = 0.6  # of the 30-day inflow, paid out again on the day it came in
+FEW_PAYEES_PER_PAYER = 0.3  # "into a few accounts": payees at most this many per payer
+REPEAT_PAYOUT_SHARE = 0.3  # of the 30-day payments, to counterparties who paid in earlier
+REPEAT_PAYOUTS_PER_PAYER = 0.2  # ...and that many of them per individual payer: returns reach
+# a good part of the participants, where a developer refunds a few presale deposits
+ACCELERATING_SHARE = 0.6  # of the 30-day individual payers, seen in the last 7 days
+STRUCTURE_BONUS = 0.05
+UNSTRUCTURED_PENALTY = 0.1
+
+
+def fan_in_fast_out(features: np.ndarray) -> np.ndarray:
+    """Rows (n, features) -> bool (n,): many individual payers, money out the same day, to a
+    few accounts."""
+    payers = features[..., _INDIVIDUAL_PAYERS_30D]
+    few = features[..., _PAYEES_30D] <= FEW_PAYEES_PER_PAYER * payers
+    fast = features[..., _SAME_DAY_OUT] >= FAST_OUT_SHARE
+    return (payers >= MIN_INDIVIDUAL_PAYERS) & fast & few
+
+
+def repeat_payouts(features: np.ndarray) -> np.ndarray:
+    payers = features[..., _INDIVIDUAL_PAYERS_30D]
+    share = features[..., _REPEAT_PAYOUTS]
+    count = share * features[..., _OUTFLOWS_30D]
+    rows: np.ndarray = (
+        (payers >= MIN_INDIVIDUAL_PAYERS)
+        & (share >= REPEAT_PAYOUT_SHARE)
+        & (count >= REPEAT_PAYOUTS_PER_PAYER * payers)
+    )
+    return rows
+
+
+def accelerating(features: np.ndarray) -> np.ndarray:
+    payers = features[..., _INDIVIDUAL_PAYERS_30D]
+    recent = features[..., _INDIVIDUAL_PAYERS_7D]
+    return (payers >= MIN_INDIVIDUAL_PAYERS) & (recent >= ACCELERATING_SHARE * payers)
+
+
+def structured(features: np.ndarray) -> np.ndarray:
+    """Rows showing a scheme's structure (FAN_IN_FAST_OUT or REPEAT_PAYOUTS)."""
+    rows: np.ndarray = fan_in_fast_out(features) | repeat_payouts(features)
+    return rows
+
+
+def adjust(forest_scores: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """The scores leads are raised on: the forest's, up for structure, down without it."""
+    scores: np.ndarray = forest_scores + np.where(
+        structured(features), STRUCTURE_BONUS, -UNSTRUCTURED_PENALTY
+    )
+    return scores
+
+
+def structure_reasons(features: np.ndarray) -> tuple[Reason, ...]:
+    """Which evidence raised a lead (texts in models.reasons): the structure one feature row
+    shows, or, without any, that the forest alone did."""
+    row = np.asarray(features, dtype=np.float64)
+    payers = int(row[_INDIVIDUAL_PAYERS_30D])
+    reasons = []
+    if bool(fan_in_fast_out(row)):
+        reasons.append(evidence_reason(FAN_IN_FAST_OUT, payers, float(row[_SAME_DAY_OUT])))
+    if bool(repeat_payouts(row)):
+        reasons.append(evidence_reason(REPEAT_PAYOUTS, payers, float(row[_REPEAT_PAYOUTS])))
+    if not reasons:
+        reasons.append(evidence_reason(FOREST_ONLY, payers, 0.0))
+    if bool(accelerating(row)):
+        share = min(float(row[_INDIVIDUAL_PAYERS_7D]) / max(payers, 1), 1.0)
+        reasons.append(evidence_reason(ACCELERATING, payers, share))
+    return tuple(reasons)
