@@ -26,7 +26,7 @@ import fastjsonschema
 import jsonschema
 import orjson
 
-from schemas.characters import BEYOND_SCHEMA_RAW, describe, first_forbidden, segment, strings
+from schemas.characters import beyond_schema, describe, first_forbidden, segment, strings
 from schemas.errors import FieldError, RejectReason, ReportRejected
 from schemas.files import load_schema
 
@@ -209,7 +209,7 @@ def validate_record(
     extra = {k: v for k, v in record.items() if k not in KNOWN_FIELDS}
     if (
         raw is None
-        or BEYOND_SCHEMA_RAW.search(raw) is not None
+        or beyond_schema(raw)
         or any(_KEY_NAME.match(k) is None for k in extra)
     ):
         character = character_errors(record)
