@@ -207,11 +207,7 @@ def validate_record(
         )
         raise ReportRejected(reason, errors) from None
     extra = {k: v for k, v in record.items() if k not in KNOWN_FIELDS}
-    if (
-        raw is None
-        or beyond_schema(raw)
-        or any(_KEY_NAME.match(k) is None for k in extra)
-    ):
+    if raw is None or beyond_schema(raw) or any(_KEY_NAME.match(k) is None for k in extra):
         character = character_errors(record)
         if character:
             raise ReportRejected(RejectReason.FORBIDDEN_CHARACTER, character)
