@@ -10,7 +10,10 @@ import pytest
 
 from ingest.pipeline import DAY_MS, BatchOutcome, IngestStage, InputMessage, TxTimeRules, Verdict
 from ingest.state import AccountLedger, SeenReport, expired_reports
+from models.account_state import AccountState
+from models.leads import LeadState
 from models.pipeline import Pipeline, PipelineConfig
+from models.trails import OutflowLog
 from schemas.envelopes import SourcePosition
 from streams.settings import Settings, SettingsError
 from tests.reports import encode, valid_report
@@ -380,3 +383,21 @@ def test_seen_reports_of_a_far_future_date_do_not_expire_the_rest() -> None:
     # Without the clock, the far-future entry is "the newest" and everything else expires.
     assert ("recent", 1) in expired_reports(entries, horizon_ms=35 * day)
     assert expired_reports(entries, horizon_ms=35 * day, latest_ms=51 * day) == [("year-9999", 2)]
+
+
+def test_recovery_cuts_back_the_lead_ledger_and_outflow_times() -> None:
+    future = 253_402_300_799_000  # 9999-12-31
+    state = AccountState.new(7_200_000)
+    state.features.newest_ms = future
+    state.features.report_count = 3
+    state.ledger = AccountLedger(0, 9, 3, 3, 300, 0, 0, NOW_MS - DAY_MS, future, 0)
+    state.lead = LeadState("L1", 2, NOW_MS - DAY_MS, future, future, "ordinary", False, False, 1, 1)
+    state.outflows = OutflowLog([["P1", 100, NOW_MS - DAY_MS, "T1"], ["P2", 100, future, "T2"]])
+    assert state.recover_from_future(NOW_MS)
+    assert state.features.newest_ms == 0 and state.features.report_count == 3
+    assert (state.ledger.first_tx_ms, state.ledger.last_tx_ms) == (NOW_MS - DAY_MS, NOW_MS)
+    assert state.lead is not None
+    assert (state.lead.episode_start_ms, state.lead.last_anomalous_ms) == (NOW_MS - DAY_MS, NOW_MS)
+    assert state.lead.last_revision_ms == NOW_MS and state.lead.revision == 2
+    assert [e[3] for e in state.outflows.entries] == ["T1"]
+    assert not state.recover_from_future(NOW_MS)  # once recovered, left alone
