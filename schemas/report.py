@@ -200,13 +200,13 @@ def validate_record(
     try:
         _fast_validate(record)
     except fastjsonschema.JsonSchemaException:
-        errors = schema_errors(record)
+        broken = schema_errors(record)
         reason = (
             RejectReason.FORBIDDEN_CHARACTER
-            if all(e.reason in CHARACTER_RULES for e in errors)
+            if all(e.reason in CHARACTER_RULES for e in broken)
             else RejectReason.SCHEMA
         )
-        raise ReportRejected(reason, errors) from None
+        raise ReportRejected(reason, broken) from None
     extra = {k: v for k, v in record.items() if k not in KNOWN_FIELDS}
     if raw is None or beyond_schema(raw) or any(_KEY_NAME.match(k) is None for k in extra):
         character = character_errors(record)
