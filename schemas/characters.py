@@ -64,8 +64,9 @@ def _class(ranges: tuple[tuple[int, int], ...]) -> str:
 
 
 _BMP_CF = tuple(r for r in _CF_RANGES if r[1] <= 0xFFFF)
-# What the schema's patterns forbid (``"not": {"pattern": ...}``: no anchors, so no "$ matches
-# before a final newline" surprise in Python validators).
+# The classes the schema's patterns ``^[^...]*$`` exclude. fastjsonschema, like ECMA-262, reads
+# ``$`` as the end of the string; Python's re (and so the jsonschema package) also lets it
+# match before a final newline, which first_forbidden catches.
 BMP_CONTROL_CLASS = _class(_CONTROL_RANGES)
 BMP_DISPLAY_CLASS = _class(_CONTROL_RANGES + _BMP_CF)
 
