@@ -171,8 +171,11 @@ def test_the_broker_stopped_mid_stream_and_restarted(
         seen.append(worker.total("fundwatch_reports_accepted_total"))
         return seen[-1] == seen[-2]
 
-    wait_for(stalled, 60, "the worker to stall without its broker", interval=1)
-    subprocess.run(["bash", str(KAFKA_SCRIPT), "start"], env=env, check=True)
+    try:
+        wait_for(stalled, 60, "the worker to stall without its broker", interval=1)
+    finally:
+        # Whatever happened, the broker comes back: the tests after this one need it.
+        subprocess.run(["bash", str(KAFKA_SCRIPT), "start"], env=env, check=True)
     sender.join(timeout=180)
     assert not sender.is_alive()
 
