@@ -45,7 +45,7 @@ sys.path.insert(0, str(REPO))
 from feeds.model import CST  # noqa: E402
 from feeds.simulate import Simulation, SimulationConfig, write_jsonl  # noqa: E402
 from models.features import FUNDRAISING_MEMO  # noqa: E402
-from models.forest import TrainingConfig  # noqa: E402
+from models.forest import FundraisingForest  # noqa: E402
 from offline.backtest import run_backtest  # noqa: E402
 from offline.evaluate import (  # noqa: E402
     average_precision,
@@ -56,12 +56,12 @@ from offline.evaluate import (  # noqa: E402
 )
 from offline.replay import file_messages  # noqa: E402
 from offline.training import train, training_set  # noqa: E402
+from schemas.glossary import BEIJING_OFFSET_MS  # noqa: E402
 
 HISTORY_START = datetime(2026, 8, 10, tzinfo=CST)
 PERIOD_START = datetime(2027, 2, 10, tzinfo=CST)
 LATENESS_MS = 2 * 3_600_000
 DAY_MS = 86_400_000
-BEIJING_MS = 8 * 3_600_000
 HOUR_MS = 3_600_000
 BASELINE_FEATURES = (
     "inflow_count_30d",
@@ -143,7 +143,7 @@ def measure(
 
 
 def _day(ms: int) -> int:
-    return (ms + BEIJING_MS) // DAY_MS
+    return (ms + BEIJING_OFFSET_MS) // DAY_MS
 
 
 def _epoch_ms(iso: str) -> int:
@@ -179,7 +179,7 @@ def account_days(path: Path) -> tuple[list[str], list[int], np.ndarray]:
             for ms, r in days[day]:
                 amount = float(r["amount"])
                 today[6] += 1
-                today[5] += (ms + BEIJING_MS) % DAY_MS < 6 * HOUR_MS
+                today[5] += (ms + BEIJING_OFFSET_MS) % DAY_MS < 6 * HOUR_MS
                 today[7] += bool(FUNDRAISING_MEMO.search(r["purpose"] or ""))
                 other = r["counterparty_account"]
                 if r["counterparty_region"][:4] != r["region"][:4]:
@@ -308,7 +308,7 @@ def run_seed(args: argparse.Namespace, seed: int, work: Path) -> tuple[Figures, 
     if not reuse:
         model = train(
             training_set(file_messages(history), LATENESS_MS),
-            TrainingConfig(expected_alert_rate=args.alert_rate),
+            FundraisingForest(expected_alert_rate=args.alert_rate),
             version=f"quality-{seed}",
         )
         model.save(model_dir)
@@ -430,7 +430,7 @@ def main() -> None:
     parser.add_argument("--period-days", type=int, default=40)
     parser.add_argument("--schemes", type=int, default=4, help="Plain schemes.")
     parser.add_argument("--camouflaged", type=int, default=4, help="Camouflaged schemes.")
-    parser.add_argument("--alert-rate", type=float, default=TrainingConfig.expected_alert_rate)
+    parser.add_argument("--alert-rate", type=float, default=FundraisingForest().expected_alert_rate)
     parser.add_argument("--workdir", type=Path, default=None, help="Keep the files here.")
     parser.add_argument(
         "--reuse",
