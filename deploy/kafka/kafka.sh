@@ -388,7 +388,16 @@ format_storage() {
         return 0
     fi
     local cluster_id t0=$EPOCHREALTIME
-    cluster_id=$("$PYTHON" -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode())') ||
+    # As Kafka's own Uuid.randomUuid: an id starting with "-" would be read as an option
+    # by the storage tool (1 start in 64 failed that way), so draw again.
+    cluster_id=$("$PYTHON" -c '
+import base64, uuid
+while True:
+    text = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    if not text.startswith("-"):
+        print(text)
+        break
+') ||
         die 1 "cannot generate a cluster id with $PYTHON"
     mkdir -p -- "$DATA_DIR"
     # The storage tool is short-lived: a small heap is enough.

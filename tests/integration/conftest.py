@@ -53,9 +53,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def broker_script_env() -> dict[str, str]:
+    return {**os.environ, "FUNDWATCH_KAFKA_PORT": str(TEST_KAFKA_PORT), "PYTHON": sys.executable}
+
+
 @pytest.fixture(scope="session")
 def kafka_broker() -> Iterator[str]:
-    env = {**os.environ, "FUNDWATCH_KAFKA_PORT": str(TEST_KAFKA_PORT), "PYTHON": sys.executable}
+    env = broker_script_env()
     status = subprocess.run(
         ["bash", str(KAFKA_SCRIPT), "status"], env=env, capture_output=True, check=False
     )
@@ -64,6 +68,23 @@ def kafka_broker() -> Iterator[str]:
     yield f"127.0.0.1:{TEST_KAFKA_PORT}"
     if started_here:
         subprocess.run(["bash", str(KAFKA_SCRIPT), "stop"], env=env, check=False)
+
+
+def broker_answers() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", TEST_KAFKA_PORT), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def live_broker(kafka_broker: str) -> str:
+    """The session's broker, started again if an earlier test (one that stops the broker on
+    purpose) left it down: that test fails alone instead of every test after it."""
+    if not broker_answers():
+        subprocess.run(["bash", str(KAFKA_SCRIPT), "start"], env=broker_script_env(), check=True)
+    return kafka_broker
 
 
 @dataclass
@@ -175,11 +196,11 @@ class Deployment:
 
 
 @pytest.fixture
-def deployment(kafka_broker: str, tmp_path: Path) -> Iterator[Deployment]:
+def deployment(live_broker: str, tmp_path: Path) -> Iterator[Deployment]:
     prefix = f"t{uuid.uuid4().hex[:10]}"
     env = {
         **os.environ,
-        "FUNDWATCH_BOOTSTRAP_SERVERS": kafka_broker,
+        "FUNDWATCH_BOOTSTRAP_SERVERS": live_broker,
         "FUNDWATCH_TOPIC_PREFIX": prefix,
         "FUNDWATCH_PARTITIONS": "4",
         "PYTHONPATH": str(REPO_ROOT),
