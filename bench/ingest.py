@@ -6,12 +6,18 @@ prefix, then measures in the same run:
   1. a raw aiokafka consumer that only reads the topic (the ceiling of the machine and broker),
   2. one `fundwatch worker` doing validation, de-duplication and ledger writes,
 and prints reports/s for each and fundwatch's rate as a ratio of the raw read.
+
+``--stage [--baseline REV]`` measures the pure ingest stage instead, without a broker: the CPU
+microseconds per report of ``IngestStage.process`` over the same simulated reports (each with
+a broker timestamp, in batches of 500, tables as dicts), in this tree and, with a baseline,
+in the tree of git revision REV, runs interleaved, with the ratio of the two.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import subprocess
@@ -143,12 +149,92 @@ def worker_rate(port: int, count: int, sample: str = PROCESSED) -> float:
     return (done - first) / (time.perf_counter() - started)
 
 
+# Run in a fresh interpreter with one tree on its path: only what every version of the stage
+# offers (IngestStage(ledger_of, seen).process(messages, now)).
+STAGE_RUN = """
+import json, sys, time
+from datetime import UTC, datetime
+from ingest.partitioning import account_key
+from ingest.pipeline import IngestStage, InputMessage
+from ingest.state import AccountLedger
+from schemas.envelopes import SourcePosition
+
+lines = open(sys.argv[1], "rb").read().splitlines()
+broker_ms = int(sys.argv[2])
+now = datetime.fromtimestamp(broker_ms / 1000, UTC)
+messages = [
+    InputMessage(account_key(line), line, SourcePosition("bench.reports", 0, n, broker_ms))
+    for n, line in enumerate(lines)
+]
+ledgers, seen = {}, {}
+stage = IngestStage(lambda account: ledgers.get(account, AccountLedger()), seen)
+rejected = 0
+started = time.process_time()  # CPU time: the machine may be shared
+for first in range(0, len(messages), 500):
+    out = stage.process(messages[first : first + 500], now)
+    rejected += len(out.dead_letters)
+    for account, (_, ledger) in out.ledger_writes.items():
+        ledgers[account] = ledger
+    for identity, (_, entry) in out.seen_writes.items():
+        seen[identity] = entry.to_bytes()
+seconds = time.process_time() - started
+print(json.dumps({"us": seconds / len(messages) * 1e6, "rejected": rejected}))
+"""
+
+
+def stage_cost(tree: Path, lines_file: Path, broker_ms: int) -> tuple[float, int]:
+    """(microseconds per report, reports rejected) of one pass of the stage of ``tree``."""
+    result = subprocess.run(
+        [sys.executable, "-c", STAGE_RUN, str(lines_file), str(broker_ms)],
+        cwd=tree,
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        capture_output=True,
+        check=True,
+    )
+    figures = json.loads(result.stdout)
+    return figures["us"], figures["rejected"]
+
+
+def bench_stage(count: int, baseline: str | None, rounds: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        lines_file = Path(tmp) / "reports.jsonl"
+        lines_file.write_bytes(b"\n".join(simulated_lines(seed=1, count=count)))
+        trees = {"this tree": REPO}
+        if baseline is not None:
+            old = Path(tmp) / "baseline"
+            old.mkdir()
+            archive = subprocess.run(
+                ["git", "-C", str(REPO), "archive", baseline], capture_output=True, check=True
+            )
+            subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
+            trees[baseline] = old
+        broker_ms = int(time.time() * 1000)
+        best: dict[str, float] = {}
+        order = list(trees.items())
+        for _ in range(rounds):  # interleaved, best of each: the machine's noise hits both
+            order.reverse()  # and neither always runs first
+            for name, tree in order:
+                micros, rejected = stage_cost(tree, lines_file, broker_ms)
+                assert rejected == 0, f"{name} rejected {rejected} simulated reports"
+                best[name] = min(best.get(name, micros), micros)
+    for name, micros in best.items():
+        print(f"ingest stage, {name:<12} {micros:>8.2f} us/report ({count:,} reports)")
+    if baseline is not None:
+        print(f"ratio this tree / {baseline:<9} {best['this tree'] / best[baseline]:>8.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reports", type=int, default=200_000)
     parser.add_argument("--kafka-port", type=int, default=49092)
     parser.add_argument("--web-port", type=int, default=6099)
+    parser.add_argument("--stage", action="store_true", help="the pure ingest stage, no broker")
+    parser.add_argument("--baseline", help="with --stage: a git revision to compare against")
+    parser.add_argument("--rounds", type=int, default=5, help="with --stage: best of this many")
     args = parser.parse_args()
+    if args.stage:
+        bench_stage(args.reports, args.baseline, args.rounds)
+        return
     env, settings = bench_environment(args.kafka_port)
     count = preload(settings, args.reports)
     raw = asyncio.run(raw_read(settings, count))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -50,6 +50,63 @@ def topic_bank(topic: str) -> str | None:
     return match.group("bank_id")
 
 
+DAY_MS = 86_400_000
+# Beijing midnight of 1 January 2000. China's large-value and suspicious transaction reports
+# began with the People's Bank's rules of 2003, so no genuine report is older; what is older is
+# a placeholder a bank's system wrote for a missing date (1970-01-01, 1900-01-01, 0001-01-01).
+EARLIEST_TX_MS = int(datetime.fromisoformat("2000-01-01T00:00:00+08:00").timestamp() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class TxTimeRules:
+    """Which tx_time a report may carry, against the broker timestamp of its message.
+
+    A report describes money that has already moved, so its tx_time is at most
+    ``future_tolerance_ms`` after the message reached Kafka (room for clock skew and a wrong
+    time zone, not for a date in the future); and not before ``earliest_tx_ms``. A message
+    without a broker timestamp (a report file replayed offline) is held to the earliest date
+    only: for a valid report both paths then decide alike."""
+
+    future_tolerance_ms: int = DAY_MS
+    earliest_tx_ms: int = EARLIEST_TX_MS
+
+    def errors(self, report: TransactionReport, broker_ms: int | None) -> list[FieldError]:
+        tx_ms = report.tx_epoch_ms
+        if tx_ms < self.earliest_tx_ms:
+            earliest = _iso(self.earliest_tx_ms)
+            return [
+                FieldError(
+                    "tx_time",
+                    "before_earliest",
+                    f"tx_time {report.tx_time.isoformat()} is before {earliest}, the earliest "
+                    "date accepted (FUNDWATCH_EARLIEST_TX_TIME): a placeholder, not a real date",
+                )
+            ]
+        if broker_ms is not None and tx_ms > broker_ms + self.future_tolerance_ms:
+            ahead_hours = (tx_ms - broker_ms) / 3_600_000
+            return [
+                FieldError(
+                    "tx_time",
+                    "in_future",
+                    f"tx_time {report.tx_time.isoformat()} is {ahead_hours:,.1f} h after the "
+                    f"message reached Kafka ({_iso(broker_ms)}); at most "
+                    f"{self.future_tolerance_ms / 3_600_000:g} h ahead is accepted "
+                    "(FUNDWATCH_FUTURE_TOLERANCE_SECONDS): a report describes money that has "
+                    "already moved",
+                )
+            ]
+        return []
+
+    def state_bound_ms(self, broker_ms: int | None) -> int | None:
+        """The latest event time an account's state can hold when a report with this broker
+        timestamp arrives (models.account_state recovers a state beyond it)."""
+        return None if broker_ms is None else broker_ms + self.future_tolerance_ms
+
+
+def _iso(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat()
+
+
 class ReadView(Protocol):
     """What the stage needs of a table: a lookup by key (a dict or a Faust table)."""
 
@@ -73,9 +130,15 @@ class IngestStage:
     caller decides where ledgers live; ``seen`` is the table of report identities.
     """
 
-    def __init__(self, ledger_of: Callable[[str], AccountLedger], seen: ReadView) -> None:
+    def __init__(
+        self,
+        ledger_of: Callable[[str], AccountLedger],
+        seen: ReadView,
+        tx_time_rules: TxTimeRules | None = None,
+    ) -> None:
         self._ledger_of = ledger_of
         self._seen = seen
+        self._tx_time_rules = tx_time_rules if tx_time_rules is not None else TxTimeRules()
 
     def process(self, messages: Iterable[InputMessage], now: datetime) -> BatchOutcome:
         out = BatchOutcome()
@@ -106,6 +169,13 @@ class IngestStage:
                 ],
             )
             self._reject(message, mismatch, now, out, (report.bank_id, report.report_id))
+            return
+        time_errors = self._tx_time_rules.errors(report, source.timestamp_ms)
+        if time_errors:
+            # Before any state is read too: a date in the future would become the account's
+            # "now" and every later report of it would count as late.
+            out_of_range = ReportRejected(RejectReason.TIME_OUT_OF_RANGE, time_errors)
+            self._reject(message, out_of_range, now, out, (report.bank_id, report.report_id))
             return
         ledger = self._ledger(report.account_id, out)
         identity = report_key(report.bank_id, report.report_id)

@@ -104,14 +104,24 @@ class SeenReport:
         return cls(*_SEEN.unpack(blob)[1:])
 
 
-def expired_reports(entries: Iterable[tuple[str, bytes]], horizon_ms: int) -> list[tuple[str, int]]:
+def expired_reports(
+    entries: Iterable[tuple[str, bytes]], horizon_ms: int, latest_ms: int | None = None
+) -> list[tuple[str, int]]:
     """(key, partition) of the seen-report entries older than ``horizon_ms`` before the newest.
 
     A re-send is recognised while the original's tx_time is within the horizon of the newest
     report this worker holds; older identities are forgotten so the table stays bounded.
+    ``latest_ms``: the latest tx_time a report can have now (the clock plus the ingest's future
+    tolerance). An entry after it is from a far-future report accepted before that rule: it is
+    forgotten, and it does not count as the newest, which would forget every other entry.
     """
     decoded = [(key, SeenReport.from_bytes(blob)) for key, blob in entries]
+    if latest_ms is not None:
+        future = [(key, entry.partition) for key, entry in decoded if entry.tx_ms > latest_ms]
+        decoded = [(key, entry) for key, entry in decoded if entry.tx_ms <= latest_ms]
+    else:
+        future = []
     if not decoded:
-        return []
+        return future
     cutoff = max(entry.tx_ms for _, entry in decoded) - horizon_ms
-    return [(key, entry.partition) for key, entry in decoded if entry.tx_ms < cutoff]
+    return future + [(key, entry.partition) for key, entry in decoded if entry.tx_ms < cutoff]

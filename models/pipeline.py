@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from ingest.pipeline import BatchOutcome, IngestStage, InputMessage, ReadView
+from ingest.pipeline import BatchOutcome, IngestStage, InputMessage, ReadView, TxTimeRules
 from ingest.state import AccountLedger
 from models.account_state import AccountState
 from models.forest import FundraisingForest
@@ -49,6 +49,8 @@ class PipelineConfig:
     trail_policy: TrailPolicy = field(default_factory=TrailPolicy)
     # Messages read from this topic are movements (models.trails), not reports.
     trail_topic: str = TRAIL_TOPIC
+    # Which tx_time a report may carry, against its broker timestamp (streams.settings).
+    tx_time_rules: TxTimeRules = field(default_factory=TxTimeRules)
 
 
 @dataclass
@@ -98,7 +100,7 @@ class Pipeline:
         self._batch_states: dict[str, AccountState] = {}
         # account -> (the value written for it, that value decoded), least recently used first
         self._decoded: OrderedDict[str, tuple[bytes, AccountState]] = OrderedDict()
-        self._ingest = IngestStage(self._ledger_of, seen)
+        self._ingest = IngestStage(self._ledger_of, seen, config.tx_time_rules)
         self._trails = TrailStage(
             trails if trails is not None else {},
             self._existing_state,
@@ -186,7 +188,11 @@ class Pipeline:
         observed: list[_Observed] = []
         keep = scoring or self._config.keep_vectors
         for message, report in ingested.accepted:
-            features = self._state(report.account_id).features
+            state = self._state(report.account_id)
+            bound_ms = self._config.tx_time_rules.state_bound_ms(message.source.timestamp_ms)
+            if bound_ms is not None:
+                state.recover_from_future(bound_ms)  # a far-future date written before the rule
+            features = state.features
             out.late_reports += not features.apply(report)
             if keep:
                 snapshot = features.snapshot(report, features.vector())

@@ -47,9 +47,15 @@ class RejectReason(StrEnum):
     """Why a message went to the dead-letter topic (one value per message; also a metric label)."""
 
     UNDECODABLE = "undecodable"  # not UTF-8 or not JSON
+    DUPLICATE_KEY = "duplicate_key"  # an object holds a key twice (readers disagree on which)
+    # A control character in any string, an invisible/bidi-control one in an identifier, name
+    # or memo, or a lone surrogate (schemas.characters)
+    FORBIDDEN_CHARACTER = "forbidden_character"
     SCHEMA = "schema"  # fails the JSON Schema
     INVALID_VALUE = "invalid_value"  # passes the schema but a value is impossible (Feb 30, 0.001)
     KEY_MISMATCH = "key_mismatch"  # message key is not the account_id
+    # tx_time too far ahead of the message's broker timestamp, or before the earliest date
+    TIME_OUT_OF_RANGE = "time_out_of_range"
     CONFLICT = "conflict"  # same (bank_id, report_id) as an earlier report, different content
     BANK_MISMATCH = "bank_mismatch"  # on a bank's own topic, but bank_id names another bank
 

@@ -224,6 +224,9 @@ REJECT_REASON_NAMES: dict[str, tuple[str, str]] = {
     "key_mismatch": ("消息键与账户不符", "key is not the account"),
     "conflict": ("与先前报告冲突", "conflicts with an earlier report"),
     "bank_mismatch": ("银行与主题不符", "bank is not the topic's"),
+    "forbidden_character": ("含禁用字符", "forbidden character"),
+    "duplicate_key": ("字段重复", "duplicate key"),
+    "time_out_of_range": ("交易时间超出范围", "tx_time out of range"),
 }
 
 

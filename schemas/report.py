@@ -4,11 +4,19 @@ The JSON Schema file in ``schemas/json`` is the contract banks validate against;
 compiles that same file, so the worker and a bank's own validator accept and reject the same
 records. Valid records take the compiled fast path (fastjsonschema); a rejected record is run
 through the reference validator (jsonschema) once more to list every error, not just the first.
+
+Beyond the schema, the worker refuses what JSON Schema cannot say: an object with a key twice
+(readers disagree on which value counts: orjson keeps the last, others the first), and the
+character rules of ``schemas.characters`` for characters the schema's patterns do not cover
+(above U+FFFF). Both run in full only when a cheap test on the bytes says they could find
+something: a plain report pays one re-serialisation, two byte counts and a few substring tests
+for them (bench/ingest.py --stage measures it).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,11 +27,18 @@ import fastjsonschema
 import jsonschema
 import orjson
 
+from schemas.characters import beyond_schema, describe, first_forbidden, segment, strings
 from schemas.errors import FieldError, RejectReason, ReportRejected
 from schemas.files import load_schema
 
 REPORT_SCHEMA = load_schema("transaction-report.v1")
-_fast_validate = fastjsonschema.compile(REPORT_SCHEMA)
+# The hot path compiles the same file but for the rule on the names of the top-level keys:
+# fastjsonschema would run its pattern over every key of every report, known ones included;
+# the known names are fixed, so validate_record runs it over the unknown keys only.
+_fast_validate = fastjsonschema.compile(
+    {k: v for k, v in REPORT_SCHEMA.items() if k != "propertyNames"}
+)
+_KEY_NAME = re.compile(REPORT_SCHEMA["propertyNames"]["pattern"].replace("$", r"\Z"))
 _full_validator = jsonschema.Draft202012Validator(
     REPORT_SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
 )
@@ -35,6 +50,31 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]+")
 _SPACES = re.compile(r"\s+")
 MAX_AMOUNT_FEN = 10**15  # 10^13 yuan
 _REQUIRED_NAME = re.compile(r"^'(.+)' is a required property$")
+# Identifiers, names and memos: what an analyst reads and compares, so no invisible or
+# bidi-control character either (schemas.characters DISPLAY); any other string: no control
+# character (CONTROL).
+DISPLAY_FIELDS = frozenset(
+    {
+        "report_id",
+        "bank_id",
+        "tx_id",
+        "account_id",
+        "customer_id",
+        "customer_name",
+        "counterparty_account",
+        "counterparty_name",
+        "counterparty_bank",
+        "purpose",
+        "str_indicators",
+    }
+)
+# The patterns the schema uses for those two rules: their errors are replaced by precise ones.
+_CHARACTER_PATTERNS = frozenset(
+    {
+        REPORT_SCHEMA["properties"]["purpose"]["pattern"],
+        REPORT_SCHEMA["propertyNames"]["pattern"],
+    }
+)
 
 
 @dataclass(slots=True, frozen=True)
@@ -118,27 +158,60 @@ def report_key(bank_id: str, report_id: str) -> str:
 
 
 def decode(raw: bytes) -> Any:
-    """Parse the message bytes as JSON (UTF-8), or reject as undecodable."""
+    """Parse the message bytes as JSON (UTF-8), or reject as undecodable.
+
+    A lone surrogate escape (``"\\ud800"``) is refused by orjson as bad JSON; it is valid JSON
+    holding a character no text may hold, so it is refused as such, with its field."""
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        if "surrogate" in str(exc) and "UTF-8" not in str(exc):
+            _refuse_lone_surrogates(raw)
         reason = "not valid UTF-8" if "UTF-8" in str(exc) else "not valid JSON"
         raise ReportRejected(
             RejectReason.UNDECODABLE, [FieldError("", "undecodable", f"{reason}: {exc}")]
         ) from None
 
 
+def _refuse_lone_surrogates(raw: bytes) -> None:
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except ValueError:
+        return  # not JSON for the standard library either: undecodable
+    errors = character_errors(record)
+    if errors:
+        raise ReportRejected(RejectReason.FORBIDDEN_CHARACTER, errors)
+
+
 def parse_report(raw: bytes, key: bytes | None = None) -> TransactionReport:
     """Decode, validate and normalise one message. Raises ReportRejected with every error."""
     record = decode(raw)
-    return validate_record(record, key)
+    if not _every_member_kept(raw, record):
+        refuse_duplicate_keys(raw)
+    return validate_record(record, key, raw)
 
 
-def validate_record(record: Any, key: bytes | None = None) -> TransactionReport:
+def validate_record(
+    record: Any, key: bytes | None = None, raw: bytes | None = None
+) -> TransactionReport:
+    """Validate and normalise a decoded record; ``raw``, its bytes, if it was decoded from
+    some (then the character rules beyond the schema run only when the bytes could break
+    them)."""
     try:
         _fast_validate(record)
     except fastjsonschema.JsonSchemaException:
-        raise ReportRejected(RejectReason.SCHEMA, schema_errors(record)) from None
+        broken = schema_errors(record)
+        reason = (
+            RejectReason.FORBIDDEN_CHARACTER
+            if all(e.reason in CHARACTER_RULES for e in broken)
+            else RejectReason.SCHEMA
+        )
+        raise ReportRejected(reason, broken) from None
+    extra = {k: v for k, v in record.items() if k not in KNOWN_FIELDS}
+    if raw is None or beyond_schema(raw) or any(_KEY_NAME.match(k) is None for k in extra):
+        character = character_errors(record)
+        if character:
+            raise ReportRejected(RejectReason.FORBIDDEN_CHARACTER, character)
     errors: list[FieldError] = []
     tx_time = _parse_tx_time(record["tx_time"], errors)
     amount_fen = _parse_amount(record["amount"], errors)
@@ -159,7 +232,6 @@ def validate_record(record: Any, key: bytes | None = None) -> TransactionReport:
         )
         raise ReportRejected(reason, errors)
     assert tx_time is not None and amount_fen is not None
-    extra = {k: v for k, v in record.items() if k not in KNOWN_FIELDS}
     return TransactionReport(
         report_id=record["report_id"],
         report_type=record["report_type"],
@@ -187,11 +259,81 @@ def validate_record(record: Any, key: bytes | None = None) -> TransactionReport:
     )
 
 
-def schema_errors(record: Any) -> list[FieldError]:
-    """Every JSON Schema error of a record, with the field path and the failed rule."""
+CHARACTER_RULES = frozenset({"control_character", "invisible_character", "lone_surrogate"})
+
+
+def character_errors(record: Any) -> list[FieldError]:
+    """One error per string of the record (values and keys) that holds a character its field
+    may not hold, naming the first such character and where it is."""
+    if not isinstance(record, dict):
+        return []
     errors = []
+    for name, value in record.items():
+        display = name in DISPLAY_FIELDS
+        top = segment(name)
+        for path, text in ((f"[{top}]", name),) if isinstance(name, str) else ():
+            index = first_forbidden(text, display=False)
+            if index is not None:
+                errors.append(FieldError(path, *describe(text, index, display=False)))
+        for path, text in strings(value, top):
+            # A key inside a display field's value (there are none in a valid one) is held
+            # to the display rule too: simpler than telling keys from values here.
+            index = first_forbidden(text, display)
+            if index is not None:
+                errors.append(FieldError(path, *describe(text, index, display)))
+    return errors
+
+
+def _every_member_kept(raw: bytes, record: Any) -> bool:
+    """Cheap proof that the decoded record kept every member of the JSON text (no key twice
+    in one object). The text's colons are one per member plus those inside its strings;
+    orjson writes the decoded record back with one per kept member plus those of the kept
+    strings (it never escapes a colon). Equal counts: no member was dropped. A colon the
+    text wrote as an escape (``\\u003a``) would spoil the count: then check properly."""
+    if b"\\u003" in raw:
+        return False
+    return orjson.dumps(record).count(b":") == raw.count(b":")
+
+
+def refuse_duplicate_keys(raw: bytes) -> None:
+    """Raise ReportRejected (duplicate_key) naming each key that appears twice in one object."""
+    errors: list[FieldError] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        values: dict[str, list[Any]] = {}
+        for key, value in items:
+            values.setdefault(key, []).append(value)
+        for key, seen in values.items():
+            if len(seen) > 1:
+                shown = ", ".join(_short(v) for v in seen[:3])
+                errors.append(
+                    FieldError(
+                        segment(key),
+                        "duplicate_key",
+                        f"key {segment(key)!r} appears {len(seen)} times in one object "
+                        f"({shown}); JSON readers disagree on which counts, so send it once",
+                    )
+                )
+        return dict(items)
+
+    json.loads(raw.decode("utf-8"), object_pairs_hook=pairs)
+    if errors:
+        raise ReportRejected(RejectReason.DUPLICATE_KEY, errors)
+
+
+def _short(value: Any) -> str:
+    text = ascii(value)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def schema_errors(record: Any) -> list[FieldError]:
+    """Every JSON Schema error of a record, with the field path and the failed rule; a
+    string breaking a character rule is named with the character and its position."""
+    errors = character_errors(record)
     for err in sorted(_full_validator.iter_errors(record), key=lambda e: list(e.path)):
-        path = ".".join(str(p) for p in err.absolute_path)
+        if err.validator == "pattern" and err.validator_value in _CHARACTER_PATTERNS:
+            continue  # in character_errors, precisely
+        path = ".".join(segment(str(p)) for p in err.absolute_path)
         if err.validator == "required":  # name the missing field, not its parent
             missing = _REQUIRED_NAME.search(err.message)
             path = ".".join(filter(None, [path, missing.group(1) if missing else ""]))

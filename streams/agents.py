@@ -52,6 +52,7 @@ pipeline = Pipeline(
     PipelineConfig(
         lateness_ms=int(settings.lateness_seconds * 1000),
         trail_topic=settings.topics.name("trails"),
+        tx_time_rules=settings.tx_time_rules,
     ),
     trails,
 )
@@ -233,7 +234,8 @@ async def _seek_back(batch: ContiguousBatch) -> None:
 async def forget_old_report_identities() -> None:
     """Delete seen-report entries past the de-duplication horizon (tombstones on the changelog)."""
     horizon_ms = settings.dedup_horizon_days * 86_400_000
-    expired = expired_reports(seen_reports.data.items(), horizon_ms)
+    latest_ms = int(time.time() * 1000) + settings.tx_time_rules.future_tolerance_ms
+    expired = expired_reports(seen_reports.data.items(), horizon_ms, latest_ms)
     for key, partition in expired:
         await _put(seen_reports, partition, key, None)
     metrics.SEEN_REPORTS_EXPIRED.inc(len(expired))
@@ -257,12 +259,13 @@ async def measure_lag_and_state() -> None:
 
 def _input_message(event: EventT) -> InputMessage:
     message = event.message
+    # The broker timestamp the ingest stage checks tx_time against; Kafka's "no timestamp"
+    # (-1) reads as none, so that check is skipped rather than failing every report.
+    timestamp_ms = int(message.timestamp * 1000) if message.timestamp > 0 else None
     return InputMessage(
         key=message.key,
         value=message.value,
-        source=SourcePosition(
-            message.topic, message.partition, message.offset, int(message.timestamp * 1000)
-        ),
+        source=SourcePosition(message.topic, message.partition, message.offset, timestamp_ms),
     )
 
 

@@ -6,9 +6,12 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
+from ingest.pipeline import DAY_MS, TxTimeRules
 from schemas.errors import FundwatchError
+from schemas.glossary import BEIJING
 from streams.topics import TopicManager
 
 # A bank id usable in a topic name (<prefix>.reports.<bank_id>); "dlq" names the dead letters.
@@ -36,6 +39,13 @@ class Settings:
     batch_wait_seconds: float = 0.05
     # A report this far behind its account's newest one still updates the windows.
     lateness_seconds: float = 7200.0
+    # A report's tx_time may be at most this far ahead of its message's broker timestamp
+    # (clock skew, a wrong time zone); later ones are dead-lettered (time_out_of_range).
+    future_tolerance_seconds: float = DAY_MS / 1000
+    # ...and not before this moment (ISO 8601; a date alone is Beijing midnight). The default,
+    # 2000-01-01, is older than China's large-value and suspicious transaction reporting (2003),
+    # and younger than the placeholders banks' systems write for a missing date (1970, 1900).
+    earliest_tx_time: str = "2000-01-01T00:00:00+08:00"  # ingest.pipeline.EARLIEST_TX_MS
     # A re-send of a report is recognised while its tx_time is this recent.
     dedup_horizon_days: int = 35
     dedup_sweep_seconds: float = 600.0
@@ -59,6 +69,13 @@ class Settings:
     # Banks that each produce to their own topic, <prefix>.reports.<bank_id>; the worker reads
     # those topics. Empty: the one shared <prefix>.reports topic (development).
     bank_ids: tuple[str, ...] = ()
+
+    @property
+    def tx_time_rules(self) -> TxTimeRules:
+        """The ingest stage's rules for tx_time (ingest.pipeline.TxTimeRules)."""
+        return TxTimeRules(
+            round(self.future_tolerance_seconds * 1000), parse_earliest(self.earliest_tx_time)
+        )
 
     @property
     def broker_url(self) -> str:
@@ -94,6 +111,8 @@ class Settings:
             return env.get(f"FUNDWATCH_{name.upper()}", str(default))
 
         client_properties = get("client_properties", defaults.client_properties)
+        earliest_tx_time = get("earliest_tx_time", defaults.earliest_tx_time)
+        parse_earliest(earliest_tx_time)  # refused here, with the variable's name
         bootstrap_servers = env.get("FUNDWATCH_BOOTSTRAP_SERVERS")
         if bootstrap_servers is None:
             bootstrap_servers = (
@@ -107,6 +126,10 @@ class Settings:
             batch_size=int(get("batch_size", defaults.batch_size)),
             batch_wait_seconds=float(get("batch_wait_seconds", defaults.batch_wait_seconds)),
             lateness_seconds=float(get("lateness_seconds", defaults.lateness_seconds)),
+            future_tolerance_seconds=parse_tolerance(
+                get("future_tolerance_seconds", defaults.future_tolerance_seconds)
+            ),
+            earliest_tx_time=earliest_tx_time,
             dedup_horizon_days=int(get("dedup_horizon_days", defaults.dedup_horizon_days)),
             dedup_sweep_seconds=float(get("dedup_sweep_seconds", defaults.dedup_sweep_seconds)),
             session_timeout_seconds=float(
@@ -163,6 +186,34 @@ def parse_bank_ids(text: str) -> tuple[str, ...]:
     if len(set(bank_ids)) != len(bank_ids):
         raise SettingsError("FUNDWATCH_BANKS", f"a bank is listed twice: {text}")
     return bank_ids
+
+
+def parse_tolerance(text: str) -> float:
+    """FUNDWATCH_FUTURE_TOLERANCE_SECONDS: a number of seconds, zero or more."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise SettingsError(
+            "FUNDWATCH_FUTURE_TOLERANCE_SECONDS", f"{text!r} is not a number of seconds >= 0"
+        )
+    return seconds
+
+
+def parse_earliest(text: str) -> int:
+    """FUNDWATCH_EARLIEST_TX_TIME as epoch milliseconds: ISO 8601, a date alone (or a time
+    without an offset) read as Beijing time, like the reports' own dates."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise SettingsError(
+            "FUNDWATCH_EARLIEST_TX_TIME",
+            f"{text!r} is not an ISO 8601 date or time (e.g. 2000-01-01 or 2000-01-01T00:00+08:00)",
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=BEIJING)
+    return int(moment.timestamp() * 1000)
 
 
 def properties_bootstrap(path: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +110,103 @@ def test_bad_records_are_dead_lettered_with_reasons_and_the_worker_goes_on(
         lambda: sum(v.report_count for v in ledgers_in_kafka(deployment).values()) == 200,
         60,
         "the ledgers in Kafka to hold the 200 good reports",
+    )
+
+
+def hostile_lot() -> dict[bytes, tuple[str, str, str]]:
+    """Report lines a careless or hostile bank sends, each with the dead letter it must get:
+    (reason, field, field reason) of its first error."""
+    lot: dict[bytes, tuple[str, str, str]] = {}
+    number = itertools.count()
+
+    def add(raw: bytes, reason: str, field: str, rule: str) -> None:
+        lot[raw] = (reason, field, rule)
+
+    controls = ["\x00", "\x07", "\x08", "\t", "\n", "\r", "\x1b[31m", "\x7f", "\x85", "\x9b"]
+    invisibles = ["\u200b", "\u200d", "\u200f", "\u202a", "\u202e", "\u2060", "\u2066", "\ufeff"]
+    for field in ("report_id", "account_id", "customer_name", "counterparty_name", "purpose"):
+        for char, rule in [(c, "control_character") for c in controls] + [
+            (c, "invisible_character") for c in invisibles
+        ]:
+            n = next(number)
+            record = valid_report(
+                **{"report_id": f"H{n}", "tx_id": f"HT{n}", field: f"H{n}{char}x"}
+            )
+            add(encode(record), "forbidden_character", field, rule)
+    n = next(number)
+    add(
+        encode(valid_report(report_id=f"H{n}", purpose="x"))[:-3] + b'\\ud800"}',
+        "forbidden_character",
+        "purpose",
+        "lone_surrogate",
+    )
+    n = next(number)
+    add(
+        encode(valid_report(report_id=f"H{n}", purpose="\U000e0041\U000e0042")),
+        "forbidden_character",
+        "purpose",
+        "invisible_character",
+    )
+    n = next(number)
+    add(
+        encode(valid_report(report_id=f"H{n}", note={"x": "\x1b]0;pwned\x07"})),
+        "forbidden_character",
+        "note.x",
+        "control_character",
+    )
+    for member in (b'"amount":"9999999.00"', b'"account_id":"6222999999999999"'):
+        n = next(number)
+        raw = encode(valid_report(report_id=f"H{n}"))[:-1] + b"," + member + b"}"
+        add(raw, "duplicate_key", member.split(b'"')[1].decode(), "duplicate_key")
+    soon = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    for tx_time, rule in (
+        ("9999-12-31T23:59:59+08:00", "in_future"),
+        (soon, "in_future"),
+        ("1970-01-01T00:00:00Z", "before_earliest"),
+        ("1900-01-01T08:00:00+08:00", "before_earliest"),
+    ):
+        n = next(number)
+        record = valid_report(report_id=f"H{n}", tx_id=f"HT{n}", tx_time=tx_time)
+        add(encode(record), "time_out_of_range", "tx_time", rule)
+    return lot
+
+
+def test_a_hostile_lot_is_dead_lettered_with_reasons_between_valid_reports(
+    deployment: Deployment,
+) -> None:
+    worker = deployment.start_worker()
+    good = simple_reports(300)
+    hostile = hostile_lot()
+    assert len(hostile) > 90
+    bad = list(hostile)
+    mixed = good[:100] + bad[::2] + good[100:200] + bad[1::2] + good[200:]
+    send_lines(mixed, deployment.settings)
+
+    wait_for(
+        lambda: (
+            worker.total("fundwatch_reports_accepted_total") == len(good)
+            and worker.total("fundwatch_reports_rejected_total") == len(hostile)
+        ),
+        120,
+        "every valid report accepted and every hostile one rejected",
+    )
+    letters = [
+        orjson.loads(v)
+        for _, v in read_all(deployment.settings, deployment.settings.topics.name("reports.dlq"))
+    ]
+    by_original = {base64.b64decode(d["original_base64"]): d for d in letters}
+    assert set(by_original) == set(hostile), "each hostile line in the DLQ with its exact bytes"
+    for original, (reason, field, rule) in hostile.items():
+        letter = by_original[original]
+        first = letter["errors"][0]
+        assert (letter["reason"], first["field"], first["reason"]) == (reason, field, rule), (
+            original,
+            letter["errors"],
+        )
+    wait_for(
+        lambda: ledger_totals(ledgers_in_kafka(deployment)) == expected_totals(good),
+        60,
+        "the ledgers in Kafka to hold exactly the valid reports",
     )
 
 

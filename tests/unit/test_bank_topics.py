@@ -26,13 +26,14 @@ from streams.settings import Settings
 from tests.reports import encode, valid_report
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
+NOW_MS = int(NOW.timestamp() * 1000)  # the broker timestamp of every message
 POLICY = Path(__file__).resolve().parents[2] / "deploy" / "security" / "policy.toml"
 
 
 def message(topic: str, bank_id: str, offset: int = 0) -> InputMessage:
     record = valid_report(bank_id=bank_id, report_id=f"R-{offset}")
     return InputMessage(
-        record["account_id"].encode(), encode(record), SourcePosition(topic, 0, offset, 0)
+        record["account_id"].encode(), encode(record), SourcePosition(topic, 0, offset, NOW_MS)
     )
 
 

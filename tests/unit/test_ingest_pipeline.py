@@ -6,22 +6,29 @@ import base64
 from datetime import UTC, datetime
 
 import orjson
+import pytest
 
-from ingest.pipeline import BatchOutcome, IngestStage, InputMessage, Verdict
+from ingest.pipeline import DAY_MS, BatchOutcome, IngestStage, InputMessage, TxTimeRules, Verdict
 from ingest.state import AccountLedger, SeenReport, expired_reports
+from models.account_state import AccountState
+from models.leads import LeadState
+from models.pipeline import Pipeline, PipelineConfig
+from models.trails import OutflowLog
 from schemas.envelopes import SourcePosition
+from streams.settings import Settings, SettingsError
 from tests.reports import encode, valid_report
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
+NOW_MS = int(NOW.timestamp() * 1000)  # the broker timestamp of every message
 
 
 class Tables:
     """The two tables as plain dicts, written back the way the agent writes Faust tables."""
 
-    def __init__(self) -> None:
+    def __init__(self, rules: TxTimeRules | None = None) -> None:
         self.ledgers: dict[str, bytes] = {}
         self.seen: dict[str, bytes] = {}
-        self.stage = IngestStage(self.ledger, self.seen)
+        self.stage = IngestStage(self.ledger, self.seen, rules)
 
     def run(
         self, messages: list[InputMessage], write_ledgers: bool = True, write_seen: bool = True
@@ -41,12 +48,17 @@ class Tables:
 
 
 def message(
-    record: dict | bytes, offset: int, partition: int = 0, key: bytes | None = None
+    record: dict | bytes,
+    offset: int,
+    partition: int = 0,
+    key: bytes | None = None,
+    broker_ms: int | None = NOW_MS,
 ) -> InputMessage:
     raw = record if isinstance(record, bytes) else encode(record)
     if key is None and isinstance(record, dict):
         key = record["account_id"].encode()
-    return InputMessage(key, raw, SourcePosition("fundwatch.reports", partition, offset, 0))
+    source = SourcePosition("fundwatch.reports", partition, offset, broker_ms)
+    return InputMessage(key, raw, source)
 
 
 def verdicts(outcome: BatchOutcome) -> list[Verdict]:
@@ -149,7 +161,7 @@ def test_bad_message_is_dead_lettered_and_the_batch_goes_on() -> None:
         "topic": "fundwatch.reports",
         "partition": 0,
         "offset": 0,
-        "timestamp_ms": 0,
+        "timestamp_ms": NOW_MS,
     }
     second = orjson.loads(outcome.dead_letters[1].to_json())
     assert (second["bank_id"], second["report_id"]) == ("BSCB", "R1")
@@ -172,3 +184,220 @@ def test_identities_past_the_horizon_are_forgotten_and_recent_ones_kept() -> Non
     ]
     assert expired_reports(entries, horizon_ms=35 * day) == [("old", 1)]
     assert expired_reports([], horizon_ms=day) == []
+
+
+# -- hostile input -------------------------------------------------------------------------
+
+HOSTILE = {
+    "ANSI escape in the memo": (
+        encode(valid_report(purpose="\x1b[31m高息\x1b[0m")),
+        "forbidden_character",
+        ("purpose", "control_character"),
+    ),
+    "NUL in the report id": (
+        encode(valid_report(report_id="R\x00")),
+        "forbidden_character",
+        ("report_id", "control_character"),
+    ),
+    "NEL in a name": (
+        encode(valid_report(customer_name="某某\x85公司")),
+        "forbidden_character",
+        ("customer_name", "control_character"),
+    ),
+    "right-to-left override in a name": (
+        encode(valid_report(counterparty_name="张三\u202e四李")),
+        "forbidden_character",
+        ("counterparty_name", "invisible_character"),
+    ),
+    "zero width space in the account": (
+        encode(valid_report(counterparty_account="6217\u200b000033334444")),
+        "forbidden_character",
+        ("counterparty_account", "invisible_character"),
+    ),
+    "lone surrogate": (
+        encode(valid_report(purpose="P"))[:-3] + b'\\ud800"}',
+        "forbidden_character",
+        ("purpose", "lone_surrogate"),
+    ),
+    "amount twice": (
+        encode(valid_report())[:-1] + b',"amount":"1.00"}',
+        "duplicate_key",
+        ("amount", "duplicate_key"),
+    ),
+    "year 9999": (
+        encode(valid_report(tx_time="9999-12-31T23:59:59+08:00")),
+        "time_out_of_range",
+        ("tx_time", "in_future"),
+    ),
+    "two days ahead of the broker": (
+        encode(valid_report(tx_time="2026-11-28T00:00:01Z")),
+        "time_out_of_range",
+        ("tx_time", "in_future"),
+    ),
+    "the epoch": (
+        encode(valid_report(tx_time="1970-01-01T00:00:00Z")),
+        "time_out_of_range",
+        ("tx_time", "before_earliest"),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_report_is_dead_lettered_with_its_reason_and_bytes(name: str) -> None:
+    raw, reason, first_error = HOSTILE[name]
+    tables = Tables()
+    outcome = tables.run([message(raw, 0, key=valid_report()["account_id"].encode())])
+    assert verdicts(outcome) == [Verdict.REJECTED]
+    letter = orjson.loads(outcome.dead_letters[0].to_json())
+    assert letter["reason"] == reason
+    assert (letter["errors"][0]["field"], letter["errors"][0]["reason"]) == first_error
+    assert base64.b64decode(letter["original_base64"]) == raw
+    assert not tables.ledgers and not outcome.seen_writes  # no state touched
+
+
+def test_tx_time_within_the_tolerance_of_the_broker_is_accepted() -> None:
+    # NOW is 2026-11-26T00:00Z: a day ahead is clock skew, a day and a second is refused.
+    on_edge = valid_report(report_id="R1", tx_time="2026-11-27T00:00:00Z")
+    beyond = valid_report(report_id="R2", tx_time="2026-11-27T00:00:01Z")
+    outcome = Tables().run([message(on_edge, 0), message(beyond, 1)])
+    assert verdicts(outcome) == [Verdict.ACCEPTED, Verdict.REJECTED]
+    assert "24 h" in outcome.dead_letters[0].errors[0].message
+
+
+def test_tolerance_and_earliest_date_are_settings() -> None:
+    settings = Settings.from_env(
+        {
+            "FUNDWATCH_FUTURE_TOLERANCE_SECONDS": "3600",
+            "FUNDWATCH_EARLIEST_TX_TIME": "2026-01-01",
+        }
+    )
+    rules = settings.tx_time_rules
+    assert rules.future_tolerance_ms == 3_600_000
+    assert rules.earliest_tx_ms == int(datetime(2025, 12, 31, 16, tzinfo=UTC).timestamp() * 1000)
+    tables = Tables(rules)
+    outcome = tables.run(
+        [
+            message(valid_report(report_id="R1", tx_time="2026-11-26T00:59:59Z"), 0),
+            message(valid_report(report_id="R2", tx_time="2026-11-26T01:00:01Z"), 1),
+            message(valid_report(report_id="R3", tx_time="2025-12-31T23:59:59+08:00"), 2),
+        ]
+    )
+    assert verdicts(outcome) == [Verdict.ACCEPTED, Verdict.REJECTED, Verdict.REJECTED]
+    assert Settings.from_env({}).tx_time_rules == TxTimeRules()
+    for variable, value in (
+        ("FUNDWATCH_FUTURE_TOLERANCE_SECONDS", "-1"),
+        ("FUNDWATCH_EARLIEST_TX_TIME", "last year"),
+    ):
+        with pytest.raises(SettingsError, match=variable):
+            Settings.from_env({variable: value})
+
+
+def test_without_a_broker_timestamp_only_the_earliest_date_is_checked() -> None:
+    # A report file replayed offline has no broker time: the future check is skipped there, so
+    # a valid report is decided alike by the worker and by a backtest.
+    future = valid_report(report_id="R1", tx_time="2027-06-01T00:00:00Z")
+    ancient = valid_report(report_id="R2", tx_time="1999-12-31T00:00:00Z")
+    outcome = Tables().run(
+        [message(future, 0, broker_ms=None), message(ancient, 1, broker_ms=None)]
+    )
+    assert verdicts(outcome) == [Verdict.ACCEPTED, Verdict.REJECTED]
+
+
+# -- recovery from a far-future event time -------------------------------------------------
+
+ACCOUNT = valid_report()["account_id"]
+
+
+def days_of_reports(first_day: int, days: int, offset: int) -> list[InputMessage]:
+    """Two deposits a day into ACCOUNT from different payers, each sent when it happened."""
+    out = []
+    for day in range(first_day, first_day + days):
+        for n in range(2):
+            moment = datetime(2026, 11, 1, 2 + n, tzinfo=UTC).timestamp() + day * 86_400
+            record = valid_report(
+                report_id=f"R{day}-{n}",
+                tx_id=f"T{day}-{n}",
+                tx_time=datetime.fromtimestamp(moment, UTC).isoformat(),
+                counterparty_account=f"62170000{day:04d}{n:04d}",
+                amount="900.00",
+            )
+            out.append(message(record, offset + len(out), broker_ms=int(moment * 1000) + 60_000))
+    return out
+
+
+def test_an_account_poisoned_by_a_far_future_date_recovers() -> None:
+    # The state as a worker before the rule left it: a 9999-12-31 report was accepted (an
+    # offline replay still accepts it, having no broker time to check it against).
+    accounts: dict[str, bytes] = {}
+    seen: dict[str, bytes] = {}
+    pipeline = Pipeline(accounts, seen, PipelineConfig())
+
+    def run(messages: list[InputMessage]) -> int:
+        outcome = pipeline.process(messages, None, NOW)
+        for account_id, (_, blob) in outcome.account_writes.items():
+            accounts[account_id] = blob
+        for identity, (_, entry) in outcome.ingest.seen_writes.items():
+            seen[identity] = entry.to_bytes()
+        return outcome.late_reports
+
+    run(days_of_reports(0, 3, 0))
+    poison = valid_report(report_id="X", tx_id="X", tx_time="9999-12-31T23:59:59+08:00")
+    run([message(poison, 100, broker_ms=None)])
+    state = pipeline._state(ACCOUNT)
+    assert state.features.newest_ms > 10**14  # the account's "now" is in year 9999
+
+    # The next reports, each with its broker time: applied on time, none late.
+    assert run(days_of_reports(3, 4, 200)) == 0
+    recovered = Pipeline(accounts, seen, PipelineConfig())._state(ACCOUNT)
+    clean = Pipeline({}, {}, PipelineConfig())
+    clean.process(days_of_reports(3, 4, 200), None, NOW)
+    untouched = clean._state(ACCOUNT)
+    # The windows see exactly what a never-poisoned account sees of those days...
+    assert recovered.features.newest_ms == untouched.features.newest_ms
+    assert (recovered.features.buckets == untouched.features.buckets).all()
+    assert recovered.features.payers == untouched.features.payers
+    assert recovered.ledger.last_tx_ms == untouched.ledger.last_tx_ms
+    # ...while the lifetime totals keep everything accepted before, the poison included.
+    assert recovered.features.report_count == 3 * 2 + 1 + 4 * 2
+    assert recovered.ledger.report_count == 3 * 2 + 1 + 4 * 2
+
+
+def test_a_state_within_the_tolerance_is_left_alone() -> None:
+    accounts: dict[str, bytes] = {}
+    pipeline = Pipeline(accounts, {}, PipelineConfig())
+    outcome = pipeline.process(days_of_reports(0, 2, 0), None, NOW)
+    state = pipeline._state(ACCOUNT)
+    before = state.features.to_dict()
+    bound = TxTimeRules().state_bound_ms(state.features.newest_ms - DAY_MS + 1)
+    assert bound is not None and not state.recover_from_future(bound)
+    assert state.features.to_dict() == before
+    assert outcome.late_reports == 0
+
+
+def test_seen_reports_of_a_far_future_date_do_not_expire_the_rest() -> None:
+    day = 86_400_000
+    entries = [
+        ("recent", SeenReport(b"a" * 8, 1, 5, 50 * day).to_bytes()),
+        ("year-9999", SeenReport(b"b" * 8, 2, 6, 253_402_300_799_000).to_bytes()),
+    ]
+    # Without the clock, the far-future entry is "the newest" and everything else expires.
+    assert ("recent", 1) in expired_reports(entries, horizon_ms=35 * day)
+    assert expired_reports(entries, horizon_ms=35 * day, latest_ms=51 * day) == [("year-9999", 2)]
+
+
+def test_recovery_cuts_back_the_lead_ledger_and_outflow_times() -> None:
+    future = 253_402_300_799_000  # 9999-12-31
+    state = AccountState.new(7_200_000)
+    state.features.newest_ms = future
+    state.features.report_count = 3
+    state.ledger = AccountLedger(0, 9, 3, 3, 300, 0, 0, NOW_MS - DAY_MS, future, 0)
+    state.lead = LeadState("L1", 2, NOW_MS - DAY_MS, future, future, "ordinary", False, False, 1, 1)
+    state.outflows = OutflowLog([["P1", 100, NOW_MS - DAY_MS, "T1"], ["P2", 100, future, "T2"]])
+    assert state.recover_from_future(NOW_MS)
+    assert state.features.newest_ms == 0 and state.features.report_count == 3
+    assert (state.ledger.first_tx_ms, state.ledger.last_tx_ms) == (NOW_MS - DAY_MS, NOW_MS)
+    assert state.lead is not None
+    assert (state.lead.episode_start_ms, state.lead.last_anomalous_ms) == (NOW_MS - DAY_MS, NOW_MS)
+    assert state.lead.last_revision_ms == NOW_MS and state.lead.revision == 2
+    assert [e[3] for e in state.outflows.entries] == ["T1"]
+    assert not state.recover_from_future(NOW_MS)  # once recovered, left alone
