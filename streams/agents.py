@@ -234,8 +234,7 @@ async def _seek_back(batch: ContiguousBatch) -> None:
 async def forget_old_report_identities() -> None:
     """Delete seen-report entries past the de-duplication horizon (tombstones on the changelog)."""
     horizon_ms = settings.dedup_horizon_days * 86_400_000
-    latest_ms = int(time.time() * 1000) + settings.tx_time_rules.future_tolerance_ms
-    expired = expired_reports(seen_reports.data.items(), horizon_ms, latest_ms)
+    expired = expired_reports(seen_reports.data.items(), horizon_ms)
     for key, partition in expired:
         await _put(seen_reports, partition, key, None)
     metrics.SEEN_REPORTS_EXPIRED.inc(len(expired))
