@@ -64,6 +64,7 @@ MOVEMENT_VERSION = 1
 CASH_ACCOUNT = "CASH"
 MAX_SEEN_MOVEMENTS = 256  # per account: enough to recognise a replay after a crash
 HOUR_MS = 3_600_000
+END_OF_TIME_MS = 2**62  # a span end past any tx_time
 
 
 class TrailRecordError(FundwatchError, ValueError, exit_code=EX_DATAERR, http_status=500):
@@ -193,9 +194,10 @@ class TrailState:
     last_revision_ms: int = 0
     payers_at_revision: int = 0
     payees_at_revision: int = 0
-    # The start of the linked money when the account's own outflows were last passed on: a
-    # late movement that moves the start earlier passes on the outflows it newly covers.
-    passed_on_from_ms: int | None = None
+    # The span of the linked money (its start, its end plus the quiet days) when the account's
+    # own outflows were last passed on: a late movement that widens it, at either end, passes
+    # on the outflows it newly covers.
+    passed_on_span: tuple[int, int] | None = None
 
     # -- figures ---------------------------------------------------------------------------
 
@@ -265,7 +267,7 @@ class TrailState:
         self.revision = self.amount_at_revision = self.sources_at_revision = 0
         self.hop_at_revision = self.last_revision_ms = 0
         self.payers_at_revision = self.payees_at_revision = 0
-        self.passed_on_from_ms = None
+        self.passed_on_span = None
 
     def revision_due(
         self, clock_ms: int, policy: TrailPolicy, figures: tuple[int, int] | None = None
@@ -316,7 +318,7 @@ class TrailState:
                     self.payers_at_revision,
                     self.payees_at_revision,
                 ],
-                self.passed_on_from_ms,
+                self.passed_on_span,
             ]
         )
 
@@ -329,6 +331,11 @@ class TrailState:
         if version != TRAIL_STATE_VERSION:
             raise TrailRecordError(f"trail state version {version!r} is not supported")
         # revision: the stored list of the *_at_revision fields, in their order
+        if isinstance(passed_on, int):
+            # Written before the span's end was kept: the start alone, which covered all after.
+            passed_on = (passed_on, END_OF_TIME_MS)
+        elif passed_on is not None:
+            passed_on = tuple(passed_on)
         state = cls(episode, {}, seen, *revision, passed_on)  # type: ignore[call-arg]
         for row in sources:
             source = TrailSource.from_list(row)
@@ -374,16 +381,16 @@ def passed_on(
     arrived (the ones its own reports could not pass on before the link reached it)."""
     if not trail.linked(policy) or trail.hop >= policy.max_hops:
         return []
-    start = trail.first_ms
-    already = trail.passed_on_from_ms
-    if already is not None and already <= start:
+    # Within an episode the span only widens: its sources only add money.
+    start, end = trail.first_ms, trail.last_ms + policy.quiet_ms
+    already = trail.passed_on_span
+    if already is not None and already[0] <= start and end <= already[1]:
         return []
-    trail.passed_on_from_ms = start
-    end = trail.last_ms + policy.quiet_ms
+    trail.passed_on_span = (start, end)
     return [
         downstream(trail, account_id, payee, fen, tx_id, tx_ms)
         for payee, fen, tx_ms, tx_id in outflows.entries
-        if start <= tx_ms <= end and (already is None or tx_ms < already)
+        if start <= tx_ms <= end and (already is None or not already[0] <= tx_ms <= already[1])
     ]
 
 

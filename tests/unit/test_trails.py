@@ -26,6 +26,7 @@ from models.leads import LeadPolicy, ModelView
 from models.pipeline import PipelineConfig
 from models.schemes import build_schemes
 from models.trails import (
+    END_OF_TIME_MS,
     FollowedReport,
     Movement,
     OutflowLog,
@@ -167,6 +168,22 @@ def test_a_link_that_arrives_after_the_accounts_own_outflows_still_passes_them_o
     assert set(linked_accounts(reordered)) == {"CONTROLLER", "NEXT"}
 
 
+def test_a_late_movement_that_extends_the_linked_span_passes_on_the_outflows_it_covers() -> None:
+    world = TransferWorld()
+    world.fundraising(COLLECTOR, 12)
+    world.transfer(COLLECTOR, "CONTROLLER", 300_000, 5)
+    world.transfer(COLLECTOR, "CONTROLLER", 300_000, 5 + 10 * 24)
+    # 20 days after the first sum, 10 after the second: inside the span only the second opens.
+    world.transfer("CONTROLLER", "NEXT", 250_000, 5 + 20 * 24)
+    messages = world.messages()
+    in_order, _ = run(messages, batch_size=1)
+    # One batch of every report, then both movements together: the account's outflow was
+    # read before either of them, as a worker catching up on a backlog reads it.
+    all_at_once, _ = run(messages, batch_size=len(messages))
+    assert set(linked_accounts(in_order)) == {"CONTROLLER", "NEXT"}
+    assert linked_outline(all_at_once) == linked_outline(in_order)
+
+
 def test_money_from_a_listed_sender_links_the_sender_upstream() -> None:
     world = TransferWorld()
     world.fundraising(COLLECTOR, 12)
@@ -199,6 +216,10 @@ def test_a_replayed_movement_counts_once_and_the_state_round_trips() -> None:
     assert trail.linked(policy) and trail.hop == 1
     assert TrailState.from_bytes(trail.to_bytes()) == trail
     assert Movement.from_json(movement.to_json()) == movement
+    # A state written when only the span's start was kept still covers everything after it.
+    old = orjson.loads(trail.to_bytes())
+    old[-1] = 1_000
+    assert TrailState.from_bytes(orjson.dumps(old)).passed_on_span == (1_000, END_OF_TIME_MS)
 
 
 def test_the_outflow_log_keeps_the_largest_sums_when_full() -> None:
