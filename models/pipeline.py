@@ -29,6 +29,7 @@ from models.account_state import AccountState
 from models.forest import FundraisingForest
 from models.leads import LeadPolicy, observe
 from models.snapshot import AccountSnapshot
+from models.structure import adjust
 from models.trails import FollowedReport, Movement, TrailPolicy, TrailStage
 from models.watchlist import Watchlist, WatchlistHit
 from schemas.lead import Lead
@@ -207,10 +208,9 @@ class Pipeline:
     ) -> np.ndarray:
         started = time.perf_counter()
         features = np.vstack([item.snapshot.features for item in observed])
-        # The forest's score alone for now: with the structure evidence added here
-        # (models.structure.adjust) the worker's money trails missed a hop-2 linked lead the
-        # backtest raises, in most runs of the stream/backtest parity test on the real broker.
-        scores = model.anomaly_score(features)
+        # The lead score: the forest's, raised for a scheme's structure and lowered without
+        # it (models.structure), row by row so that batching changes nothing.
+        scores = adjust(model.anomaly_score(features), features)
         out.scoring_seconds = time.perf_counter() - started
         return scores
 
