@@ -78,7 +78,9 @@ def test_batch_boundaries_do_not_change_features_or_leads(
     assert scored, "the simulated schemes should produce leads"
     assert linked_outline(leads), "their money should reach linked accounts"
     assert scheme_outline(leads), "and the leads should form schemes"
-    for batch_size in (1, 37):
+    # The whole file as one batch: every movement arrives after every report, as it does on
+    # a worker catching up on a backlog.
+    for batch_size in (1, 37, len(messages)):
         other_vectors, other_leads = run(messages, model, batch_size)
         assert [lead for lead in other_leads if lead["kind"] == "scored"] == scored
         assert linked_outline(other_leads) == linked_outline(leads)
