@@ -52,6 +52,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from models.feature_names import FEATURE_NAMES
 from models.leads import ModelView
+from models.peers import fit_peer_limits
 from models.scoring import TREE_ARRAY_DTYPES, ForestStructureError, IsolationTrees
 from schemas.errors import FundwatchError
 
@@ -87,7 +88,12 @@ MODEL_JSON_FIELDS: dict[str, tuple[str, Any]] = {
     "random_state": ("random_state", int),
     "max_depth": ("max_depth_", int),  # splits on the longest root-to-leaf path
     "sklearn_offset": ("sklearn_offset_", float),  # IsolationForest.offset_, for reference
+    # peer group -> models.peers.PEER_FEATURES -> limit, natural units; and accounts per group
+    "peer_limits": ("peer_limits_", dict[str, dict[str, float]]),
+    "peer_accounts": ("peer_accounts_", dict[str, int]),
 }
+# Fields an artifact of an earlier release lacks, with the value that keeps its behaviour.
+OPTIONAL_FIELDS: dict[str, Any] = {"peer_limits": {}, "peer_accounts": {}}
 _SETTINGS = ("n_estimators", "max_samples", "expected_alert_rate", "random_state")
 _UNKNOWN_PERIOD = {"start": "", "end": ""}
 
@@ -120,6 +126,8 @@ class FundraisingForest(OutlierMixin, BaseEstimator):  # type: ignore[misc]
     data_hash_: str
     library_versions_: dict[str, str]
     sklearn_offset_: float
+    peer_limits_: dict[str, dict[str, float]]
+    peer_accounts_: dict[str, int]
 
     def __init__(
         self,
@@ -148,6 +156,8 @@ class FundraisingForest(OutlierMixin, BaseEstimator):  # type: ignore[misc]
         training_period: Mapping[str, str] | None = None,
         record_count: int | None = None,
         version: str | None = None,
+        groups: Sequence[str] | None = None,
+        accounts: Sequence[str] | None = None,
     ) -> FundraisingForest:
         """Fit the trees on log1p(features) (rows (n, n_features), natural units); calibrate
         the threshold on the training rows' scores.
@@ -155,6 +165,8 @@ class FundraisingForest(OutlierMixin, BaseEstimator):  # type: ignore[misc]
         ``training_period`` ({"start": iso, "end": iso}) and ``record_count`` (the reports
         the rows came from) describe the data in the artifact; ``version`` names the model
         (default: creation time and data hash). ``y`` is ignored, as in scikit-learn.
+        ``groups`` and ``accounts``: each row's peer group (models.peers.peer_group) and
+        account id, from which the peer limits are learnt (none without them).
         """
         names = list(self.feature_names)
         problem = _feature_names_problem(names)
@@ -200,6 +212,12 @@ class FundraisingForest(OutlierMixin, BaseEstimator):  # type: ignore[misc]
         self.max_samples_ = trees.effective_max_samples
         self.max_depth_ = trees.max_depth
         self.sklearn_offset_ = float(forest.offset_)
+        if groups is not None and accounts is not None:
+            if names != list(FEATURE_NAMES):
+                raise ValueError("peer limits are learnt on the FEATURE_NAMES columns only")
+            self.peer_limits_, self.peer_accounts_ = fit_peer_limits(matrix, groups, accounts)
+        else:
+            self.peer_limits_, self.peer_accounts_ = {}, {}
         self._check_fitted("model")
         return self
 
@@ -241,7 +259,12 @@ class FundraisingForest(OutlierMixin, BaseEstimator):  # type: ignore[misc]
         """What lead building reads of the model (models.leads)."""
         check_is_fitted(self)
         return ModelView(
-            self.version_, self.threshold_, self.score_quantiles_, self.feature_quantiles_
+            self.version_,
+            self.threshold_,
+            self.score_quantiles_,
+            self.feature_quantiles_,
+            self.peer_limits_,
+            self.peer_accounts_,
         )
 
     def check_features(self, expected_names: Sequence[str] = FEATURE_NAMES) -> None:
@@ -471,6 +494,7 @@ def _check_field_types(document: Mapping[str, Any], source: str) -> None:
 
 
 def _fields_from_document(document: dict[str, Any], source: str) -> dict[str, Any]:
+    document = {**OPTIONAL_FIELDS, **document}
     missing = sorted(set(MODEL_JSON_FIELDS) - set(document))
     unknown = sorted(set(document) - set(MODEL_JSON_FIELDS))
     if missing or unknown:

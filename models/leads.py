@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,6 +49,7 @@ import orjson
 
 from models.feature_names import FEATURE_NAMES
 from models.features import AccountFeatures
+from models.peers import peer_group, peer_reasons
 from models.reasons import explain, watchlist_reasons
 from models.snapshot import AccountSnapshot
 from models.structure import structure_reasons
@@ -82,6 +83,9 @@ class ModelView:
     score_quantiles: Mapping[str, float]  # e.g. "0.999" -> score
     # feature -> {"0.5", "0.9", "0.99", "0.999"} -> value, in natural units
     feature_quantiles: Mapping[str, Mapping[str, float]]
+    # peer group -> feature -> limit, and accounts per group (models.peers)
+    peer_limits: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    peer_accounts: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -416,6 +420,12 @@ def build_lead(
         emitted_at=emitted_at,
         reasons=watchlist_reasons(state.watchlist_matches)
         + structure_reasons(snapshot.features)
+        + peer_reasons(
+            snapshot.features,
+            peer_group(snapshot.account_type, snapshot.industry),
+            model.peer_limits,
+            model.peer_accounts,
+        )
         + explain(snapshot.features, model.feature_quantiles, policy.max_reasons),
         watchlist_matches=state.watchlist_matches,
     )

@@ -28,6 +28,7 @@ from ingest.state import AccountLedger
 from models.account_state import AccountState
 from models.forest import FundraisingForest
 from models.leads import LeadPolicy, observe
+from models.peers import peer_group, within_peers
 from models.snapshot import AccountSnapshot
 from models.structure import adjust
 from models.trails import FollowedReport, Movement, TrailPolicy, TrailStage
@@ -210,7 +211,9 @@ class Pipeline:
         features = np.vstack([item.snapshot.features for item in observed])
         # The lead score: the forest's, raised for a scheme's structure and lowered without
         # it (models.structure), row by row so that batching changes nothing.
-        scores = adjust(model.anomaly_score(features), features)
+        groups = [peer_group(i.snapshot.account_type, i.snapshot.industry) for i in observed]
+        peers = within_peers(features, groups, model.lead_view.peer_limits)
+        scores = adjust(model.anomaly_score(features), features, peers)
         out.scoring_seconds = time.perf_counter() - started
         return scores
 

@@ -24,8 +24,10 @@ the forest alone did.
 ``adjust`` turns the forest's scores into the scores leads are raised on: an account showing
 FAN_IN_FAST_OUT or REPEAT_PAYOUTS gets ``STRUCTURE_BONUS`` added; any other account has
 ``UNSTRUCTURED_PENALTY`` taken off, so only a far outlier without a scheme's structure still
-reaches the threshold. A scheme's controllers and payout accounts, which have few payers of
-their own, are reached by the money trails from its collectors' leads (models.trails).
+reaches the threshold. An account within its peers' limits (models.peers: a school against
+schools) has ``WITHIN_PEERS_PENALTY`` taken off as well. A scheme's controllers and payout
+accounts, which have few payers of their own, are reached by the money trails from its
+collectors' leads (models.trails).
 
 Everything here is a pure, element-wise function of each feature row, so the stream and the
 backtest, however batched, give the same scores.
@@ -61,6 +63,7 @@ REPEAT_PAYOUTS_PER_PAYER = 0.2  # ...and that many of them per individual payer:
 ACCELERATING_SHARE = 0.6  # of the 30-day individual payers, seen in the last 7 days
 STRUCTURE_BONUS = 0.05
 UNSTRUCTURED_PENALTY = 0.1
+WITHIN_PEERS_PENALTY = 0.1  # more than the bonus: a peer's busy day is no scheme's structure
 
 
 def fan_in_fast_out(features: np.ndarray) -> np.ndarray:
@@ -96,11 +99,17 @@ def structured(features: np.ndarray) -> np.ndarray:
     return rows
 
 
-def adjust(forest_scores: np.ndarray, features: np.ndarray) -> np.ndarray:
-    """The scores leads are raised on: the forest's, up for structure, down without it."""
+def adjust(
+    forest_scores: np.ndarray, features: np.ndarray, within_peers: np.ndarray | None = None
+) -> np.ndarray:
+    """The scores leads are raised on: the forest's, up for structure, down without it, and
+    down for an account that does what its peers do on their busy days (``within_peers``,
+    bool per row: models.peers.within_peers)."""
     scores: np.ndarray = forest_scores + np.where(
         structured(features), STRUCTURE_BONUS, -UNSTRUCTURED_PENALTY
     )
+    if within_peers is not None:
+        scores = scores - np.where(within_peers, WITHIN_PEERS_PENALTY, 0.0)
     return scores
 
 

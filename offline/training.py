@@ -16,6 +16,7 @@ import numpy as np
 from ingest.pipeline import InputMessage
 from models.features import beijing_day
 from models.forest import FundraisingForest
+from models.peers import peer_group
 from models.pipeline import PipelineConfig
 from offline.replay import OfflineRunner
 from schemas.errors import FundwatchError
@@ -31,6 +32,8 @@ class TrainingSet:
     record_count: int  # accepted reports the rows were computed from
     period_start_ms: int
     period_end_ms: int
+    accounts: tuple[str, ...] = ()  # each row's account
+    groups: tuple[str, ...] = ()  # each row's peer group (models.peers.peer_group)
 
     @property
     def training_period(self) -> dict[str, str]:
@@ -43,6 +46,7 @@ class TrainingSet:
 def training_set(messages: Iterable[InputMessage], lateness_ms: int) -> TrainingSet:
     runner = OfflineRunner(PipelineConfig(lateness_ms=lateness_ms, keep_vectors=True))
     last_of_day: dict[tuple[str, int], np.ndarray] = {}
+    group_of: dict[str, str] = {}
     records = 0
     start, end = None, None
     for outcome in runner.run(messages):
@@ -51,6 +55,7 @@ def training_set(messages: Iterable[InputMessage], lateness_ms: int) -> Training
             last_of_day[(snapshot.account_id, beijing_day(snapshot.newest_tx_ms))] = (
                 snapshot.features
             )
+            group_of[snapshot.account_id] = peer_group(snapshot.account_type, snapshot.industry)
             start = min(start or snapshot.last_tx_ms, snapshot.last_tx_ms)
             end = max(end or snapshot.last_tx_ms, snapshot.last_tx_ms)
     if len(last_of_day) < 100 or start is None or end is None:
@@ -58,7 +63,16 @@ def training_set(messages: Iterable[InputMessage], lateness_ms: int) -> Training
             f"the history gave {len(last_of_day)} account-days from {records} valid reports; "
             "at least 100 account-days are needed to train"
         )
-    return TrainingSet(np.vstack(list(last_of_day.values())), records, start, end)
+    # An account's group as of its last report: the sector it finally gave.
+    accounts = tuple(account for account, _ in last_of_day)
+    return TrainingSet(
+        np.vstack(list(last_of_day.values())),
+        records,
+        start,
+        end,
+        accounts,
+        tuple(group_of[account] for account in accounts),
+    )
 
 
 def train(
@@ -70,4 +84,6 @@ def train(
         training_period=data.training_period,
         record_count=data.record_count,
         version=version,
+        groups=data.groups or None,
+        accounts=data.accounts or None,
     )

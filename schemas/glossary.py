@@ -96,6 +96,10 @@ LEAD_KIND_NAMES: dict[str, tuple[str, str]] = {
 DEPARTMENT_NAMES: dict[str, tuple[str, str]] = {d.code: (d.name_zh, d.name_en) for d in DEPARTMENTS}
 
 # Industry codes (schemas.sectors.SECTORS; the report schema's industry enum).
+ACCOUNT_TYPE_NAMES: dict[str, tuple[str, str]] = {
+    "individual": ("个人", "personal"),
+    "corporate": ("对公", "corporate"),
+}
 SECTOR_NAMES: dict[str, tuple[str, str]] = {
     "p2p_lending": ("P2P网络借贷", "P2P lending"),
     "third_party_payment": ("第三方支付", "third-party payment"),

@@ -1,0 +1,158 @@
+"""Peers: an account judged against accounts of its own kind, not against the whole city.
+
+A school at the start of term, a developer's presale launch or a payroll account on payday is
+far from the city's ordinary accounts, and so from the isolation forest's training population,
+but ordinary for its own kind. So the model also learns, per peer group (account type and
+sector: a school is judged against schools), how far the group's accounts go on their busiest
+days in the history:
+
+* for each of ``PEER_FEATURES`` (the measures of fundraising: individual payers, money in,
+  money out the same day, payouts to earlier payers, fundraising words, money per payer,
+  growth), each account's highest value over its history days;
+* the limit is the value that at least ``ACCOUNTS_AT_LIMIT`` accounts of the group reached (the
+  k-th highest of those maxima, k at least 3 and a tenth of the group), so that a scheme hidden
+  in the history cannot make its own behaviour "normal for its peers" on its own.
+
+A group needs ``MIN_PEER_ACCOUNTS`` accounts in the history to have limits. An account whose
+every peer feature is within its group's limits does what several of its peers do on their
+busy days: ``within_peers`` is True for it, and the lead score is lowered (models.structure).
+An account of a group without limits (too few peers, a sector not seen) is judged as before.
+
+Pure functions of a feature row and its group, so stream and backtest agree however batched.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from models.feature_names import FEATURE_NAMES
+from models.reasons import FEATURE_TEXTS, format_number
+from schemas.glossary import ACCOUNT_TYPE_NAMES, SECTOR_NAMES, name
+from schemas.lead import Reason
+
+PEER_FEATURES: tuple[str, ...] = (
+    "distinct_individual_payers_7d",
+    "distinct_individual_payers_30d",
+    "inflow_sum_yuan_30d",
+    "same_day_outflow_share_30d",
+    "repeat_payout_share_30d",
+    "pass_through_ratio_30d",
+    "fundraising_memo_share_30d",
+    "mean_inflow_per_payer_yuan_30d",
+    "activity_growth_7d_over_30d",
+)
+_PEER_COLUMNS = [FEATURE_NAMES.index(feature) for feature in PEER_FEATURES]
+MIN_PEER_ACCOUNTS = 5
+ACCOUNTS_AT_LIMIT = 3  # at least this many accounts, and ACCOUNTS_AT_LIMIT_SHARE of the group
+ACCOUNTS_AT_LIMIT_SHARE = 0.1
+BEYOND_PEERS = "beyond_peers"
+WITHIN_PEERS = "within_peers"
+_NO_SECTOR = "-"
+
+
+def peer_group(account_type: str, industry: str | None) -> str:
+    """The group an account is compared within: "corporate|private_school", "individual|-"."""
+    return f"{account_type}|{industry or _NO_SECTOR}"
+
+
+def fit_peer_limits(
+    features: np.ndarray, groups: Sequence[str], accounts: Sequence[str]
+) -> tuple[dict[str, dict[str, float]], dict[str, int]]:
+    """(group -> PEER_FEATURES -> limit, group -> accounts) from training rows (n, features)
+    in natural units, each with its account's group and id."""
+    if not len(features) == len(groups) == len(accounts):
+        raise ValueError("features, groups and accounts must have one entry per row")
+    busiest: dict[str, dict[str, np.ndarray]] = {}
+    for row, group, account in zip(features[:, _PEER_COLUMNS], groups, accounts, strict=True):
+        held = busiest.setdefault(group, {})
+        known = held.get(account)
+        held[account] = row.copy() if known is None else np.maximum(known, row)
+    limits: dict[str, dict[str, float]] = {}
+    sizes: dict[str, int] = {}
+    for group, by_account in sorted(busiest.items()):
+        if len(by_account) < MIN_PEER_ACCOUNTS:
+            continue
+        maxima = np.sort(np.vstack(list(by_account.values())), axis=0)[::-1]
+        k = max(ACCOUNTS_AT_LIMIT, math.ceil(ACCOUNTS_AT_LIMIT_SHARE * len(by_account)))
+        limits[group] = {f: float(v) for f, v in zip(PEER_FEATURES, maxima[k - 1], strict=True)}
+        sizes[group] = len(by_account)
+    return limits, sizes
+
+
+def within_peers(
+    features: np.ndarray, groups: Sequence[str], limits: Mapping[str, Mapping[str, float]]
+) -> np.ndarray:
+    """Rows (n, features) -> bool (n,): the row's group has limits and no peer feature of the
+    row is beyond them."""
+    out = np.zeros(len(groups), dtype=bool)
+    for i, group in enumerate(groups):
+        group_limits = limits.get(group)
+        if group_limits is not None:
+            out[i] = not _beyond(features[i], group_limits)
+    return out
+
+
+def _beyond(row: np.ndarray, limits: Mapping[str, float]) -> list[tuple[float, str, float]]:
+    """(how far beyond, feature, limit) of each peer feature of the row above its limit."""
+    out = []
+    for feature, column in zip(PEER_FEATURES, _PEER_COLUMNS, strict=True):
+        value, limit = float(row[column]), limits[feature]
+        if value > limit:
+            out.append((value / limit if limit > 0 else math.inf, feature, limit))
+    return sorted(out, reverse=True)
+
+
+def peer_reasons(
+    row: np.ndarray,
+    group: str,
+    limits: Mapping[str, Mapping[str, float]],
+    sizes: Mapping[str, int],
+) -> tuple[Reason, ...]:
+    """How the account compares with its peers, as a lead reason (none without peers)."""
+    group_limits = limits.get(group)
+    if group_limits is None:
+        return ()
+    who_zh, who_en = _group_names(group, sizes.get(group, 0))
+    beyond = _beyond(np.asarray(row, dtype=np.float64), group_limits)
+    if not beyond:
+        return (
+            Reason(
+                WITHIN_PEERS,
+                0.0,
+                100.0,
+                0.0,
+                f"与同类账户（{who_zh}）最繁忙时相当：评分已调低",
+                f"like its peers ({who_en}) on their busiest days: score lowered",
+            ),
+        )
+    _, feature, limit = beyond[0]
+    value = float(row[FEATURE_NAMES.index(feature)])
+    text = FEATURE_TEXTS[feature]
+    shown, shown_limit = format_number(value, text.unit), format_number(limit, text.unit)
+    return (
+        Reason(
+            BEYOND_PEERS,
+            value,
+            100.0,
+            limit,
+            f"超出同类账户（{who_zh}）最繁忙时的水平：{text.zh} {shown}（同类 {shown_limit}）",
+            f"beyond its peers ({who_en}) on their busiest days: "
+            f"{text.en.format(v=shown)} (peers {shown_limit})",
+        ),
+    )
+
+
+def _group_names(group: str, accounts: int) -> tuple[str, str]:
+    account_type, _, industry = group.partition("|")
+    kind_zh = name(ACCOUNT_TYPE_NAMES, account_type, "zh")
+    kind_en = name(ACCOUNT_TYPE_NAMES, account_type, "en")
+    if industry == _NO_SECTOR:
+        return f"{kind_zh}账户 {accounts} 个", f"{accounts} {kind_en} accounts"
+    sector_zh, sector_en = name(SECTOR_NAMES, industry, "zh"), name(SECTOR_NAMES, industry, "en")
+    return (
+        f"{sector_zh}{kind_zh}账户 {accounts} 个",
+        f"{accounts} {kind_en} accounts in {sector_en}",
+    )

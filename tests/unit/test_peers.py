@@ -1,0 +1,103 @@
+"""Peers: an account judged against accounts of its own kind (models.peers)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.feature_names import FEATURE_NAMES
+from models.forest import FundraisingForest
+from models.peers import (
+    BEYOND_PEERS,
+    MIN_PEER_ACCOUNTS,
+    WITHIN_PEERS,
+    fit_peer_limits,
+    peer_group,
+    peer_reasons,
+    within_peers,
+)
+from models.structure import WITHIN_PEERS_PENALTY, adjust
+
+PAYERS_30D = FEATURE_NAMES.index("distinct_individual_payers_30d")
+SCHOOLS = peer_group("corporate", "private_school")
+
+
+def rows(payers: list[float]) -> np.ndarray:
+    out = np.zeros((len(payers), len(FEATURE_NAMES)))
+    out[:, PAYERS_30D] = payers
+    return out
+
+
+def schools(busiest: list[float], days: int = 30) -> tuple[np.ndarray, list[str], list[str]]:
+    """Each school's account-days: quiet days, then one busiest day (a term start)."""
+    payers, accounts = [], []
+    for n, peak in enumerate(busiest):
+        payers += [5.0] * (days - 1) + [peak]
+        accounts += [f"S{n}"] * days
+    return rows(payers), [SCHOOLS] * len(payers), accounts
+
+
+def test_a_school_at_the_start_of_term_is_judged_against_schools() -> None:
+    features, groups, accounts = schools([300, 420, 380, 500, 350, 410])
+    limits, sizes = fit_peer_limits(features, groups, accounts)
+    assert sizes == {SCHOOLS: 6}
+    # The value that three schools reached on their busiest day.
+    assert limits[SCHOOLS]["distinct_individual_payers_30d"] == 410
+    term_start, recruiting = rows([400]), rows([900])
+    assert within_peers(term_start, [SCHOOLS], limits).tolist() == [True]
+    assert within_peers(recruiting, [SCHOOLS], limits).tolist() == [False]
+    # Lower than the same row without peers: a peer's busy day is no scheme.
+    scores = adjust(
+        np.array([0.7, 0.7]), np.vstack([term_start, term_start]), np.array([True, False])
+    )
+    assert scores[0] == pytest.approx(scores[1] - WITHIN_PEERS_PENALTY)
+
+
+def test_one_account_cannot_make_its_own_extremes_normal_for_its_peers() -> None:
+    # A scheme hidden in the history among ordinary schools: its 3,000 payers set no limit.
+    features, groups, accounts = schools([300, 320, 310, 290, 305, 3000])
+    limits, _ = fit_peer_limits(features, groups, accounts)
+    assert limits[SCHOOLS]["distinct_individual_payers_30d"] == 310  # the third highest
+    assert within_peers(rows([2500]), [SCHOOLS], limits).tolist() == [False]
+
+
+def test_a_group_with_too_few_accounts_or_never_seen_has_no_peers() -> None:
+    features, groups, accounts = schools([300.0] * (MIN_PEER_ACCOUNTS - 1))
+    limits, sizes = fit_peer_limits(features, groups, accounts)
+    assert limits == {} and sizes == {}
+    other = peer_group("corporate", "private_hospital")
+    assert within_peers(rows([10]), [other], limits).tolist() == [False]
+    assert peer_reasons(rows([10])[0], other, limits, sizes) == ()
+
+
+def test_the_lead_says_how_the_account_compares_with_its_peers() -> None:
+    features, groups, accounts = schools([300, 420, 380, 500, 350, 410])
+    limits, sizes = fit_peer_limits(features, groups, accounts)
+    [beyond] = peer_reasons(rows([900])[0], SCHOOLS, limits, sizes)
+    assert beyond.feature == BEYOND_PEERS
+    assert "民办教育对公账户 6 个" in beyond.text_zh
+    assert "900" in beyond.text_zh and "410" in beyond.text_zh
+    assert "peers (6 corporate accounts in private schools)" in beyond.text_en
+    [within] = peer_reasons(rows([400])[0], SCHOOLS, limits, sizes)
+    assert within.feature == WITHIN_PEERS and "评分已调低" in within.text_zh
+
+
+def test_peer_limits_travel_with_the_model_and_older_models_still_load(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    features, groups, accounts = schools(list(rng.integers(200, 600, 12).astype(float)))
+    features = features + rng.random(features.shape)
+    model = FundraisingForest(n_estimators=10).fit(features, groups=groups, accounts=accounts)
+    model.save(tmp_path / "m")
+    loaded = FundraisingForest.load(tmp_path / "m")
+    assert loaded.peer_limits_ == model.peer_limits_ and SCHOOLS in loaded.peer_limits_
+    assert loaded.lead_view.peer_accounts == {SCHOOLS: 12}
+    # A model.json written before peers were learnt: loads with none, scores as before.
+    document = json.loads((tmp_path / "m" / "model.json").read_text())
+    del document["peer_limits"], document["peer_accounts"]
+    (tmp_path / "m" / "model.json").write_text(json.dumps(document))
+    older = FundraisingForest.load(tmp_path / "m")
+    assert older.peer_limits_ == {} and older.peer_accounts_ == {}
+    np.testing.assert_array_equal(older.anomaly_score(features), model.anomaly_score(features))
