@@ -3,6 +3,8 @@
 The training population is one row per account per Beijing day: the account's features after
 its last report of that day. So a busy account does not outweigh a quiet one by its report
 count, and the expected alert rate reads as a share of account-days.
+The rows are ordered by (account_id, day), so a split over processes (offline.parallel)
+gives the same set, and the same model.
 """
 
 from __future__ import annotations

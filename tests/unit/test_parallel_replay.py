@@ -19,6 +19,7 @@ from feeds.simulate import Simulation, SimulationConfig, write_jsonl
 from ingest.partitioning import account_key, partition_for
 from models.forest import FundraisingForest
 from models.pipeline import PipelineOutcome
+from offline import parallel
 from offline.backtest import run_backtest
 from offline.parallel import ParallelReplay, ParallelReplayError, pack, unpack
 from offline.replay import OfflineRunner, file_messages
@@ -84,10 +85,18 @@ def read_lines(path: Path) -> list[bytes]:
     return path.read_bytes().splitlines()
 
 
+@pytest.mark.parametrize("round_lines", [300, parallel.ROUND_LINES])
 @pytest.mark.parametrize("workers", [2, 3])
 def test_a_backtest_on_several_workers_gives_the_leads_and_scores_of_one(
-    world: dict[str, Path], model: Path, one_process: dict[str, Any], tmp_path: Path, workers: int
+    world: dict[str, Path],
+    model: Path,
+    one_process: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    workers: int,
+    round_lines: int,
 ) -> None:
+    monkeypatch.setattr(parallel, "ROUND_LINES", round_lines)  # many rounds, or one or two
     split = backtest(world, model, tmp_path, workers)
     scored = sorted(line for line in one_process["lines"] if b'"kind":"scored"' in line)
     assert scored, "the simulated schemes should produce scored leads"
