@@ -203,8 +203,8 @@ class ParallelReplay(Generic[R]):
         self.critical_seconds = 0.0
 
     def run(self, messages: Iterable[InputMessage]) -> Iterator[RoundOutput]:
-        self._start()
         try:
+            self._start()
             yield from self._rounds(iter(messages))
             self.results = self._finish()
             log.info(
