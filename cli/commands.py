@@ -36,6 +36,19 @@ from streams.topics import ensure_topics
 _FOREST_SETTINGS = FundraisingForest().get_params()
 
 
+def workers_option() -> Any:
+    """``--workers N``: processes for an offline replay, the accounts split as Kafka splits them
+    over N partitions (offline.parallel); the results are those of one process."""
+    return option(
+        "--workers",
+        type=click.IntRange(min=1),
+        default=1,
+        show_default=True,
+        help="Processes, each with its share of the accounts (as N partitions); same results "
+        "as one.",
+    )
+
+
 @contextmanager
 def failing_clearly(what: str | None = None) -> Iterator[None]:
     """Any FundwatchError (a broken model, too little history, a refused change, no such
@@ -362,6 +375,7 @@ async def status(self: AppCommand, web_url: str, follow: bool) -> None:
         default=None,
         help="Model version (default: creation time and data hash).",
     ),
+    workers_option(),
 )
 async def train(
     self: AppCommand,
@@ -373,16 +387,21 @@ async def train(
     max_samples: int,
     seed: int,
     model_version: str | None,
+    workers: int,
 ) -> None:
     """Train the isolation forest on a history of reports and write a model artifact."""
     from offline.replay import with_progress
     from offline.training import train as train_model
     from offline.training import training_set
 
+    if workers > 1 and input_file is None:
+        raise click.UsageError(
+            "--workers splits a file (--input); to split the topic, run several workers"
+        )
     size = input_file.stat().st_size if input_file is not None else None
     messages = with_progress(_history(input_file, until), size, "training set")
     with failing_clearly("no model trained"):
-        data = training_set(messages, int(settings.lateness_seconds * 1000))
+        data = training_set(messages, int(settings.lateness_seconds * 1000), workers)
     forest = FundraisingForest(
         n_estimators=trees,
         max_samples=max_samples,
@@ -442,6 +461,7 @@ def _history(input_file: Path | None, until: datetime | None) -> Iterable[InputM
         default=None,
         help="A negative list as CSV (the format of `fundwatch watchlist import`).",
     ),
+    workers_option(),
 )
 async def backtest(
     self: AppCommand,
@@ -450,6 +470,7 @@ async def backtest(
     output: Path,
     scores: Path | None,
     watchlist_csv: Path | None,
+    workers: int,
 ) -> None:
     """Run the worker's feature, scoring and lead code over a file, without Kafka."""
     from models.watchlist import Watchlist, entries_from_csv
@@ -470,6 +491,7 @@ async def backtest(
             scores,
             lateness_ms=int(settings.lateness_seconds * 1000),
             watchlist=watchlist,
+            workers=workers,
         )
     say(summary)
 

@@ -63,8 +63,13 @@ def with_progress(
 def line_messages(lines: Iterable[bytes], source: str) -> Iterator[InputMessage]:
     """Report lines as messages keyed by account_id; the position stands in for the offset."""
     for number, line in enumerate(lines):
-        # "file:" cannot begin a topic name, so a file is never taken for a bank's topic.
-        yield InputMessage(account_key(line), line, SourcePosition(f"file:{source}", 0, number))
+        yield line_message(line, source, number)
+
+
+def line_message(line: bytes, source: str, number: int) -> InputMessage:
+    """Report line ``number`` (among the file's non-empty lines) of file ``source``."""
+    # "file:" cannot begin a topic name, so a file is never taken for a bank's topic.
+    return InputMessage(account_key(line), line, SourcePosition(f"file:{source}", 0, number))
 
 
 class OfflineRunner:
@@ -92,20 +97,30 @@ class OfflineRunner:
             batch = pending + list(islice(iterator, batch_size))
             if not batch:
                 return
-            outcome = self._pipeline.process(batch, self.model, datetime.now(UTC), self.watchlist)
-            for account_id, (_, blob) in outcome.account_writes.items():
-                self.accounts[account_id] = blob
-            for identity, (_, entry) in outcome.ingest.seen_writes.items():
-                self.seen[identity] = entry.to_bytes()
-            for account_id, (_, blob) in outcome.trail_writes.items():
-                self.trails[account_id] = blob
+            outcome = self.process(batch)
             pending = [self._loop_back(m) for m in outcome.movements]
             yield outcome
 
-    def _loop_back(self, movement: Movement) -> InputMessage:
+    def process(self, batch: list[InputMessage]) -> PipelineOutcome:
+        """One batch through the pipeline, its table writes applied (as the agent applies
+        them) before the next."""
+        outcome = self._pipeline.process(batch, self.model, datetime.now(UTC), self.watchlist)
+        for account_id, (_, blob) in outcome.account_writes.items():
+            self.accounts[account_id] = blob
+        for identity, (_, entry) in outcome.ingest.seen_writes.items():
+            self.seen[identity] = entry.to_bytes()
+        for account_id, (_, blob) in outcome.trail_writes.items():
+            self.trails[account_id] = blob
+        return outcome
+
+    def movement_message(self, key: bytes, value: bytes) -> InputMessage:
+        """An encoded movement as read from the trails topic: this runner's next offset."""
         self._movements += 1
         source = SourcePosition(self.config.trail_topic, 0, self._movements)
-        return InputMessage(movement.to_account.encode(), movement.to_json(), source)
+        return InputMessage(key, value, source)
+
+    def _loop_back(self, movement: Movement) -> InputMessage:
+        return self.movement_message(movement.to_account.encode(), movement.to_json())
 
     def final_states(self) -> dict[str, AccountState]:
         lateness = self.config.lateness_ms

@@ -3,12 +3,14 @@
 The training population is one row per account per Beijing day: the account's features after
 its last report of that day. So a busy account does not outweigh a quiet one by its report
 count, and the expected alert rate reads as a share of account-days.
+The rows are ordered by (account_id, day), so a split over processes (offline.parallel)
+gives the same set, and the same model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
@@ -17,7 +19,8 @@ from ingest.pipeline import InputMessage
 from models.features import beijing_day
 from models.forest import FundraisingForest
 from models.peers import peer_group
-from models.pipeline import PipelineConfig
+from models.pipeline import PipelineConfig, PipelineOutcome
+from offline.parallel import ParallelReplay
 from offline.replay import OfflineRunner
 from schemas.errors import FundwatchError
 
@@ -43,35 +46,72 @@ class TrainingSet:
         return {"start": iso(self.period_start_ms), "end": iso(self.period_end_ms)}
 
 
-def training_set(messages: Iterable[InputMessage], lateness_ms: int) -> TrainingSet:
-    runner = OfflineRunner(PipelineConfig(lateness_ms=lateness_ms, keep_vectors=True))
-    last_of_day: dict[tuple[str, int], np.ndarray] = {}
-    group_of: dict[str, str] = {}
-    records = 0
-    start, end = None, None
-    for outcome in runner.run(messages):
+@dataclass
+class TrainingJob:
+    """One process's part of a training set: its accounts' account-day rows."""
+
+    lateness_ms: int
+    rows: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
+    # An account's peer group as of its last report: the sector it finally gave.
+    groups: dict[str, str] = field(default_factory=dict)
+    records: int = 0
+    start: int | None = None
+    end: int | None = None
+
+    def runner(self) -> OfflineRunner:
+        return OfflineRunner(PipelineConfig(lateness_ms=self.lateness_ms, keep_vectors=True))
+
+    def observe(self, outcome: PipelineOutcome) -> list[bytes]:
         for snapshot in outcome.snapshots:
-            records += 1
-            last_of_day[(snapshot.account_id, beijing_day(snapshot.newest_tx_ms))] = (
-                snapshot.features
-            )
-            group_of[snapshot.account_id] = peer_group(snapshot.account_type, snapshot.industry)
-            start = min(start or snapshot.last_tx_ms, snapshot.last_tx_ms)
-            end = max(end or snapshot.last_tx_ms, snapshot.last_tx_ms)
-    if len(last_of_day) < 100 or start is None or end is None:
+            self.records += 1
+            self.rows[(snapshot.account_id, beijing_day(snapshot.newest_tx_ms))] = snapshot.features
+            self.groups[snapshot.account_id] = peer_group(snapshot.account_type, snapshot.industry)
+            self.start = min(self.start or snapshot.last_tx_ms, snapshot.last_tx_ms)
+            self.end = max(self.end or snapshot.last_tx_ms, snapshot.last_tx_ms)
+        return []
+
+    def result(self) -> TrainingJob:
+        return self
+
+
+def training_set(
+    messages: Iterable[InputMessage], lateness_ms: int, workers: int = 1
+) -> TrainingSet:
+    """The account-day rows of ``messages``, ordered by (account_id, day) so that the set,
+    and the model fitted on it, do not depend on ``workers``: processes, each with its share
+    of the accounts (above 1, ``messages`` are a file's, as ``file_messages`` reads them)."""
+    job = TrainingJob(lateness_ms)
+    if workers > 1:
+        replay = ParallelReplay(job, workers)
+        for _ in replay.run(messages):
+            pass
+        parts = replay.results
+    else:
+        for outcome in job.runner().run(messages):
+            job.observe(outcome)
+        parts = [job]
+    return _merged(parts)
+
+
+def _merged(parts: list[TrainingJob]) -> TrainingSet:
+    rows = {key: row for part in parts for key, row in part.rows.items()}
+    records = sum(part.records for part in parts)
+    starts = [part.start for part in parts if part.start is not None]
+    ends = [part.end for part in parts if part.end is not None]
+    if len(rows) < 100 or not starts or not ends:
         raise TrainingError(
-            f"the history gave {len(last_of_day)} account-days from {records} valid reports; "
+            f"the history gave {len(rows)} account-days from {records} valid reports; "
             "at least 100 account-days are needed to train"
         )
-    # An account's group as of its last report: the sector it finally gave.
-    accounts = tuple(account for account, _ in last_of_day)
+    groups = {account: group for part in parts for account, group in part.groups.items()}
+    keys = sorted(rows)
     return TrainingSet(
-        np.vstack(list(last_of_day.values())),
+        np.vstack([rows[key] for key in keys]),
         records,
-        start,
-        end,
-        accounts,
-        tuple(group_of[account] for account in accounts),
+        min(starts),
+        max(ends),
+        tuple(account for account, _ in keys),
+        tuple(groups[account] for account, _ in keys),
     )
 
 
