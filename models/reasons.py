@@ -244,6 +244,7 @@ FAN_IN_FAST_OUT = "structure_fan_in_fast_out"
 REPEAT_PAYOUTS = "structure_repeat_payouts"
 ACCELERATING = "structure_accelerating"
 FOREST_ONLY = "forest_only"
+EMERGING = "structure_emerging"
 # evidence -> (zh, en); {payers}: individual payers in 30 days, {share}: the evidence's share
 EVIDENCE_TEXTS: dict[str, tuple[str, str]] = {
     FAN_IN_FAST_OUT: (
@@ -260,6 +261,12 @@ EVIDENCE_TEXTS: dict[str, tuple[str, str]] = {
         "结构特征：30日内 {payers} 个个人付款人中 {share} 在最近7日出现（参与人数加速增长）",
         "scheme structure: {share} of {payers} individual payers in 30 days came in the last "
         "7 days (accelerating recruitment)",
+    ),
+    EMERGING: (
+        "早期结构特征：30日内 {payers} 个个人付款，资金已呈集资形态"
+        "（当日转出或返还付款人），人数尚少",
+        "early scheme structure: {payers} individual payers in 30 days, the money already moves "
+        "as a scheme's does (out the same day, or back to payers), with few people yet",
     ),
     FOREST_ONLY: (
         "无集资结构特征：仅因账户资金活动远离正常范围（孤立森林）而预警",

@@ -40,6 +40,7 @@ import numpy as np
 from models.feature_names import FEATURE_NAMES
 from models.reasons import (
     ACCELERATING,
+    EMERGING,
     FAN_IN_FAST_OUT,
     FOREST_ONLY,
     REPEAT_PAYOUTS,
@@ -55,6 +56,7 @@ _PAYEES_30D = FEATURE_NAMES.index("distinct_payees_30d")
 _OUTFLOWS_30D = FEATURE_NAMES.index("outflow_count_30d")
 
 MIN_INDIVIDUAL_PAYERS = 20  # "many individuals": fewer is a family or a club
+MIN_EMERGING_PAYERS = 5  # a scheme's shape with this many: neither bonus nor penalty
 FAST_OUT_SHARE = 0.6  # of the 30-day inflow, paid out again on the day it came in
 FEW_PAYEES_PER_PAYER = 0.3  # "into a few accounts": payees at most this many per payer
 REPEAT_PAYOUT_SHARE = 0.3  # of the 30-day payments, to counterparties who paid in earlier
@@ -66,24 +68,34 @@ UNSTRUCTURED_PENALTY = 0.1
 WITHIN_PEERS_PENALTY = 0.1  # more than the bonus: a peer's busy day is no scheme's structure
 
 
-def fan_in_fast_out(features: np.ndarray) -> np.ndarray:
+def fan_in_fast_out(features: np.ndarray, min_payers: int = MIN_INDIVIDUAL_PAYERS) -> np.ndarray:
     """Rows (n, features) -> bool (n,): many individual payers, money out the same day, to a
     few accounts."""
     payers = features[..., _INDIVIDUAL_PAYERS_30D]
     few = features[..., _PAYEES_30D] <= FEW_PAYEES_PER_PAYER * payers
     fast = features[..., _SAME_DAY_OUT] >= FAST_OUT_SHARE
-    return (payers >= MIN_INDIVIDUAL_PAYERS) & fast & few
+    return (payers >= min_payers) & fast & few
 
 
-def repeat_payouts(features: np.ndarray) -> np.ndarray:
+def repeat_payouts(features: np.ndarray, min_payers: int = MIN_INDIVIDUAL_PAYERS) -> np.ndarray:
     payers = features[..., _INDIVIDUAL_PAYERS_30D]
     share = features[..., _REPEAT_PAYOUTS]
     count = share * features[..., _OUTFLOWS_30D]
     rows: np.ndarray = (
-        (payers >= MIN_INDIVIDUAL_PAYERS)
+        (payers >= min_payers)
         & (share >= REPEAT_PAYOUT_SHARE)
         & (count >= REPEAT_PAYOUTS_PER_PAYER * payers)
     )
+    return rows
+
+
+def emerging(features: np.ndarray) -> np.ndarray:
+    """Rows with a scheme's shape but not yet its many payers (MIN_EMERGING_PAYERS or more,
+    fewer than MIN_INDIVIDUAL_PAYERS): a scheme in its first days."""
+    shaped = fan_in_fast_out(features, MIN_EMERGING_PAYERS) | repeat_payouts(
+        features, MIN_EMERGING_PAYERS
+    )
+    rows: np.ndarray = shaped & ~structured(features)
     return rows
 
 
@@ -106,7 +118,9 @@ def adjust(
     down for an account that does what its peers do on their busy days (``within_peers``,
     bool per row: models.peers.within_peers)."""
     scores: np.ndarray = forest_scores + np.where(
-        structured(features), STRUCTURE_BONUS, -UNSTRUCTURED_PENALTY
+        structured(features),
+        STRUCTURE_BONUS,
+        np.where(emerging(features), 0.0, -UNSTRUCTURED_PENALTY),
     )
     if within_peers is not None:
         scores = scores - np.where(within_peers, WITHIN_PEERS_PENALTY, 0.0)
@@ -123,6 +137,8 @@ def structure_reasons(features: np.ndarray) -> tuple[Reason, ...]:
         reasons.append(evidence_reason(FAN_IN_FAST_OUT, payers, float(row[_SAME_DAY_OUT])))
     if bool(repeat_payouts(row)):
         reasons.append(evidence_reason(REPEAT_PAYOUTS, payers, float(row[_REPEAT_PAYOUTS])))
+    if not reasons and bool(emerging(row)):
+        reasons.append(evidence_reason(EMERGING, payers, float(row[_SAME_DAY_OUT])))
     if not reasons:
         reasons.append(evidence_reason(FOREST_ONLY, payers, 0.0))
     if bool(accelerating(row)):
