@@ -24,7 +24,7 @@ from tqdm import tqdm
 from cli.output import say, warn
 from feeds.producer import send_lines
 from feeds.simulate import Simulation, SimulationConfig, report_lines, write_jsonl, write_truth
-from ingest.pipeline import InputMessage
+from ingest.pipeline import MAX_BATCHED_REPORTS, InputMessage
 from models.forest import FundraisingForest
 from schemas.display import printable
 from schemas.errors import BrokerUnavailableError, FundwatchError
@@ -153,10 +153,23 @@ async def topics(self: AppCommand, command_config: Path | None) -> None:
         help="Send to this bank's own topic, <prefix>.reports.<BANK_ID> (created by the "
         "operator), instead of the shared reports topic.",
     ),
+    option(
+        "--batch",
+        type=click.IntRange(1, MAX_BATCHED_REPORTS),
+        default=1,
+        show_default=True,
+        help="Reports per Kafka message: above 1, a partition's reports go together as JSON "
+        "lines (the README's batched messages).",
+    ),
     command_config_option(),
 )
 async def produce(
-    self: AppCommand, file: Path, rate: float, bank_id: str | None, command_config: Path | None
+    self: AppCommand,
+    file: Path,
+    rate: float,
+    bank_id: str | None,
+    batch: int,
+    command_config: Path | None,
 ) -> None:
     """Send a JSONL file of reports to the input topic, keyed by account_id."""
     client_settings = (
@@ -174,9 +187,13 @@ async def produce(
             total=file.stat().st_size, unit="B", unit_scale=True, desc=file.name, file=sys.stderr
         ) as bar,
     ):
-        summary = send_lines(_progress_lines(f, bar), client_settings, rate=rate, topic=topic)
+        summary = send_lines(
+            _progress_lines(f, bar), client_settings, rate=rate, topic=topic, batch=batch
+        )
+    in_messages = f" in {summary.messages} messages" if summary.messages != summary.sent else ""
     say(
-        f"sent {summary.sent} reports to {', '.join(sorted(summary.topics)) or '-'} "
+        f"sent {summary.sent} reports{in_messages} to "
+        f"{', '.join(sorted(summary.topics)) or '-'} "
         f"in {summary.seconds:.1f} s ({summary.rate:,.0f}/s)"
     )
     if summary.unkeyed:
@@ -562,10 +579,12 @@ def dead_letter_text(letter: dict[str, Any]) -> str:
     letter is always its own lines."""
     src = letter["source"]
     who = f"{letter.get('bank_id') or '?'}/{letter.get('report_id') or '?'}"
+    # The line within a batched message, when the report was one of several.
+    line = f" line {src['index']}" if src.get("index") else ""
     lines = [
         printable(
             f"{letter['dead_lettered_at']}  {letter['reason']:<14} {who}  "
-            f"[{src['topic']}:{src['partition']}@{src['offset']}]"
+            f"[{src['topic']}:{src['partition']}@{src['offset']}{line}]"
         )
     ]
     for error in letter["errors"][:5]:

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 from kafka import KafkaProducer
 
-from ingest.partitioning import key_and_bank
+from ingest.partitioning import key_and_bank, partition_for
+from ingest.pipeline import BATCH_HEADER
 from schemas.errors import FundwatchError
 from streams.kafka_clients import kafka_python_kwargs
 from streams.settings import Settings
@@ -29,6 +30,7 @@ class UnroutableReportError(FundwatchError, ValueError):
 @dataclass
 class SendSummary:
     sent: int = 0
+    messages: int = 0  # Kafka messages: fewer than reports when they are batched
     unkeyed: int = 0  # lines without a readable account_id: sent unkeyed, the worker rejects them
     seconds: float = 0.0
     topics: set[str] = field(default_factory=set)
@@ -54,17 +56,31 @@ def send_lines(
     rate: float = 0.0,
     producer: KafkaProducer | None = None,
     topic: str | None = None,
+    batch: int = 1,
 ) -> SendSummary:
     """Send each line unchanged, keyed by account_id; ``rate`` caps reports per second.
 
     The lines go to ``topic``; without one, to the shared reports topic, or, when the worker
     reads bank topics (FUNDWATCH_BANKS), each to the topic of its bank_id (the simulator's
-    way of being every bank at once; UnroutableReportError for another bank_id)."""
+    way of being every bank at once; UnroutableReportError for another bank_id).
+
+    ``batch`` > 1: up to that many lines of one partition's accounts go in one message, as
+    JSON lines with ingest.pipeline.BATCH_HEADER, on that partition (a line without a
+    readable account_id goes alone)."""
     own_producer = producer is None
     producer = producer or report_producer(settings)
     by_bank = topic is None and bool(settings.bank_ids)
     fixed_topic = topic or settings.topics.name("reports")
     summary = SendSummary()
+    pending: dict[tuple[str, int], list[bytes]] = {}
+
+    def send_batch(line_topic: str, partition: int) -> None:
+        lines_of = pending.pop((line_topic, partition))
+        producer.send(
+            line_topic, value=b"\n".join(lines_of), partition=partition, headers=[BATCH_HEADER]
+        )
+        summary.messages += 1
+
     started = time.monotonic()
     try:
         for line in _paced(lines, rate, started):
@@ -75,9 +91,18 @@ def send_lines(
                     raise UnroutableReportError(summary.sent + 1, bank_id, settings.bank_ids)
                 line_topic = settings.topics.bank(bank_id)
             summary.unkeyed += key is None
-            producer.send(line_topic, key=key, value=line)
             summary.topics.add(line_topic)
             summary.sent += 1
+            if batch <= 1 or key is None:
+                producer.send(line_topic, key=key, value=line)
+                summary.messages += 1
+                continue
+            partition = partition_for(key, len(producer.partitions_for(line_topic)))
+            pending.setdefault((line_topic, partition), []).append(line)
+            if len(pending[(line_topic, partition)]) >= batch:
+                send_batch(line_topic, partition)
+        for line_topic, partition in list(pending):
+            send_batch(line_topic, partition)
         producer.flush()
     finally:
         if own_producer:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 
+from ingest.partitioning import partition_for
 from ingest.state import AccountLedger, SeenReport
 from schemas.envelopes import DeadLetter, SourcePosition, best_effort_identity
 from schemas.errors import FieldError, RejectReason, ReportRejected
@@ -32,6 +33,17 @@ class InputMessage:
     key: bytes | None
     value: bytes
     source: SourcePosition
+    # A batched message: JSON lines, one report per line (the Kafka header BATCH_HEADER says
+    # so), or one line of such a message.
+    batched: bool = False
+
+
+# A bank that sends many reports at once may put up to ``max_batched_reports`` of them in one
+# message as JSON lines, with this header; every report in it must belong to the partition the
+# message is on (its account_id's partition under Kafka's default partitioner), which the
+# message key then cannot say: it is ignored.
+BATCH_HEADER = ("content-type", b"application/x-ndjson")
+MAX_BATCHED_REPORTS = 1000
 
 
 # A bank's own input topic, <prefix>.reports.<bank_id>; the whole name must be a legal Kafka
@@ -135,24 +147,80 @@ class IngestStage:
         ledger_of: Callable[[str], AccountLedger],
         seen: ReadView,
         tx_time_rules: TxTimeRules | None = None,
+        partitions: int | None = None,
+        max_batched_reports: int = MAX_BATCHED_REPORTS,
     ) -> None:
+        """``partitions``: of the input topics, to check that each report of a batched
+        message belongs to the message's partition (None: not checked, as offline)."""
         self._ledger_of = ledger_of
         self._seen = seen
         self._tx_time_rules = tx_time_rules if tx_time_rules is not None else TxTimeRules()
+        self._partitions = partitions
+        self._max_batched = max_batched_reports
 
     def process(self, messages: Iterable[InputMessage], now: datetime) -> BatchOutcome:
         out = BatchOutcome()
         for message in messages:
-            self._process_one(message, now, out)
+            if message.batched:
+                for line in self._lines(message, now, out):
+                    self._process_one(line, now, out)
+            else:
+                self._process_one(message, now, out)
         return out
+
+    def _lines(self, message: InputMessage, now: datetime, out: BatchOutcome) -> list[InputMessage]:
+        """The reports of a batched message, each with its line as its position's index."""
+        lines = [
+            InputMessage(
+                message.key,
+                line.rstrip(b"\r"),
+                replace(message.source, index=index),
+                batched=True,
+            )
+            for index, line in enumerate(message.value.split(b"\n"))
+            if line.strip()
+        ]
+        if len(lines) > self._max_batched:
+            too_many = ReportRejected(
+                RejectReason.BATCH_TOO_LARGE,
+                [
+                    FieldError(
+                        "<message>",
+                        "batch_too_large",
+                        f"{len(lines)} reports in one batched message; at most "
+                        f"{self._max_batched}: split it",
+                    )
+                ],
+            )
+            self._reject(message, too_many, now, out, (None, None))
+            return []
+        return lines
 
     def _process_one(self, message: InputMessage, now: datetime, out: BatchOutcome) -> None:
         try:
-            report = parse_report(message.value, message.key)
+            # A batched message's key is not any one report's account (see BATCH_HEADER).
+            report = parse_report(message.value, None if message.batched else message.key)
         except ReportRejected as rejection:
             self._reject(message, rejection, now, out, best_effort_identity(message.value))
             return
         source = message.source
+        if message.batched and self._partitions is not None:
+            home = partition_for(report.account_id.encode(), self._partitions)
+            if home != source.partition:
+                wrong = ReportRejected(
+                    RejectReason.WRONG_PARTITION,
+                    [
+                        FieldError(
+                            "account_id",
+                            "wrong_partition",
+                            f"account {report.account_id!r} belongs to partition {home}, this "
+                            f"batched message is on partition {source.partition}; batch each "
+                            "partition's accounts together (Kafka's default partitioner)",
+                        )
+                    ],
+                )
+                self._reject(message, wrong, now, out, (report.bank_id, report.report_id))
+                return
         topic_bank_id = topic_bank(source.topic)
         if topic_bank_id is not None and report.bank_id != topic_bank_id:
             # Checked before any state is read: a bank cannot touch another bank's ledgers
@@ -182,13 +250,17 @@ class IngestStage:
         seen = self._seen_entry(identity, out)
         digest = report.content_digest()
 
-        if ledger.already_applied(source.partition, source.offset):
+        if ledger.already_applied(source.partition, source.offset, source.index):
             if seen is None:  # the crash came between the two table writes: repair
-                entry = SeenReport(digest, source.partition, source.offset, report.tx_epoch_ms)
+                entry = SeenReport(
+                    digest, source.partition, source.offset, report.tx_epoch_ms, source.index
+                )
                 out.seen_writes[identity] = (source.partition, entry)
             out.verdicts.append((Verdict.REPLAYED, report.bank_id))
             return
-        if seen is not None and not seen.is_same_message(source.partition, source.offset):
+        if seen is not None and not seen.is_same_message(
+            source.partition, source.offset, source.index
+        ):
             if seen.digest != digest:
                 conflict = ReportRejected(
                     RejectReason.CONFLICT,
@@ -214,11 +286,11 @@ class IngestStage:
 
         out.ledger_writes[report.account_id] = (
             source.partition,
-            ledger.apply(report, source.partition, source.offset),
+            ledger.apply(report, source.partition, source.offset, source.index),
         )
         out.seen_writes[identity] = (
             source.partition,
-            SeenReport(digest, source.partition, source.offset, report.tx_epoch_ms),
+            SeenReport(digest, source.partition, source.offset, report.tx_epoch_ms, source.index),
         )
         out.accepted.append((message, report))
         out.verdicts.append((Verdict.ACCEPTED, report.bank_id))
@@ -257,5 +329,6 @@ def _mark_duplicate(ledger: AccountLedger, source: SourcePosition) -> AccountLed
         ledger,
         partition=source.partition,
         last_offset=source.offset,
+        last_index=source.index,
         duplicate_count=ledger.duplicate_count + 1,
     )

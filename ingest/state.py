@@ -20,10 +20,14 @@ from dataclasses import dataclass, replace
 from schemas.errors import EX_DATAERR, FundwatchError
 from schemas.report import TransactionReport
 
-_LEDGER = struct.Struct("<Biqqqqqqqqq")
-_LEDGER_VERSION = 1
-_SEEN = struct.Struct("<B8siqq")
-_SEEN_VERSION = 1
+# Version 2 adds the line within a batched message (the index) to the position; a version 1
+# value was written for messages of one report, whose index is 0.
+_LEDGER_V1 = struct.Struct("<Biqqqqqqqqq")
+_LEDGER = struct.Struct("<Biqqqqqqqqqi")
+_LEDGER_VERSION = 2
+_SEEN_V1 = struct.Struct("<B8siqq")
+_SEEN = struct.Struct("<B8siqqi")
+_SEEN_VERSION = 2
 
 
 class StateDecodeError(FundwatchError, ValueError, exit_code=EX_DATAERR, http_status=500):
@@ -42,17 +46,24 @@ class AccountLedger:
     first_tx_ms: int = 0
     last_tx_ms: int = 0
     duplicate_count: int = 0
+    last_index: int = 0  # the line of the last report applied within its batched message
 
-    def already_applied(self, partition: int, offset: int) -> bool:
-        return partition == self.partition and offset <= self.last_offset
+    def already_applied(self, partition: int, offset: int, index: int = 0) -> bool:
+        return partition == self.partition and (offset, index) <= (
+            self.last_offset,
+            self.last_index,
+        )
 
-    def apply(self, report: TransactionReport, partition: int, offset: int) -> AccountLedger:
+    def apply(
+        self, report: TransactionReport, partition: int, offset: int, index: int = 0
+    ) -> AccountLedger:
         tx_ms = report.tx_epoch_ms
         inflow = report.direction == "in"
         return replace(
             self,
             partition=partition,
             last_offset=offset,
+            last_index=index,
             report_count=self.report_count + 1,
             inflow_count=self.inflow_count + inflow,
             inflow_fen=self.inflow_fen + (report.amount_fen if inflow else 0),
@@ -75,13 +86,16 @@ class AccountLedger:
             self.first_tx_ms,
             self.last_tx_ms,
             self.duplicate_count,
+            self.last_index,
         )
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> AccountLedger:
-        if len(blob) != _LEDGER.size or blob[0] != _LEDGER_VERSION:
-            raise StateDecodeError(f"account ledger: {len(blob)} bytes, version {blob[:1]!r}")
-        return cls(*_LEDGER.unpack(blob)[1:])
+        if len(blob) == _LEDGER.size and blob[0] == _LEDGER_VERSION:
+            return cls(*_LEDGER.unpack(blob)[1:])
+        if len(blob) == _LEDGER_V1.size and blob[0] == 1:
+            return cls(*_LEDGER_V1.unpack(blob)[1:])
+        raise StateDecodeError(f"account ledger: {len(blob)} bytes, version {blob[:1]!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,18 +104,23 @@ class SeenReport:
     partition: int
     offset: int
     tx_ms: int
+    index: int = 0  # the line within its batched message
 
-    def is_same_message(self, partition: int, offset: int) -> bool:
-        return self.partition == partition and self.offset == offset
+    def is_same_message(self, partition: int, offset: int, index: int = 0) -> bool:
+        return (self.partition, self.offset, self.index) == (partition, offset, index)
 
     def to_bytes(self) -> bytes:
-        return _SEEN.pack(_SEEN_VERSION, self.digest, self.partition, self.offset, self.tx_ms)
+        return _SEEN.pack(
+            _SEEN_VERSION, self.digest, self.partition, self.offset, self.tx_ms, self.index
+        )
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> SeenReport:
-        if len(blob) != _SEEN.size or blob[0] != _SEEN_VERSION:
-            raise StateDecodeError(f"seen report: {len(blob)} bytes, version {blob[:1]!r}")
-        return cls(*_SEEN.unpack(blob)[1:])
+        if len(blob) == _SEEN.size and blob[0] == _SEEN_VERSION:
+            return cls(*_SEEN.unpack(blob)[1:])
+        if len(blob) == _SEEN_V1.size and blob[0] == 1:
+            return cls(*_SEEN_V1.unpack(blob)[1:])
+        raise StateDecodeError(f"seen report: {len(blob)} bytes, version {blob[:1]!r}")
 
 
 def expired_reports(

@@ -53,6 +53,9 @@ class PipelineConfig:
     trail_topic: str = TRAIL_TOPIC
     # Which tx_time a report may carry, against its broker timestamp (streams.settings).
     tx_time_rules: TxTimeRules = field(default_factory=TxTimeRules)
+    # Partitions of the input topics: each report of a batched message must be on its
+    # account's (None: not checked, as in a replay of a file).
+    partitions: int | None = None
 
 
 @dataclass
@@ -102,7 +105,7 @@ class Pipeline:
         self._batch_states: dict[str, AccountState] = {}
         # account -> (the value written for it, that value decoded), least recently used first
         self._decoded: OrderedDict[str, tuple[bytes, AccountState]] = OrderedDict()
-        self._ingest = IngestStage(self._ledger_of, seen, config.tx_time_rules)
+        self._ingest = IngestStage(self._ledger_of, seen, config.tx_time_rules, config.partitions)
         self._trails = TrailStage(
             trails if trails is not None else {},
             self._existing_state,

@@ -27,6 +27,9 @@ class SourcePosition:
     partition: int
     offset: int
     timestamp_ms: int | None = None
+    # The report's line in a batched message (JSON lines, ingest.pipeline); 0 for a message
+    # of one report.
+    index: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,7 @@ class DeadLetter:
                 "partition": self.source.partition,
                 "offset": self.source.offset,
                 "timestamp_ms": self.source.timestamp_ms,
+                "index": self.source.index,
             },
             "bank_id": self.bank_id,
             "report_id": self.report_id,

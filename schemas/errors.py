@@ -58,6 +58,9 @@ class RejectReason(StrEnum):
     TIME_OUT_OF_RANGE = "time_out_of_range"
     CONFLICT = "conflict"  # same (bank_id, report_id) as an earlier report, different content
     BANK_MISMATCH = "bank_mismatch"  # on a bank's own topic, but bank_id names another bank
+    # A batched message (JSON lines): a report whose account belongs to another partition
+    WRONG_PARTITION = "wrong_partition"
+    BATCH_TOO_LARGE = "batch_too_large"  # a batched message holds more reports than allowed
 
 
 @dataclass(frozen=True, slots=True)

@@ -231,6 +231,8 @@ REJECT_REASON_NAMES: dict[str, tuple[str, str]] = {
     "forbidden_character": ("含禁用字符", "forbidden character"),
     "duplicate_key": ("字段重复", "duplicate key"),
     "time_out_of_range": ("交易时间超出范围", "tx_time out of range"),
+    "wrong_partition": ("账户不属于该分区", "account of another partition"),
+    "batch_too_large": ("批量消息报告过多", "batch too large"),
 }
 
 

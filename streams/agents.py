@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from datetime import UTC, datetime
 
 import orjson
@@ -15,7 +15,7 @@ from faust.types import TP
 from kafka.partitioner.default import murmur2
 
 from ingest.contiguity import ContiguityGuard, ContiguousBatch, Partition
-from ingest.pipeline import InputMessage
+from ingest.pipeline import BATCH_HEADER, InputMessage
 from ingest.state import expired_reports
 from models.pipeline import Pipeline, PipelineConfig, PipelineOutcome
 from models.schemes import Scheme, build_schemes
@@ -53,6 +53,7 @@ pipeline = Pipeline(
         lateness_ms=int(settings.lateness_seconds * 1000),
         trail_topic=settings.topics.name("trails"),
         tx_time_rules=settings.tx_time_rules,
+        partitions=settings.partitions,
     ),
     trails,
 )
@@ -265,7 +266,18 @@ def _input_message(event: EventT) -> InputMessage:
         key=message.key,
         value=message.value,
         source=SourcePosition(message.topic, message.partition, message.offset, timestamp_ms),
+        batched=_is_batched(message.headers),
     )
+
+
+def _is_batched(headers: object) -> bool:
+    """Whether a message carries BATCH_HEADER (headers as aiokafka gives them: (key, value)
+    pairs; a mapping too)."""
+    if not headers:
+        return False
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    name, value = BATCH_HEADER
+    return any(k == name and v == value for k, v in pairs)  # type: ignore[union-attr]
 
 
 async def _write_tables(outcome: PipelineOutcome) -> list[Awaitable[object]]:

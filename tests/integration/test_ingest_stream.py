@@ -303,3 +303,50 @@ def test_fifty_thousand_simulated_reports_all_arrive(
     )
     assert worker.total("fundwatch_reports_rejected_total") == 0
     assert ledger_totals(ledgers_in_kafka(deployment)) == expected_totals(lines)
+
+
+def test_batched_messages_are_decided_report_by_report(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    worker = deployment.start_worker()
+    good = simple_reports(3000)
+    bad = {
+        encode(valid_report(report_id="BAD1", amount="-5")): "schema",
+        b'{"truncated": ': "undecodable",
+    }
+    lines = good[:1500] + list(bad) + good[1500:]
+    file = tmp_path / "reports.jsonl"
+    file.write_bytes(b"\n".join(lines) + b"\n")
+    sent = deployment.run_cli("produce", str(file), "--batch", "250")
+    assert f"sent {len(lines)} reports in " in sent.stdout and " messages " in sent.stdout
+
+    wait_for(
+        lambda: (
+            worker.total("fundwatch_reports_accepted_total") == len(good)
+            and worker.total("fundwatch_reports_rejected_total") == len(bad)
+        ),
+        120,
+        f"{len(good)} accepted and the bad lines rejected one by one",
+    )
+    letters = [
+        orjson.loads(v)
+        for _, v in read_all(deployment.settings, deployment.settings.topics.name("reports.dlq"))
+    ]
+    by_original = {base64.b64decode(d["original_base64"]): d for d in letters}
+    assert {k: d["reason"] for k, d in by_original.items()} == bad
+    # The line within its message says where the report was.
+    assert all(d["source"]["index"] >= 0 for d in letters)
+    assert any(d["source"]["index"] > 0 for d in letters)
+
+    # The same file again, batched differently: every report a duplicate, none counted twice.
+    deployment.run_cli("produce", str(file), "--batch", "100")
+    wait_for(
+        lambda: worker.total("fundwatch_reports_duplicate_total") == len(good),
+        120,
+        "the re-sent batches recognised as duplicates",
+    )
+    wait_for(
+        lambda: ledger_totals(ledgers_in_kafka(deployment)) == expected_totals(good),
+        60,
+        "the ledgers in Kafka to count each report once",
+    )
