@@ -11,7 +11,9 @@ Run by hand (not a test): ``python bench/detection.py [--reports 1000000]``. On 
   3. streams more reports at half the throughput just measured (or ``--rate``), for
      ``--paced-seconds``, and reads the latency from a report's arrival on Kafka to its lead
      from the worker's ``fundwatch_lead_latency_seconds`` histogram (p50 and p99 by linear
-     interpolation).
+     interpolation);
+  4. with ``--batch N`` (default 500), sends the same backlog again, on a fresh topic prefix,
+     in batched messages of N reports (JSON lines, README) and measures a second worker on it.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ NOVEMBER = datetime(2026, 11, 1, tzinfo=CST)
 LATENCY_BUCKET = re.compile(r'^fundwatch_lead_latency_seconds_bucket\{le="([^"]+)"\} (\S+)$', re.M)
 
 
-def publish_first_model(settings: Settings, directory: Path) -> str:
+def train_first_model(directory: Path) -> None:
     lines = simulated_lines(seed=101, count=80_000, start=SEPTEMBER)
     messages = line_messages(lines, "history")
     started = time.perf_counter()
@@ -62,7 +64,20 @@ def publish_first_model(settings: Settings, directory: Path) -> str:
     model.save(directory)
     seconds = time.perf_counter() - started
     print(f"trained a model on {len(lines):,} history reports in {seconds:.0f} s")
-    return publish_model(settings, directory, None)
+
+
+def batched_worker_rate(
+    kafka_port: int, web_port: int, model_dir: Path, backlog: list[bytes], batch: int
+) -> float:
+    """Reports/s of a worker reading the same backlog in batched messages of ``batch``
+    reports (a fresh topic prefix, the same model)."""
+    env, settings = bench_environment(kafka_port)
+    ensure_topics(settings)
+    print(publish_model(settings, model_dir, None))
+    sent = send_lines(backlog, settings, batch=batch)
+    print(f"preloaded {sent.sent:,} reports in {sent.messages:,} batched messages")
+    with running_worker(env, web_port):
+        return worker_rate(web_port, len(backlog), PROCESSED)
 
 
 def bare_agent_rate(settings: Settings, env: dict[str, str], count: int) -> float:
@@ -129,13 +144,22 @@ def main() -> None:
     parser.add_argument(
         "--rate", type=float, default=0.0, help="Paced rate (default: half the throughput)."
     )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=500,
+        help="Also measure a worker on the backlog in batched messages of this many reports "
+        "(0: not).",
+    )
     parser.add_argument("--kafka-port", type=int, default=49092)
     parser.add_argument("--web-port", type=int, default=6099)
     args = parser.parse_args()
     env, settings = bench_environment(args.kafka_port)
     ensure_topics(settings)
-    with tempfile.TemporaryDirectory() as tmp:
-        print(publish_first_model(settings, Path(tmp) / "model"))
+    model_tmp = tempfile.TemporaryDirectory()
+    model_dir = Path(model_tmp.name) / "model"
+    train_first_model(model_dir)
+    print(publish_model(settings, model_dir, None))
     started = time.perf_counter()
     lines = simulated_lines(seed=1, count=args.reports)
     # The paced reports come from another month of another seed, so none is a re-send.
@@ -157,11 +181,21 @@ def main() -> None:
         worker_rate(args.web_port, len(backlog) + len(paced), PROCESSED)
         after = latency_buckets(args.web_port)
     leads = after[-1][1] - before[-1][1]
+    batched = (
+        batched_worker_rate(args.kafka_port, args.web_port + 1, model_dir, backlog, args.batch)
+        if args.batch > 1
+        else None
+    )
+    model_tmp.cleanup()
     print(f"raw aiokafka read                {raw:>10,.0f} reports/s")
     print(f"bare Faust agent (decode, forward) {bare:>8,.0f} reports/s")
     print(f"fundwatch worker (detection)     {rate:>10,.0f} reports/s")
     print(f"ratio fundwatch / raw read       {rate / raw:>10.4f}")
     print(f"ratio fundwatch / bare agent     {rate / bare:>10.4f}")
+    if batched is not None:
+        print(f"fundwatch worker, {args.batch} reports per message {batched:>8,.0f} reports/s")
+        print(f"ratio batched fundwatch / bare agent {batched / bare:>6.4f}")
+        print(f"ratio batched / one per message  {batched / rate:>10.4f}")
     print(
         f"lead latency at {paced_rate:,.0f} reports/s over {leads:,.0f} lead revisions: "
         f"p50 {quantile(before, after, 0.5)}, p99 {quantile(before, after, 0.99)}"

@@ -181,16 +181,11 @@ class IngestStage:
             if line.strip()
         ]
         if len(lines) > self._max_batched:
-            too_many = ReportRejected(
+            too_many = _refused(
                 RejectReason.BATCH_TOO_LARGE,
-                [
-                    FieldError(
-                        "<message>",
-                        "batch_too_large",
-                        f"{len(lines)} reports in one batched message; at most "
-                        f"{self._max_batched}: split it",
-                    )
-                ],
+                "<message>",
+                f"{len(lines)} reports in one batched message; at most "
+                f"{self._max_batched}: split it",
             )
             self._reject(message, too_many, now, out, (None, None))
             return []
@@ -207,17 +202,12 @@ class IngestStage:
         if message.batched and self._partitions is not None:
             home = partition_for(report.account_id.encode(), self._partitions)
             if home != source.partition:
-                wrong = ReportRejected(
+                wrong = _refused(
                     RejectReason.WRONG_PARTITION,
-                    [
-                        FieldError(
-                            "account_id",
-                            "wrong_partition",
-                            f"account {report.account_id!r} belongs to partition {home}, this "
-                            f"batched message is on partition {source.partition}; batch each "
-                            "partition's accounts together (Kafka's default partitioner)",
-                        )
-                    ],
+                    "account_id",
+                    f"account {report.account_id!r} belongs to partition {home}, this "
+                    f"batched message is on partition {source.partition}; batch each "
+                    "partition's accounts together (Kafka's default partitioner)",
                 )
                 self._reject(message, wrong, now, out, (report.bank_id, report.report_id))
                 return
@@ -225,16 +215,11 @@ class IngestStage:
         if topic_bank_id is not None and report.bank_id != topic_bank_id:
             # Checked before any state is read: a bank cannot touch another bank's ledgers
             # or report identities by naming it.
-            mismatch = ReportRejected(
+            mismatch = _refused(
                 RejectReason.BANK_MISMATCH,
-                [
-                    FieldError(
-                        "bank_id",
-                        "bank_mismatch",
-                        f"report names bank {report.bank_id!r} but came on {source.topic}, the "
-                        f"topic of bank {topic_bank_id!r}; each bank sends its own reports only",
-                    )
-                ],
+                "bank_id",
+                f"report names bank {report.bank_id!r} but came on {source.topic}, the "
+                f"topic of bank {topic_bank_id!r}; each bank sends its own reports only",
             )
             self._reject(message, mismatch, now, out, (report.bank_id, report.report_id))
             return
@@ -262,17 +247,12 @@ class IngestStage:
             source.partition, source.offset, source.index
         ):
             if seen.digest != digest:
-                conflict = ReportRejected(
+                conflict = _refused(
                     RejectReason.CONFLICT,
-                    [
-                        FieldError(
-                            "report_id",
-                            "conflict",
-                            f"report ({report.bank_id}, {report.report_id}) was first accepted "
-                            f"at partition {seen.partition} offset {seen.offset} with different "
-                            "content; send a correction under a new report_id",
-                        )
-                    ],
+                    "report_id",
+                    f"report ({report.bank_id}, {report.report_id}) was first accepted "
+                    f"at partition {seen.partition} offset {seen.offset} with different "
+                    "content; send a correction under a new report_id",
                 )
                 self._reject(message, conflict, now, out, (report.bank_id, report.report_id))
                 return
@@ -332,3 +312,8 @@ def _mark_duplicate(ledger: AccountLedger, source: SourcePosition) -> AccountLed
         last_index=source.index,
         duplicate_count=ledger.duplicate_count + 1,
     )
+
+
+def _refused(reason: RejectReason, field: str, text: str) -> ReportRejected:
+    """A refusal with one error on ``field``, whose rule is named as the reason."""
+    return ReportRejected(reason, [FieldError(field, reason.value, text)])
