@@ -327,12 +327,27 @@ def _counted(lines: Iterable[bytes], bar: tqdm) -> Iterator[bytes]:
 
 @command(
     option("--limit", type=int, default=20, show_default=True, help="Dead letters to show."),
+    option(
+        "--bank",
+        "bank_id",
+        default=None,
+        help="Read this bank's own dead letters, <prefix>.reports.<BANK_ID>.dlq (what a "
+        "bank's user may read), instead of the operators' shared topic.",
+    ),
+    command_config_option(),
 )
-async def dlq(self: AppCommand, limit: int) -> None:
+async def dlq(
+    self: AppCommand, limit: int, bank_id: str | None, command_config: Path | None
+) -> None:
     """Show the latest dead letters: why each report was refused and where it came from."""
     from streams.topic_reader import read_latest
 
-    for body in read_latest(settings, settings.topics.name("reports.dlq"), limit):
+    client_settings = (
+        settings.with_client_properties(str(command_config)) if command_config else settings
+    )
+    topics = client_settings.topics
+    topic = topics.bank_dead_letters(bank_id) if bank_id else topics.name("reports.dlq")
+    for body in read_latest(client_settings, topic, limit):
         say(dead_letter_text(orjson.loads(body)))
 
 

@@ -553,6 +553,24 @@ def test_the_worker_processes_bank_topics_over_tls(secure_broker: str, tmp_path:
         )
         assert [d["reason"] for d in icbc_letters] == ["undecodable"]
         assert icbc_letters[0]["original_text"] == "not json"
+        # And with fundwatch's own command, as the bank's integration engineer would.
+        shown = subprocess.run(
+            [
+                *FUNDWATCH,
+                "dlq",
+                "--bank",
+                "ICBC-BS",
+                "--command-config",
+                str(client_properties("bank-icbc-bs")),
+            ],
+            env={k: v for k, v in secure.env.items() if k != "FUNDWATCH_BANKS"},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        assert "undecodable" in shown.stdout and topics.bank("ICBC-BS") in shown.stdout
         for topic in (topics.bank_dead_letters("ICBC-BS"), topics.name("reports.dlq")):
             assert_cannot_read(secure.kwargs("bank-bscb"), topic)
         with pytest.raises(GroupAuthorizationFailedError):  # another bank's group name
