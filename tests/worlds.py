@@ -6,11 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from ingest.pipeline import InputMessage
+from models.forest import FundraisingForest
+from offline.replay import file_messages
+from offline.training import train, training_set
 from schemas.envelopes import SourcePosition
 from tests.reports import valid_report
 
@@ -181,3 +185,11 @@ def three_bank_scheme() -> ThreeBankScheme:
     for n in range(4):  # four people pay a second collector too: counted once
         world.transfer(f"P0-{n:03d}", collectors[1], 100_000, 4 * 24 + 8 + n * 0.2)
     return ThreeBankScheme(world, collectors, controller, merchant)
+
+
+def small_model(history: Path, directory: Path, lateness_ms: int = 7_200_000) -> Path:
+    """A small forest ("unit", 60 trees) trained on a history file, saved in directory."""
+    data = training_set(file_messages(history), lateness_ms)
+    forest = train(data, FundraisingForest(n_estimators=60, expected_alert_rate=0.01), "unit")
+    forest.save(directory)
+    return directory

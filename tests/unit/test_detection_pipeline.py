@@ -25,8 +25,8 @@ from models.pipeline import PipelineConfig
 from offline.backtest import run_backtest
 from offline.evaluate import evaluate_files
 from offline.replay import OfflineRunner, file_messages, with_progress
-from offline.training import train, training_set
 from tests.outlines import linked_outline, scheme_outline
+from tests.worlds import small_model
 
 LATENESS_MS = 7_200_000
 SMALL = {"days": 14, "individuals": 250, "businesses": 30, "schemes": 2}
@@ -47,11 +47,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def model(world: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data = training_set(file_messages(world["history"]), LATENESS_MS)
-    forest = train(data, FundraisingForest(n_estimators=60, expected_alert_rate=0.01), "unit")
-    directory = tmp_path_factory.mktemp("model") / "unit"
-    forest.save(directory)
-    return directory
+    return small_model(world["history"], tmp_path_factory.mktemp("model") / "unit", LATENESS_MS)
 
 
 def run(

@@ -12,7 +12,9 @@ import pytest
 
 from feeds.model import CST
 from feeds.simulate import Simulation, SimulationConfig, report_lines
+from models.feature_names import FEATURE_NAMES
 from models.features import AccountFeatures
+from models.reasons import EMERGING
 from models.structure import (
     STRUCTURE_BONUS,
     UNSTRUCTURED_PENALTY,
@@ -110,16 +112,24 @@ def test_every_camouflaged_typology_shows_scheme_structure(
     assert len(found) == 9
 
 
+def feature_rows(*rows: dict[str, float]) -> np.ndarray:
+    """Feature rows (natural units) with the named features set, every other one 0."""
+    out = np.zeros((len(rows), len(FEATURE_NAMES)))
+    for i, values in enumerate(rows):
+        for name, value in values.items():
+            out[i, FEATURE_NAMES.index(name)] = value
+    return out
+
+
 def test_structure_moves_the_forest_score_up_or_down_row_by_row() -> None:
-    rows = np.zeros((2, 37))
-    from models.feature_names import FEATURE_NAMES
-
-    def set_(row: int, name: str, value: float) -> None:
-        rows[row, FEATURE_NAMES.index(name)] = value
-
-    set_(0, "distinct_individual_payers_30d", 50)
-    set_(0, "distinct_payees_30d", 2)
-    set_(0, "same_day_outflow_share_30d", 0.8)
+    rows = feature_rows(
+        {
+            "distinct_individual_payers_30d": 50,
+            "distinct_payees_30d": 2,
+            "same_day_outflow_share_30d": 0.8,
+        },
+        {},
+    )
     adjusted = adjust(np.array([0.5, 0.5]), rows)
     assert adjusted.tolist() == [0.5 + STRUCTURE_BONUS, 0.5 - UNSTRUCTURED_PENALTY]
     # Batched or one row at a time: the same scores (stream and backtest parity).
@@ -127,24 +137,22 @@ def test_structure_moves_the_forest_score_up_or_down_row_by_row() -> None:
 
 
 def test_a_scheme_in_its_first_days_is_judged_by_the_forest_alone() -> None:
-    from models.feature_names import FEATURE_NAMES
-    from models.reasons import EMERGING
-
-    rows = np.zeros((3, 37))
-
-    def set_(row: int, name: str, value: float) -> None:
-        rows[row, FEATURE_NAMES.index(name)] = value
-
-    # Eight people have paid in, and their money left the same day for one account.
-    set_(0, "distinct_individual_payers_30d", 8)
-    set_(0, "distinct_payees_30d", 1)
-    set_(0, "same_day_outflow_share_30d", 0.9)
-    # Eight people paid a family account that keeps the money: no shape, the penalty stays.
-    set_(1, "distinct_individual_payers_30d", 8)
-    # Three people and money out at once: too few to say anything.
-    set_(2, "distinct_individual_payers_30d", 3)
-    set_(2, "distinct_payees_30d", 1)
-    set_(2, "same_day_outflow_share_30d", 0.9)
+    rows = feature_rows(
+        # Eight people have paid in, and their money left the same day for one account.
+        {
+            "distinct_individual_payers_30d": 8,
+            "distinct_payees_30d": 1,
+            "same_day_outflow_share_30d": 0.9,
+        },
+        # Eight people paid a family account that keeps the money: no shape, the penalty stays.
+        {"distinct_individual_payers_30d": 8},
+        # Three people and money out at once: too few to say anything.
+        {
+            "distinct_individual_payers_30d": 3,
+            "distinct_payees_30d": 1,
+            "same_day_outflow_share_30d": 0.9,
+        },
+    )
     adjusted = adjust(np.array([0.5, 0.5, 0.5]), rows)
     assert adjusted.tolist() == [0.5, 0.5 - UNSTRUCTURED_PENALTY, 0.5 - UNSTRUCTURED_PENALTY]
     assert [r.feature for r in structure_reasons(rows[0])] == [EMERGING]
