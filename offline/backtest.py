@@ -47,6 +47,13 @@ class BacktestJob:
     def result(self) -> dict[str, float]:
         return self.best
 
+    def encode(self, result: dict[str, float]) -> bytes:
+        return orjson.dumps(result)  # floats as their shortest exact text: they come back equal
+
+    def decode(self, blob: bytes) -> dict[str, float]:
+        best: dict[str, float] = orjson.loads(blob)
+        return best
+
 
 def run_backtest(
     input_file: Path,

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
-import pickle
 import struct
 import time
 import traceback
@@ -48,7 +47,6 @@ log = logging.getLogger(__name__)
 ROUND_LINES = 4000
 
 R = TypeVar("R")
-R_co = TypeVar("R_co", covariant=True)
 
 # The first byte of what a worker sends back.
 _ROUND, _DONE, _FAILED = b"R", b"D", b"F"
@@ -59,10 +57,11 @@ class ParallelReplayError(FundwatchError, RuntimeError):
     """A replay worker failed or ended early; the message carries its error."""
 
 
-class ReplayJob(Protocol[R_co]):
+class ReplayJob(Protocol[R]):
     """What each worker does: its runner, what it keeps of each batch, what it hands back.
-    Built in the parent and sent to the workers (picklable), so it holds settings only until
-    a worker uses it."""
+    Built in the parent and given to the workers when they start, so it holds settings only
+    until a worker uses it. The result comes back as bytes the job itself encodes and
+    decodes: plain data, nothing that runs code when read."""
 
     def runner(self) -> OfflineRunner: ...
 
@@ -70,7 +69,11 @@ class ReplayJob(Protocol[R_co]):
         """Keep what the job needs of one batch; return the lines the parent writes."""
         ...
 
-    def result(self) -> R_co: ...
+    def result(self) -> R: ...
+
+    def encode(self, result: R) -> bytes: ...
+
+    def decode(self, blob: bytes) -> R: ...
 
 
 @dataclass
@@ -156,7 +159,7 @@ def _serve(connection: Connection, job: ReplayJob[object]) -> None:
             keys = [m.to_account.encode() for m in outcome.movements]
             movements = [m.to_json() for m in outcome.movements]
             connection.send_bytes(_ROUND + pack([counts.tobytes()], lines, keys, movements))
-        connection.send_bytes(_DONE + pickle.dumps(job.result()))
+        connection.send_bytes(_DONE + job.encode(job.result()))
     except EOFError:
         return  # the parent closed the pipe: it stopped the replay
     except BaseException:
@@ -299,8 +302,7 @@ class ParallelReplay(Generic[R]):
     def _finish(self) -> list[R]:
         for connection in self._connections:
             connection.send_bytes(b"")
-        results: list[R] = [pickle.loads(self._receive(w, _DONE)) for w in range(self.workers)]
-        return results
+        return [self.job.decode(bytes(self._receive(w, _DONE))) for w in range(self.workers)]
 
     def _stop(self) -> None:
         """Close every pipe; a worker still running after that (an error) is ended."""

@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
+import orjson
 
 from ingest.pipeline import InputMessage
+from models.feature_names import FEATURE_NAMES
 from models.features import beijing_day
 from models.forest import FundraisingForest
 from models.peers import peer_group
 from models.pipeline import PipelineConfig, PipelineOutcome
-from offline.parallel import ParallelReplay
+from offline.parallel import ParallelReplay, pack, unpack
 from offline.replay import OfflineRunner
 from schemas.errors import FundwatchError
 
@@ -72,6 +74,36 @@ class TrainingJob:
 
     def result(self) -> TrainingJob:
         return self
+
+    def encode(self, result: TrainingJob) -> bytes:
+        """The rows as float64 bytes in key order, the rest as JSON beside them."""
+        keys = list(result.rows)
+        header = {
+            "lateness_ms": result.lateness_ms,
+            "keys": keys,
+            "groups": result.groups,
+            "records": result.records,
+            "start": result.start,
+            "end": result.end,
+        }
+        rows = b"".join(result.rows[key].astype(np.float64).tobytes() for key in keys)
+        return pack([orjson.dumps(header), rows])
+
+    def decode(self, blob: bytes) -> TrainingJob:
+        [[header_bytes, rows]] = unpack(blob)
+        header = orjson.loads(header_bytes)
+        matrix = np.frombuffer(rows, np.float64).reshape(len(header["keys"]), len(FEATURE_NAMES))
+        return TrainingJob(
+            header["lateness_ms"],
+            {
+                (account, day): row.copy()
+                for (account, day), row in zip(header["keys"], matrix, strict=True)
+            },
+            header["groups"],
+            header["records"],
+            header["start"],
+            header["end"],
+        )
 
 
 def training_set(

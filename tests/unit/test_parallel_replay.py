@@ -180,6 +180,12 @@ class FailingJob:
     def result(self) -> None:
         return None
 
+    def encode(self, result: None) -> bytes:
+        return b""
+
+    def decode(self, blob: bytes) -> None:
+        return None
+
 
 def test_a_failing_worker_stops_the_replay_with_its_error(world: dict[str, Path]) -> None:
     replay = ParallelReplay(FailingJob(), 2)
