@@ -209,7 +209,7 @@ class IngestStage:
                     f"batched message is on partition {source.partition}; batch each "
                     "partition's accounts together (Kafka's default partitioner)",
                 )
-                self._reject(message, wrong, now, out, (report.bank_id, report.report_id))
+                self._reject(message, wrong, now, out, report.identity)
                 return
         topic_bank_id = topic_bank(source.topic)
         if topic_bank_id is not None and report.bank_id != topic_bank_id:
@@ -221,14 +221,14 @@ class IngestStage:
                 f"report names bank {report.bank_id!r} but came on {source.topic}, the "
                 f"topic of bank {topic_bank_id!r}; each bank sends its own reports only",
             )
-            self._reject(message, mismatch, now, out, (report.bank_id, report.report_id))
+            self._reject(message, mismatch, now, out, report.identity)
             return
         time_errors = self._tx_time_rules.errors(report, source.timestamp_ms)
         if time_errors:
             # Before any state is read too: a date in the future would become the account's
             # "now" and every later report of it would count as late.
             out_of_range = ReportRejected(RejectReason.TIME_OUT_OF_RANGE, time_errors)
-            self._reject(message, out_of_range, now, out, (report.bank_id, report.report_id))
+            self._reject(message, out_of_range, now, out, report.identity)
             return
         ledger = self._ledger(report.account_id, out)
         identity = report_key(report.bank_id, report.report_id)
@@ -254,7 +254,7 @@ class IngestStage:
                     f"at partition {seen.partition} offset {seen.offset} with different "
                     "content; send a correction under a new report_id",
                 )
-                self._reject(message, conflict, now, out, (report.bank_id, report.report_id))
+                self._reject(message, conflict, now, out, report.identity)
                 return
             # Recorded in the ledger so a replay of this duplicate is not counted again.
             out.ledger_writes[report.account_id] = (

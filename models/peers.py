@@ -87,12 +87,20 @@ def within_peers(
 ) -> np.ndarray:
     """Rows (n, features) -> bool (n,): the row's group has limits and no peer feature of the
     row is beyond them."""
-    out = np.zeros(len(groups), dtype=bool)
+    # One limit row per feature row (infinite where the group has no limits), then one
+    # comparison over the batch: this runs on every scored report.
+    bounds = np.full((len(groups), len(PEER_FEATURES)), np.inf)
+    known = np.zeros(len(groups), dtype=bool)
+    rows_of: dict[str, list[int]] = {}
     for i, group in enumerate(groups):
+        rows_of.setdefault(group, []).append(i)
+    for group, rows in rows_of.items():
         group_limits = limits.get(group)
         if group_limits is not None:
-            out[i] = not _beyond(features[i], group_limits)
-    return out
+            bounds[rows] = [group_limits[feature] for feature in PEER_FEATURES]
+            known[rows] = True
+    within: np.ndarray = known & ~(features[:, _PEER_COLUMNS] > bounds).any(axis=1)
+    return within
 
 
 def _beyond(row: np.ndarray, limits: Mapping[str, float]) -> list[tuple[float, str, float]]:

@@ -89,13 +89,16 @@ def repeat_payouts(features: np.ndarray, min_payers: int = MIN_INDIVIDUAL_PAYERS
     return rows
 
 
-def emerging(features: np.ndarray) -> np.ndarray:
+def emerging(features: np.ndarray, structured_rows: np.ndarray | None = None) -> np.ndarray:
     """Rows with a scheme's shape but not yet its many payers (MIN_EMERGING_PAYERS or more,
-    fewer than MIN_INDIVIDUAL_PAYERS): a scheme in its first days."""
+    fewer than MIN_INDIVIDUAL_PAYERS): a scheme in its first days. ``structured_rows``:
+    ``structured(features)``, when the caller has it already."""
+    if structured_rows is None:
+        structured_rows = structured(features)
     shaped = fan_in_fast_out(features, MIN_EMERGING_PAYERS) | repeat_payouts(
         features, MIN_EMERGING_PAYERS
     )
-    rows: np.ndarray = shaped & ~structured(features)
+    rows: np.ndarray = shaped & ~structured_rows
     return rows
 
 
@@ -117,10 +120,11 @@ def adjust(
     """The scores leads are raised on: the forest's, up for structure, down without it, and
     down for an account that does what its peers do on their busy days (``within_peers``,
     bool per row: models.peers.within_peers)."""
+    structured_rows = structured(features)
     scores: np.ndarray = forest_scores + np.where(
-        structured(features),
+        structured_rows,
         STRUCTURE_BONUS,
-        np.where(emerging(features), 0.0, -UNSTRUCTURED_PENALTY),
+        np.where(emerging(features, structured_rows), 0.0, -UNSTRUCTURED_PENALTY),
     )
     if within_peers is not None:
         scores = scores - np.where(within_peers, WITHIN_PEERS_PENALTY, 0.0)

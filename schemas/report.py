@@ -110,6 +110,11 @@ class TransactionReport:
     def tx_epoch_ms(self) -> int:
         return int(self.tx_time.timestamp() * 1000)
 
+    @property
+    def identity(self) -> tuple[str, str]:
+        """(bank_id, report_id): what names a report, in a dead letter too."""
+        return self.bank_id, self.report_id
+
     def canonical(self) -> dict[str, Any]:
         """The normalised content as plain JSON types (what a digest or a file holds)."""
         out: dict[str, Any] = {
