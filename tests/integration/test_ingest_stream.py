@@ -6,6 +6,7 @@ import base64
 import itertools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -44,6 +45,12 @@ def expected_totals(lines: list[bytes]) -> dict[str, tuple[int, int, int]]:
         row[0] += 1
         row[1 if report.direction == "in" else 2] += report.amount_fen
     return {k: (v[0], v[1], v[2]) for k, v in totals.items()}
+
+
+def dead_letters(deployment: Deployment) -> list[dict[str, Any]]:
+    """Every dead letter on the deployment's shared dead-letter topic, decoded."""
+    topic = deployment.settings.topics.name("reports.dlq")
+    return [orjson.loads(v) for _, v in read_all(deployment.settings, topic)]
 
 
 def ledger_totals(ledgers: dict[str, AccountLedger]) -> dict[str, tuple[int, int, int]]:
@@ -90,10 +97,7 @@ def test_bad_records_are_dead_lettered_with_reasons_and_the_worker_goes_on(
         "200 accepted and the bad records rejected",
     )
 
-    letters = [
-        orjson.loads(v)
-        for _, v in read_all(deployment.settings, deployment.settings.topics.name("reports.dlq"))
-    ]
+    letters = dead_letters(deployment)
     by_original = {base64.b64decode(d["original_base64"]): d for d in letters}
     assert set(by_original) == set(bad), "every bad record is in the DLQ with its exact bytes"
     for original, reason in bad.items():
@@ -190,10 +194,7 @@ def test_a_hostile_lot_is_dead_lettered_with_reasons_between_valid_reports(
         120,
         "every valid report accepted and every hostile one rejected",
     )
-    letters = [
-        orjson.loads(v)
-        for _, v in read_all(deployment.settings, deployment.settings.topics.name("reports.dlq"))
-    ]
+    letters = dead_letters(deployment)
     by_original = {base64.b64decode(d["original_base64"]): d for d in letters}
     assert set(by_original) == set(hostile), "each hostile line in the DLQ with its exact bytes"
     for original, (reason, field, rule) in hostile.items():
@@ -328,10 +329,7 @@ def test_batched_messages_are_decided_report_by_report(
         120,
         f"{len(good)} accepted and the bad lines rejected one by one",
     )
-    letters = [
-        orjson.loads(v)
-        for _, v in read_all(deployment.settings, deployment.settings.topics.name("reports.dlq"))
-    ]
+    letters = dead_letters(deployment)
     by_original = {base64.b64decode(d["original_base64"]): d for d in letters}
     assert {k: d["reason"] for k, d in by_original.items()} == bad
     # The line within its message says where the report was.
