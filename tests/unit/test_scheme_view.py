@@ -246,6 +246,47 @@ def test_one_scheme_in_full_has_totals_members_picture_and_flows() -> None:
     assert "collector account" in en and "where the money went" in en
 
 
+def test_a_salesperson_investing_in_another_scheme_does_not_merge_the_two() -> None:
+    """The scheme book's collector pays 100,000 yuan into another scheme's collector (400
+    payers, 114 million raised): there it is one participant among many, so the two schemes
+    stay apart and neither draws that payment; the pool it passed to its controller joins."""
+    book = scheme_book()
+    other = "6203530000000003301"
+    book.apply_lead(
+        lead(
+            "L-other",
+            other,
+            "BSCB",
+            participants=400,
+            money_raised_fen=11_420_000_000,
+            trail=(link("L-c1", "6203530000000002201", 100_000),),
+        )
+    )
+    book.apply_lead(
+        lead(
+            "L-other-k",
+            "6201530000000003302",
+            "BSCB",
+            participants=1,
+            money_raised_fen=9_000_000_000,
+            trail=(link("L-other", other, 8_000_000),),
+        )
+    )
+    schemes = {tuple(s.accounts()): s for s in book.schemes()}
+    assert set(schemes) == {
+        (
+            "5301530000000002202",
+            "6200530000000002204",
+            "6201530000000002203",
+            "6203530000000002201",
+        ),
+        ("6201530000000003302", other),
+    }
+    for scheme in schemes.values():
+        members = set(scheme.accounts())
+        assert all({f.from_account, f.to_account} <= members for f in scheme.flows)
+
+
 def test_members_joined_as_one_customer_are_named_without_money_between_them() -> None:
     book = LeadBook()
     book.apply_lead(lead("L-a", "6203530000000001001", "YNRCU", customer_id="ID-5305"))
