@@ -547,12 +547,23 @@ async def backtest(
         default=None,
         help="Per-account highest scores from fundwatch backtest.",
     ),
+    option(
+        "--model",
+        "model_dir",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        default=None,
+        help="The model the backtest ran: adds how precision and recall move with the alert "
+        "rate (needs --scores).",
+    ),
 )
-async def evaluate(self: AppCommand, truth: Path, leads_file: Path, scores: Path | None) -> None:
-    """Precision, recall, PR-AUC and detection delay per typology against ground truth."""
+async def evaluate(
+    self: AppCommand, truth: Path, leads_file: Path, scores: Path | None, model_dir: Path | None
+) -> None:
+    """Precision, recall, workload, PR-AUC and detection delay per typology and per kind of
+    look-alike against ground truth."""
     from offline.evaluate import evaluate_files
 
-    say(evaluate_files(truth, leads_file, scores))
+    say(evaluate_files(truth, leads_file, scores, model_dir=model_dir))
 
 
 @command(

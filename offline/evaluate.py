@@ -51,6 +51,7 @@ import numpy as np
 import orjson
 from sklearn.metrics import average_precision_score
 
+from models.forest import FundraisingForest
 from models.schemes import Scheme, SchemeMember, build_schemes
 from schemas.errors import FundwatchError
 from schemas.glossary import yuan
@@ -96,6 +97,10 @@ class Truth:
     lookalikes: frozenset[str]  # legitimate accounts that resemble collectors (simulator)
     # account -> kind of look-alike (school, hospital, ...), when the truth names them
     lookalike_kinds: Mapping[str, str] = field(default_factory=dict)
+    # The simulator's accounts at the reporting banks and its days (None for AMLSim): the
+    # denominators of the analysts' workload.
+    reporting_accounts: int | None = None
+    period_days: float | None = None
 
     def accounts(self) -> set[str]:
         return {a for p in self.patterns for a in p.roles}
@@ -128,6 +133,21 @@ class LookalikeResult:
     @property
     def rate(self) -> float | None:
         return self.flagged / self.accounts if self.accounts else None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRatePoint:
+    """Accounts whose highest score reaches the threshold of one alert rate (the training
+    scores' quantile the model stores): scored leads only, no money trails or negative list."""
+
+    alert_rate: float
+    threshold: float
+    flagged: int
+    precision: float | None
+    recall: float | None
+    lookalikes_flagged: int
+    flagged_per_10k_month: float | None
+    operating_point: bool  # the model's own threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +233,11 @@ class Evaluation:
     lookalikes_flagged: int
     schemes: SchemeEvaluation
     lookalike_kinds: tuple[LookalikeResult, ...] = ()  # per kind, when the truth names kinds
+    # The analysts' workload: lead ids per 10,000 reporting accounts per 30 days (None when
+    # the truth gives neither the accounts nor the days).
+    leads_per_10k_month: float | None = None
+    accounts_per_10k_month: float | None = None
+    alert_rates: tuple[AlertRatePoint, ...] = ()  # with the model's score quantiles
 
 
 # -- reading inputs ----------------------------------------------------------------------------
@@ -252,7 +277,16 @@ def _simulator_truth(data: Mapping[str, Any]) -> Truth:
         )
     kinds = {str(a): str(k) for a, k in data.get("lookalike_kinds", {}).items()}
     lookalikes = frozenset(data.get("legit_lookalikes", [])) | frozenset(kinds)
-    return Truth(SIMULATOR, tuple(patterns), lookalikes, kinds)
+    by_bank = data.get("accounts", {}).get("by_bank")
+    days = data.get("config", {}).get("days")
+    return Truth(
+        SIMULATOR,
+        tuple(patterns),
+        lookalikes,
+        kinds,
+        reporting_accounts=sum(int(n) for n in by_bank.values()) if by_bank else None,
+        period_days=float(days) if days else None,
+    )
 
 
 def _amlsim_truth(data: Mapping[str, Any]) -> Truth:
@@ -317,9 +351,14 @@ def scores_from_jsonl(lines: Iterable[bytes]) -> dict[str, float]:
 
 
 def evaluate_files(
-    truth_path: Path, leads_path: Path, scores_path: Path | None = None, markdown: bool = True
+    truth_path: Path,
+    leads_path: Path,
+    scores_path: Path | None = None,
+    markdown: bool = True,
+    model_dir: Path | None = None,
 ) -> str:
-    """``fundwatch evaluate``: read the three files and render the evaluation."""
+    """``fundwatch evaluate``: read the files and render the evaluation (``model_dir``: the
+    model the backtest ran, for the alert-rate table)."""
     try:
         truth = orjson.loads(truth_path.read_bytes())
     except orjson.JSONDecodeError as exc:
@@ -332,7 +371,11 @@ def evaluate_files(
     if scores_path is not None:
         with scores_path.open("rb") as lines:
             scores = scores_from_jsonl(lines)
-    return render(evaluate(truth, leads, scores), markdown)
+    quantiles, threshold = None, None
+    if model_dir is not None:
+        model = FundraisingForest.load(model_dir)
+        quantiles, threshold = model.score_quantiles_, model.threshold_
+    return render(evaluate(truth, leads, scores, quantiles, threshold), markdown)
 
 
 def _json_line(line: bytes) -> dict[str, Any]:
@@ -556,8 +599,12 @@ def evaluate(
     truth: Truth | Mapping[str, Any],
     leads: Iterable[Mapping[str, Any]],
     scores: Mapping[str, float] | None = None,
+    score_quantiles: Mapping[str, float] | None = None,
+    threshold: float | None = None,
 ) -> Evaluation:
-    """Measure leads (and optionally per-account maximum scores) against the truth."""
+    """Measure leads (and optionally per-account maximum scores) against the truth.
+    ``score_quantiles`` and ``threshold``: the model's (``score_quantiles_``, ``threshold_``),
+    for the table of how precision and recall move with the alert rate (needs ``scores``)."""
     truth = truth if isinstance(truth, Truth) else parse_truth(truth)
     leads = list(leads)  # read twice: for detection times and for the schemes
     detections = first_detections(leads)
@@ -602,7 +649,57 @@ def evaluate(
         lookalikes_flagged=len(truth.lookalikes & flagged),
         schemes=evaluate_schemes(truth, suspected_schemes(leads), flagged),
         lookalike_kinds=lookalike_results(truth.lookalike_kinds, flagged),
+        leads_per_10k_month=_per_10k_month(
+            sum(len(times) for times in detections.values()), truth, scores
+        ),
+        accounts_per_10k_month=_per_10k_month(len(flagged), truth, scores),
+        alert_rates=(
+            alert_rate_points(truth, scores, score_quantiles, threshold)
+            if scores is not None and score_quantiles is not None
+            else ()
+        ),
     )
+
+
+def _per_10k_month(count: int, truth: Truth, scores: Mapping[str, float] | None) -> float | None:
+    """``count`` per 10,000 reporting accounts (the truth's, else the scored ones) per 30
+    days (the truth's period; None without it)."""
+    accounts = truth.reporting_accounts or (len(scores) if scores else None)
+    if not accounts or not truth.period_days:
+        return None
+    return count * 10_000 / accounts * 30 / truth.period_days
+
+
+def alert_rate_points(
+    truth: Truth,
+    scores: Mapping[str, float],
+    score_quantiles: Mapping[str, float],
+    threshold: float | None,
+) -> tuple[AlertRatePoint, ...]:
+    """Precision, recall, look-alikes and workload at each stored quantile from the 90th up
+    (alert rates 10 % down to 0.1 %) and at the model's own threshold, the highest rate first."""
+    positives = truth.accounts()
+    levels = {1.0 - float(q): t for q, t in score_quantiles.items() if float(q) >= 0.9}
+    if threshold is not None:
+        # the operating point: the alert rate whose quantile it is, else the nearest one's
+        known = [rate for rate, t in levels.items() if t == threshold]
+        levels[known[0] if known else float("nan")] = threshold
+    points = []
+    for rate, cut in sorted(levels.items(), key=lambda item: item[1]):
+        flagged = {account for account, score in scores.items() if score >= cut}
+        points.append(
+            AlertRatePoint(
+                alert_rate=rate,
+                threshold=cut,
+                flagged=len(flagged),
+                precision=_share(len(flagged & positives), len(flagged)),
+                recall=_share(len(flagged & positives), len(positives)),
+                lookalikes_flagged=len(flagged & truth.lookalikes),
+                flagged_per_10k_month=_per_10k_month(len(flagged), truth, scores),
+                operating_point=cut == threshold,
+            )
+        )
+    return tuple(points)
 
 
 def lookalike_results(kinds: Mapping[str, str], flagged: set[str]) -> tuple[LookalikeResult, ...]:
@@ -661,7 +758,40 @@ def _summary(ev: Evaluation) -> list[str]:
             f"Legitimate look-alikes (merchants, fee collectors, payroll) flagged: "
             f"{ev.lookalikes_flagged} of {ev.lookalikes}."
         )
+    if ev.leads_per_10k_month is not None:
+        lines.append(
+            f"Workload: {_num(ev.leads_per_10k_month)} lead ids on "
+            f"{_num(ev.accounts_per_10k_month)} accounts per 10,000 reporting accounts per "
+            "month (30 days)."
+        )
     return lines
+
+
+ALERT_RATE_HEADER = [
+    "alert rate",
+    "threshold",
+    "accounts flagged",
+    "precision",
+    "recall",
+    "look-alikes flagged",
+    "accounts per 10k per month",
+]
+
+
+def _alert_rate_rows(ev: Evaluation) -> list[list[str]]:
+    return [
+        [
+            ("model" if point.alert_rate != point.alert_rate else f"{point.alert_rate:.1%}")
+            + (" (operating point)" if point.operating_point else ""),
+            f"{point.threshold:.4f}",
+            str(point.flagged),
+            _pct(point.precision),
+            _pct(point.recall),
+            str(point.lookalikes_flagged),
+            _num(point.flagged_per_10k_month),
+        ]
+        for point in ev.alert_rates
+    ]
 
 
 def _typology_rows(ev: Evaluation) -> list[list[str]]:
@@ -857,6 +987,13 @@ def _notes(ev: Evaluation) -> list[str]:
         "typology's accounts, negatives the scored accounts in no scheme; its chance level is "
         "the positive share. '-' means not measurable.",
     ]
+    if ev.alert_rates:
+        notes.append(
+            "The alert-rate table flags an account when its highest score reaches the training "
+            "scores' quantile of that rate (from the model): scored leads only, without money "
+            "trails or the negative list, so its operating point can flag fewer accounts than "
+            "the leads do."
+        )
     if ev.source == AMLSIM:
         notes.append(
             "AMLSim patterns are money-laundering typologies (fan_in is the closest to "
@@ -921,6 +1058,8 @@ def render(ev: Evaluation, markdown: bool = True) -> str:
     lines = [*_summary(ev), "", *_table(TYPOLOGY_HEADER, _typology_rows(ev), markdown)]
     if ev.lookalike_kinds:
         lines += ["", *_table(LOOKALIKE_HEADER, _lookalike_rows(ev), markdown)]
+    if ev.alert_rates:
+        lines += ["", *_table(ALERT_RATE_HEADER, _alert_rate_rows(ev), markdown)]
     if ev.patterns:
         lines += ["", *_table(PATTERN_HEADER, _pattern_rows(ev), markdown)]
     lines += ["", *_scheme_tables(ev, markdown)]

@@ -228,6 +228,31 @@ def test_simulator_pr_auc_per_typology_and_overall() -> None:
     assert ev.positive_share == pytest.approx(9 / 13)
 
 
+def test_the_workload_is_leads_per_10k_reporting_accounts_per_month() -> None:
+    truth = {**SIM_TRUTH, "config": {"seed": 7, "days": 15}}
+    truth["accounts"] = {"individuals": 10, "by_bank": {"BSCB": 30, "YNRCU": 20}}
+    ev = evaluate(truth, SIM_LEADS)
+    # 6 lead ids on 6 accounts in 15 days among 50 reporting accounts: 2,400 per 10k a month.
+    assert ev.leads_per_10k_month == pytest.approx(6 * 10_000 / 50 * 2)
+    assert ev.accounts_per_10k_month == pytest.approx(6 * 10_000 / 50 * 2)
+    assert "Workload: 2,400.0 lead ids on 2,400.0 accounts per 10,000" in render(ev)
+    assert evaluate(SIM_TRUTH, SIM_LEADS).leads_per_10k_month is None  # no days: not measured
+
+
+def test_precision_and_recall_move_with_the_alert_rate() -> None:
+    quantiles = {"0.5": 0.1, "0.9": 0.55, "0.99": 0.72, "0.999": 0.88}
+    ev = evaluate(SIM_TRUTH, SIM_LEADS, SIM_SCORES, quantiles, threshold=0.72)
+    rows = [
+        (round(p.alert_rate, 4), p.flagged, p.precision, p.lookalikes_flagged)
+        for p in ev.alert_rates
+    ]
+    # >= .55: C1 M1 K1 X9 C3 K3; >= .72: C1 M1 K1 X9; >= .88: C1 (9 scheme accounts).
+    assert rows == [(0.1, 6, 4 / 6, 1), (0.01, 4, 2 / 4, 1), (0.001, 1, 1.0, 0)]
+    assert [p.recall for p in ev.alert_rates] == pytest.approx([4 / 9, 2 / 9, 1 / 9])
+    assert [p.operating_point for p in ev.alert_rates] == [False, True, False]
+    assert "| 1.0% (operating point) | 0.7200 | 4 | 50.0% | 22.2% | 1 |" in render(ev)
+
+
 AMLSIM_TRUTH: dict[str, Any] = {
     "source": "IBM AMLSim sample",
     "alerts": [
