@@ -47,8 +47,15 @@ from feeds.model import (
 )
 from feeds.population import MIN_BUSINESSES, AccountFactory, add_lookalikes, build_population
 from feeds.simulated_schemes import SchemePlan, camouflaged_order, plan_scheme, typology_order
+from schemas.errors import FundwatchError
 
 SCHEMA_VERSION = 1
+
+
+class SimulationConfigError(FundwatchError, ValueError):
+    """Simulation settings that make no city (the CLI answers with exit code 2)."""
+
+
 # BSCB: a local commercial bank; ICBC-BS, ABC-BS: the Baoshan branches of ICBC and ABC;
 # YNRCU: the Yunnan rural credit union. Other banks appear only as counterparties.
 DEFAULT_BANKS: tuple[str, ...] = ("BSCB", "ICBC-BS", "ABC-BS", "YNRCU")
@@ -78,13 +85,15 @@ class SimulationConfig:
 
     def validate(self) -> None:
         if self.start.tzinfo is None:
-            raise ValueError("start must carry a time zone")
+            raise SimulationConfigError("start must carry a time zone")
         if self.days < 1 or self.individuals < 3 or self.businesses < MIN_BUSINESSES:
-            raise ValueError(f"need days >= 1, individuals >= 3, businesses >= {MIN_BUSINESSES}")
+            raise SimulationConfigError(
+                f"need days >= 1, individuals >= 3, businesses >= {MIN_BUSINESSES}"
+            )
         if self.lookalikes < 0 or self.camouflaged_schemes < 0:
-            raise ValueError("lookalikes and camouflaged_schemes must be >= 0")
+            raise SimulationConfigError("lookalikes and camouflaged_schemes must be >= 0")
         if self.schemes < 0 or not self.banks or len(set(self.banks)) != len(self.banks):
-            raise ValueError("schemes must be >= 0 and banks distinct and non-empty")
+            raise SimulationConfigError("schemes must be >= 0 and banks distinct and non-empty")
 
     def as_dict(self) -> dict[str, Any]:
         fields = asdict(self)

@@ -16,6 +16,7 @@ from feeds.model import CST, pools
 from feeds.simulate import (
     Simulation,
     SimulationConfig,
+    SimulationConfigError,
     report_lines,
     write_jsonl,
     write_truth,
@@ -324,8 +325,9 @@ def test_regions_mostly_baoshan_some_elsewhere(reports: list[dict[str, Any]]) ->
 
 
 def test_config_rejects_naive_start() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(SimulationConfigError) as refused:
         Simulation(SimulationConfig(start=datetime(2026, 10, 1)))
+    assert refused.value.exit_code == 2  # the CLI's usage-error answer, not a traceback
 
 
 def test_start_is_cst_by_default() -> None:
