@@ -31,6 +31,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from schemas.errors import FundwatchError
+
 # Like the peer penalty (models.structure.WITHIN_PEERS_PENALTY): enough to move a lead near
 # the threshold across it, too little to raise an ordinary account or bury a far outlier.
 RANKER_WEIGHT = 0.1
@@ -41,7 +43,7 @@ FOREST_SCORE_INPUT = "forest_anomaly_score"  # the last input, after the feature
 _MAX_LOGIT = 50.0  # exp of more overflows; the probability is 0 or 1 to float precision anyway
 
 
-class RankerError(ValueError):
+class RankerError(FundwatchError, ValueError, http_status=422):
     """Numbers that do not make a ranker (wrong lengths, non-finite values, zero scales)."""
 
 

@@ -82,6 +82,10 @@ class TrainingJob:
     def result(self) -> TrainingJob:
         return self
 
+    def training_set(self) -> TrainingSet:
+        """This job's rows as a training set (``training_set`` merges several jobs')."""
+        return _merged([self])
+
     def encode(self, result: TrainingJob) -> bytes:
         """The rows as float64 bytes in key order, the rest as JSON beside them."""
         keys = list(result.rows)

@@ -86,12 +86,13 @@ def verdicts_from_book(book: LeadBook) -> Verdicts:
         if verdict is None or record.changed_at is None:
             undecided += 1
             continue
-        lead = book.lead(lead_id)
+        lead = book.leads.get(lead_id)  # the topic's JSON object, its latest revision
         if lead is None:
             unknown += 1
             continue
-        since_ms = round(lead.first_evidence_time.timestamp() * 1000)
-        decided.append((record.changed_at, lead_id, lead.account_id, verdict, since_ms))
+        since = datetime.fromisoformat(lead["first_evidence_time"])
+        since_ms = round(since.timestamp() * 1000)
+        decided.append((record.changed_at, lead_id, str(lead["account_id"]), verdict, since_ms))
     accounts: dict[str, AccountVerdict] = {}
     earliest: dict[tuple[str, bool], int] = {}
     for at, lead_id, account, verdict, since_ms in sorted(decided):  # the latest decision last
