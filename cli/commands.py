@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit
 
 import click
@@ -31,6 +31,9 @@ from schemas.errors import BrokerUnavailableError, FundwatchError
 from schemas.glossary import BEIJING, BEIJING_IANA
 from streams.app import app, settings
 from streams.topics import ensure_topics
+
+if TYPE_CHECKING:
+    from offline.verdicts import Verdicts
 
 # `fundwatch train` defaults: the estimator's own.
 _FOREST_SETTINGS = FundraisingForest().get_params()
@@ -484,9 +487,11 @@ async def train(
     )
 
 
-def _verdicts(status_file: Path | None, leads_file: Path | None, from_topics: bool) -> Any:
-    """The analysts' verdicts (offline.verdicts.Verdicts) of two files or of the topics, or
-    None when none were asked for."""
+def _verdicts(
+    status_file: Path | None, leads_file: Path | None, from_topics: bool
+) -> Verdicts | None:
+    """The analysts' verdicts of two files or of the topics, or None when none were asked
+    for."""
     from offline.verdicts import read_verdicts, verdicts_from_book
 
     with failing_clearly("no model trained"):

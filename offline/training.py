@@ -184,9 +184,16 @@ def train_with_verdicts(
         f"{excluded} excluded ({counts['excluded_rows']:,})"
     )
     if min(confirmed, excluded) < MIN_VERDICT_ACCOUNTS:
+        missing = len(verdicts.accounts) - confirmed - excluded
+        hint = (
+            f"; {missing} judged accounts have no rows in the history from their lead on: "
+            "does it hold the judged month?"
+            if missing
+            else ""
+        )
         return model, (
             f"no ranker: {used} in the training set, at least {MIN_VERDICT_ACCOUNTS} of each "
-            f"are needed ({verdicts.summary()}); the forest alone ranks the leads"
+            f"are needed ({verdicts.summary()}){hint}; the forest alone ranks the leads"
         )
     rows = labels >= 0
     features = data.features[rows]
