@@ -281,8 +281,13 @@ def main() -> None:
     print("|" + "---|" * len(header))
     for figures in results:
         print("| " + " | ".join(row(figures)) + " |")
+    for figures in results:
+        flagged = {kind: k for kind, (_, k) in figures.kinds.items() if k}
+        print(f"\n{figures.name}: look-alikes with a lead per kind {flagged or 'none'}", end="")
+    excluded_kinds = sorted({truths["a"]["lookalike_kinds"].get(a, "other") for a in excluded})
+    print(f"\nkinds excluded in month A: {excluded_kinds}")
     print(
-        f"\naccounts excluded in month A with a lead in month B: {excluded_again[0]} of "
+        f"accounts excluded in month A with a lead in month B: {excluded_again[0]} of "
         f"{len(excluded)} with the forest alone, {excluded_again[1]} with the verdicts"
     )
 
