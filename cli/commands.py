@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit
 
 import click
@@ -31,6 +31,9 @@ from schemas.errors import BrokerUnavailableError, FundwatchError
 from schemas.glossary import BEIJING, BEIJING_IANA
 from streams.app import app, settings
 from streams.topics import ensure_topics
+
+if TYPE_CHECKING:
+    from offline.verdicts import Verdicts
 
 # `fundwatch train` defaults: the estimator's own.
 _FOREST_SETTINGS = FundraisingForest().get_params()
@@ -407,6 +410,27 @@ async def status(self: AppCommand, web_url: str, follow: bool) -> None:
         default=None,
         help="Model version (default: creation time and data hash).",
     ),
+    option(
+        "--verdicts",
+        "verdicts_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="The analysts' verdicts: a JSONL file of lead-status records (the topic's "
+        "values); needs --leads. The history must hold the judged accounts' reports.",
+    ),
+    option(
+        "--leads",
+        "leads_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="With --verdicts: a JSONL file of the leads they are on (a backtest's output).",
+    ),
+    option(
+        "--verdicts-from-topics",
+        is_flag=True,
+        default=False,
+        help="Read the verdicts from the lead-status and leads topics instead.",
+    ),
     workers_option(),
 )
 async def train(
@@ -419,17 +443,26 @@ async def train(
     max_samples: int,
     seed: int,
     model_version: str | None,
+    verdicts_file: Path | None,
+    leads_file: Path | None,
+    verdicts_from_topics: bool,
     workers: int,
 ) -> None:
-    """Train the isolation forest on a history of reports and write a model artifact."""
+    """Train the isolation forest on a history of reports and write a model artifact; with
+    the analysts' verdicts, also the ranker that learns from them."""
     from offline.replay import with_progress
     from offline.training import train as train_model
-    from offline.training import training_set
+    from offline.training import train_with_verdicts, training_set
 
     if workers > 1 and input_file is None:
         raise click.UsageError(
             "--workers splits a file (--input); to split the topic, run several workers"
         )
+    if (verdicts_file is None) != (leads_file is None):
+        raise click.UsageError("--verdicts and --leads go together")
+    if verdicts_file is not None and verdicts_from_topics:
+        raise click.UsageError("--verdicts or --verdicts-from-topics, not both")
+    verdicts = _verdicts(verdicts_file, leads_file, verdicts_from_topics)
     size = input_file.stat().st_size if input_file is not None else None
     messages = with_progress(_history(input_file, until), size, "training set")
     with failing_clearly("no model trained"):
@@ -440,7 +473,11 @@ async def train(
         expected_alert_rate=alert_rate,
         random_state=seed,
     )
-    model = train_model(data, forest, version=model_version)
+    if verdicts is None:
+        model = train_model(data, forest, version=model_version)
+    else:
+        model, ranker_note = train_with_verdicts(data, forest, verdicts, version=model_version)
+        say(ranker_note)
     model.save(output)
     period = model.training_period_
     say(
@@ -448,6 +485,23 @@ async def train(
         f"{data.record_count:,} reports ({period['start'][:10]} .. "
         f"{period['end'][:10]}), threshold {model.threshold_:.4f} -> {output}"
     )
+
+
+def _verdicts(
+    status_file: Path | None, leads_file: Path | None, from_topics: bool
+) -> Verdicts | None:
+    """The analysts' verdicts of two files or of the topics, or None when none were asked
+    for."""
+    from offline.verdicts import read_verdicts, verdicts_from_book
+
+    with failing_clearly("no model trained"):
+        if status_file is not None and leads_file is not None:
+            return read_verdicts(status_file, leads_file)
+        if from_topics:
+            from streams.casework_topics import load_lead_book
+
+            return verdicts_from_book(load_lead_book(settings))
+    return None
 
 
 def _history(input_file: Path | None, until: datetime | None) -> Iterable[InputMessage]:

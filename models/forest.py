@@ -4,10 +4,12 @@
 what it learned are attributes ending in ``_``, as scikit-learn's IsolationForest names
 them: the compiled trees ``trees_``, ``threshold_``, ``feature_quantiles_``,
 ``score_quantiles_``, ``max_samples_`` (what the trees used), ``n_features_in_``,
-``feature_names_in_``, and the provenance (``version_``, ``training_period_``...). The input
-transform is part of the model: the trees split ``log1p`` of each feature (all are >= 0), so
-that their random splits fall evenly over heavy-tailed counts and sums; callers pass the
-features in natural units, to ``fit`` and to every score.
+``feature_names_in_``, and the provenance (``version_``, ``training_period_``...); and,
+when ``fundwatch train`` had enough analysts' verdicts, the ``ranker_*_`` numbers of a
+models.ranker.VerdictRanker (``set_ranker``; ``ranker`` gives it back, None without one).
+The input transform is part of the model: the trees split ``log1p`` of each feature (all
+are >= 0), so that their random splits fall evenly over heavy-tailed counts and sums; callers
+pass the features in natural units, to ``fit`` and to every score.
 
 Scores, for rows X of features (n, n_features):
   * ``anomaly_score(X)``: the paper's 2^(-E[h(x)]/c(n)) in (0, 1], higher is stranger; leads
@@ -53,6 +55,12 @@ from sklearn.utils.validation import check_is_fitted
 from models.feature_names import FEATURE_NAMES
 from models.leads import ModelView
 from models.peers import fit_peer_limits
+from models.ranker import (
+    FOREST_SCORE_INPUT,
+    VerdictRanker,
+    numbers_problem,
+    ranker_input_names,
+)
 from models.scoring import TREE_ARRAY_DTYPES, ForestStructureError, IsolationTrees
 from schemas.errors import FundwatchError
 
@@ -91,9 +99,29 @@ MODEL_JSON_FIELDS: dict[str, tuple[str, Any]] = {
     # peer group -> models.peers.PEER_FEATURES -> limit, natural units; and accounts per group
     "peer_limits": ("peer_limits_", dict[str, dict[str, float]]),
     "peer_accounts": ("peer_accounts_", dict[str, int]),
+    # The ranker learnt from analysts' verdicts (models.ranker), as plain numbers; empty lists
+    # for the forest alone. Its inputs: log1p of each feature, then the forest's anomaly score.
+    "ranker_inputs": ("ranker_inputs_", list[str]),
+    "ranker_means": ("ranker_means_", list[float]),
+    "ranker_scales": ("ranker_scales_", list[float]),
+    "ranker_coefficients": ("ranker_coefficients_", list[float]),
+    "ranker_intercept": ("ranker_intercept_", float),
+    # accounts and rows of each verdict it was fitted on: confirmed_accounts, excluded_rows...
+    "ranker_verdicts": ("ranker_verdicts_", dict[str, int]),
 }
 # Fields an artifact of an earlier release lacks, with the value that keeps its behaviour.
-OPTIONAL_FIELDS: dict[str, Any] = {"peer_limits": {}, "peer_accounts": {}}
+OPTIONAL_FIELDS: dict[str, Any] = {
+    "peer_limits": {},
+    "peer_accounts": {},
+    "ranker_inputs": [],
+    "ranker_means": [],
+    "ranker_scales": [],
+    "ranker_coefficients": [],
+    "ranker_intercept": 0.0,
+    "ranker_verdicts": {},
+}
+# What ranker_verdicts counts: the verdict accounts and their labelled training rows.
+RANKER_VERDICT_KEYS = ("confirmed_accounts", "excluded_accounts", "confirmed_rows", "excluded_rows")
 _SETTINGS = ("n_estimators", "max_samples", "expected_alert_rate", "random_state")
 _UNKNOWN_PERIOD = {"start": "", "end": ""}
 
@@ -128,6 +156,13 @@ class FundraisingForest(OutlierMixin, BaseEstimator):  # type: ignore[misc]
     sklearn_offset_: float
     peer_limits_: dict[str, dict[str, float]]
     peer_accounts_: dict[str, int]
+    ranker_inputs_: list[str]
+    ranker_means_: list[float]
+    ranker_scales_: list[float]
+    ranker_coefficients_: list[float]
+    ranker_intercept_: float
+    ranker_verdicts_: dict[str, int]
+    _ranker: VerdictRanker | None = None  # built from the ranker_ numbers on first use
 
     def __init__(
         self,
@@ -218,8 +253,49 @@ class FundraisingForest(OutlierMixin, BaseEstimator):  # type: ignore[misc]
             self.peer_limits_, self.peer_accounts_ = fit_peer_limits(matrix, groups, accounts)
         else:
             self.peer_limits_, self.peer_accounts_ = {}, {}
+        self._clear_ranker()
         self._check_fitted("model")
         return self
+
+    def set_ranker(
+        self, ranker: VerdictRanker | None, verdicts: Mapping[str, int] | None = None
+    ) -> None:
+        """Keep ``ranker`` (fitted on this forest's anomaly scores) in the model, or none;
+        ``verdicts``: accounts and rows of each verdict it learnt from."""
+        check_is_fitted(self)
+        if ranker is None:
+            self._clear_ranker()
+        else:
+            numbers = ranker.numbers()
+            self.ranker_inputs_ = ranker_input_names(self.feature_names_in_)
+            self.ranker_means_ = numbers["mean"]
+            self.ranker_scales_ = numbers["scale"]
+            self.ranker_coefficients_ = numbers["coef"]
+            self.ranker_intercept_ = numbers["intercept"]
+            self.ranker_verdicts_ = {k: int(v) for k, v in (verdicts or {}).items()}
+        self._ranker = None
+        self._check_fitted("model")
+
+    @property
+    def ranker(self) -> VerdictRanker | None:
+        """The verdicts' ranker, built from the stored numbers once (None: forest alone)."""
+        check_is_fitted(self)
+        if not self.ranker_coefficients_:
+            return None
+        cached = self._ranker
+        if cached is None:
+            cached = self._ranker = VerdictRanker.from_numbers(
+                self.ranker_means_,
+                self.ranker_scales_,
+                self.ranker_coefficients_,
+                self.ranker_intercept_,
+            )
+        return cached
+
+    def _clear_ranker(self) -> None:
+        self.ranker_inputs_, self.ranker_means_, self.ranker_scales_ = [], [], []
+        self.ranker_coefficients_, self.ranker_intercept_, self.ranker_verdicts_ = [], 0.0, {}
+        self._ranker = None
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "trees_")
@@ -428,6 +504,41 @@ class FundraisingForest(OutlierMixin, BaseEstimator):  # type: ignore[misc]
             raise ModelArtifactError(f"{source}: feature_quantiles keys differ from feature_names")
         if set(self.training_period_) != {"start", "end"}:
             raise ModelArtifactError(f"{source}: training_period must have start and end")
+        self._check_ranker(source)
+
+    def _check_ranker(self, source: str) -> None:
+        """No ranker (every ranker field empty), or a whole one over this model's inputs."""
+        stored = (
+            self.ranker_inputs_,
+            self.ranker_means_,
+            self.ranker_scales_,
+            self.ranker_coefficients_,
+            self.ranker_verdicts_,
+        )
+        if not any(stored) and self.ranker_intercept_ == 0.0:
+            return
+        expected = ranker_input_names(self.feature_names_in_)
+        if self.ranker_inputs_ != expected:
+            raise ModelArtifactError(
+                f"{source}: ranker_inputs must be the feature_names then {FOREST_SCORE_INPUT}"
+            )
+        problem = numbers_problem(
+            self.ranker_means_,
+            self.ranker_scales_,
+            self.ranker_coefficients_,
+            self.ranker_intercept_,
+        )
+        if problem or len(self.ranker_coefficients_) != len(expected):
+            raise ModelArtifactError(
+                f"{source}: {problem or 'ranker numbers are not one per ranker input'}"
+            )
+        if (
+            set(self.ranker_verdicts_) != set(RANKER_VERDICT_KEYS)
+            or min(self.ranker_verdicts_.values()) < 1
+        ):
+            raise ModelArtifactError(
+                f"{source}: ranker_verdicts must count {RANKER_VERDICT_KEYS}, each >= 1"
+            )
 
 
 def feature_matrix_hash(features: np.ndarray, feature_names: Sequence[str]) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -29,6 +29,8 @@ from models.account_state import AccountState
 from models.forest import FundraisingForest
 from models.leads import LeadPolicy, observe
 from models.peers import peer_group, within_peers
+from models.ranker import ranker_input
+from models.reasons import verdict_reason
 from models.snapshot import AccountSnapshot
 from models.structure import adjust
 from models.trails import FollowedReport, Movement, TrailPolicy, TrailStage
@@ -92,6 +94,26 @@ def _utc_ms(epoch_ms: int) -> datetime:
     return datetime.fromtimestamp(epoch_ms / 1000, UTC)
 
 
+def lead_scores(
+    model: FundraisingForest, features: np.ndarray, groups: list[str]
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """The scores leads are raised on, for rows of features and their peer groups; and, with
+    the analysts' verdicts' ranker, its probability and score shift per row (else None)."""
+    peers = within_peers(features, groups, model.lead_view.peer_limits)
+    forest_scores = model.anomaly_score(features)
+    scores = adjust(forest_scores, features, peers)
+    ranker = model.ranker
+    if ranker is None:
+        return scores, None
+    # The analysts' verdicts (models.ranker): activity like the confirmed accounts' rises,
+    # like the excluded ones' falls, by at most RANKER_WEIGHT, as much as the peer penalty,
+    # so the forest's threshold keeps its meaning. Without a ranker the scores are the forest
+    # path's, bit for bit.
+    probability, shift = ranker.shift(ranker_input(features, forest_scores))
+    shifted: np.ndarray = scores + shift
+    return shifted, (probability, shift)
+
+
 class Pipeline:
     def __init__(
         self,
@@ -102,6 +124,8 @@ class Pipeline:
     ) -> None:
         self._accounts = accounts
         self._config = config
+        # This batch's ranker probability and score shift per scored report (None: no ranker)
+        self._verdicts: tuple[np.ndarray, np.ndarray] | None = None
         self._batch_states: dict[str, AccountState] = {}
         # account -> (the value written for it, that value decoded), least recently used first
         self._decoded: OrderedDict[str, tuple[bytes, AccountState]] = OrderedDict()
@@ -215,8 +239,7 @@ class Pipeline:
         # The lead score: the forest's, raised for a scheme's structure and lowered without
         # it (models.structure), row by row so that batching changes nothing.
         groups = [peer_group(i.snapshot.account_type, i.snapshot.industry) for i in observed]
-        peers = within_peers(features, groups, model.lead_view.peer_limits)
-        scores = adjust(model.anomaly_score(features), features, peers)
+        scores, self._verdicts = lead_scores(model, features, groups)  # verdicts: for _leads
         out.scoring_seconds = time.perf_counter() - started
         return scores
 
@@ -242,6 +265,10 @@ class Pipeline:
             state.lead, lead = observe(
                 state.lead, item.snapshot, float(score), view, policy, emitted_at, item.hit
             )
+            if lead is not None and self._verdicts is not None:
+                # len(leads): this report's position among the scored ones
+                probability, shift = (float(v[len(leads)]) for v in self._verdicts)
+                lead = replace(lead, reasons=(*lead.reasons, verdict_reason(probability, shift)))
             leads.append(lead)
             followed.append(
                 FollowedReport(

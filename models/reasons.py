@@ -281,3 +281,27 @@ def evidence_reason(key: str, payers: int, share: float) -> Reason:
     zh, en = EVIDENCE_TEXTS[key]
     values = {"payers": payers, "share": f"{share:.0%}"}
     return Reason(key, share, 100.0, 0.0, zh.format(**values), en.format(**values))
+
+
+# -- the analysts' verdicts (models.ranker) ----------------------------------------------------
+
+VERDICTS = "analyst_verdicts"
+# {probability}: P(like the confirmed accounts); {shift}: what it did to the score, signed
+VERDICT_TEXTS: tuple[str, str] = (
+    "分析人员研判：资金活动与已确认案件的相似度 {probability}（已排除的正常账户为反例），"
+    "评分{direction_zh} {shift}",
+    "analysts' verdicts: activity {probability} like confirmed cases (against accounts excluded "
+    "as legitimate), score {direction_en} by {shift}",
+)
+
+
+def verdict_reason(probability: float, shift: float) -> Reason:
+    """The ranker's part in a lead's score: how like the confirmed accounts its activity is."""
+    zh, en = VERDICT_TEXTS
+    values = {
+        "probability": f"{probability:.0%}",
+        "shift": f"{abs(shift):.3f}",
+        "direction_zh": "调高" if shift >= 0 else "调低",
+        "direction_en": "raised" if shift >= 0 else "lowered",
+    }
+    return Reason(VERDICTS, probability, 100.0, 0.0, zh.format(**values), en.format(**values))

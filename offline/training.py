@@ -5,6 +5,10 @@ its last report of that day. So a busy account does not outweigh a quiet one by 
 count, and the expected alert rate reads as a share of account-days.
 The rows are ordered by (account_id, day), so a split over processes (offline.parallel)
 gives the same set, and the same model.
+
+With the analysts' verdicts (offline.verdicts), ``train_with_verdicts`` fits the forest as
+``train`` does, then the verdicts' ranker (models.ranker) on the rows of the judged accounts,
+when there are at least MIN_VERDICT_ACCOUNTS confirmed and as many excluded among them.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ from models.features import beijing_day
 from models.forest import FundraisingForest
 from models.peers import peer_group
 from models.pipeline import PipelineConfig, PipelineOutcome
+from models.ranker import MIN_VERDICT_ACCOUNTS, VerdictRanker, ranker_input
 from offline.parallel import ParallelReplay, pack, unpack
 from offline.replay import OfflineRunner
+from offline.verdicts import Verdicts
 from schemas.errors import FundwatchError
 
 
@@ -39,6 +45,7 @@ class TrainingSet:
     period_end_ms: int
     accounts: tuple[str, ...] = ()  # each row's account
     groups: tuple[str, ...] = ()  # each row's peer group (models.peers.peer_group)
+    days: tuple[int, ...] = ()  # each row's Beijing day (models.features.beijing_day)
 
     @property
     def training_period(self) -> dict[str, str]:
@@ -74,6 +81,10 @@ class TrainingJob:
 
     def result(self) -> TrainingJob:
         return self
+
+    def training_set(self) -> TrainingSet:
+        """This job's rows as a training set (``training_set`` merges several jobs')."""
+        return _merged([self])
 
     def encode(self, result: TrainingJob) -> bytes:
         """The rows as float64 bytes in key order, the rest as JSON beside them."""
@@ -144,6 +155,7 @@ def _merged(parts: list[TrainingJob]) -> TrainingSet:
         max(ends),
         tuple(account for account, _ in keys),
         tuple(groups[account] for account, _ in keys),
+        tuple(day for _, day in keys),
     )
 
 
@@ -151,6 +163,75 @@ def train(
     data: TrainingSet, forest: FundraisingForest, version: str | None = None
 ) -> FundraisingForest:
     """``forest`` (its settings) fitted on the training set's account-days."""
+    return _fit_forest(data, forest, version)
+
+
+def train_with_verdicts(
+    data: TrainingSet,
+    forest: FundraisingForest,
+    verdicts: Verdicts,
+    version: str | None = None,
+) -> tuple[FundraisingForest, str]:
+    """The forest fitted as ``train`` fits it, then, with enough verdicts, the ranker
+    (models.ranker) on the labelled rows: (the model, a line saying what was used or why
+    the ranker was left out). Too few verdicts: the model is ``train``'s, bit for bit."""
+    model = _fit_forest(data, forest, version)
+    labels = verdict_labels(data, verdicts)
+    counts = label_counts(data, labels)
+    confirmed, excluded = counts["confirmed_accounts"], counts["excluded_accounts"]
+    used = (
+        f"{confirmed} confirmed accounts ({counts['confirmed_rows']:,} account-days) and "
+        f"{excluded} excluded ({counts['excluded_rows']:,})"
+    )
+    if min(confirmed, excluded) < MIN_VERDICT_ACCOUNTS:
+        missing = len(verdicts.accounts) - confirmed - excluded
+        hint = (
+            f"; {missing} judged accounts have no rows in the history from their lead on: "
+            "does it hold the judged month?"
+            if missing
+            else ""
+        )
+        return model, (
+            f"no ranker: {used} in the training set, at least {MIN_VERDICT_ACCOUNTS} of each "
+            f"are needed ({verdicts.summary()}){hint}; the forest alone ranks the leads"
+        )
+    rows = labels >= 0
+    features = data.features[rows]
+    inputs = ranker_input(features, model.anomaly_score(features))
+    model.set_ranker(VerdictRanker().fit(inputs, labels[rows]), counts)
+    return model, f"ranker learnt from {used} ({verdicts.summary()})"
+
+
+def verdict_labels(data: TrainingSet, verdicts: Verdicts) -> np.ndarray:
+    """Per training row: 1 confirmed, 0 excluded, -1 no verdict (scikit-learn's "unlabelled").
+
+    A judged account's rows are labelled from the day its judged leads' first evidence on:
+    the activity the analysts saw and the rest of its history after it. Its earlier days are
+    not, since an account may have been ordinary before a scheme recruited it (or before a
+    term started), and the verdict is on what raised the lead."""
+    labels = np.full(len(data.accounts), -1, dtype=np.int64)
+    for row, (account, day) in enumerate(zip(data.accounts, data.days, strict=True)):
+        verdict = verdicts.accounts.get(account)
+        if verdict is not None and day >= beijing_day(verdict.since_ms):
+            labels[row] = int(verdict.confirmed)
+    return labels
+
+
+def label_counts(data: TrainingSet, labels: np.ndarray) -> dict[str, int]:
+    """Accounts and rows of each verdict among the labelled rows (models.forest's
+    RANKER_VERDICT_KEYS)."""
+    accounts = np.asarray(data.accounts, dtype=object)
+    return {
+        "confirmed_accounts": len(set(accounts[labels == 1])),
+        "excluded_accounts": len(set(accounts[labels == 0])),
+        "confirmed_rows": int(np.sum(labels == 1)),
+        "excluded_rows": int(np.sum(labels == 0)),
+    }
+
+
+def _fit_forest(
+    data: TrainingSet, forest: FundraisingForest, version: str | None
+) -> FundraisingForest:
     return forest.fit(
         data.features,
         training_period=data.training_period,

@@ -61,6 +61,7 @@ class PayersModel:
     version_: str = "payers"
     threshold_: float = 0.5
     lead_view: ModelView = PAYERS_MODEL_VIEW
+    ranker: None = None  # no analysts' verdicts (models.ranker)
 
     def anomaly_score(self, features: np.ndarray) -> np.ndarray:
         flagged = (features[:, PAYERS_30D] >= 10) | (
