@@ -126,23 +126,25 @@ def test_verdicts_push_an_excluded_kind_below_the_threshold_and_raise_a_confirme
     rng = np.random.default_rng(7)
     schemes, markets = account_rows("scheme", 3, rng), account_rows("market", 3, rng)
     threshold = forest_alone.threshold_
-    assert with_ranker.threshold_ == threshold  # the threshold stays the forest's
     # The forest alone raises leads on both kinds: both look like money collected from many.
     assert np.all(scores(forest_alone, markets) >= threshold)
     assert np.all(scores(forest_alone, schemes) >= threshold)
-    # With the verdicts the supermarkets' kind of activity falls below it, the schemes' rises.
-    assert np.all(scores(with_ranker, markets) < threshold)
+    # With the verdicts the supermarkets' kind of activity falls below the threshold (the
+    # forest's own, refitted without the confirmed rows), the schemes' rises.
+    assert np.all(scores(with_ranker, markets) < with_ranker.threshold_)
     assert np.all(scores(with_ranker, schemes) > scores(forest_alone, schemes))
-    shift = scores(with_ranker, schemes) - scores(forest_alone, schemes)
-    assert np.all(shift <= RANKER_WEIGHT)
+    _, ranked = lead_scores(with_ranker, schemes, ["individual|"] * len(schemes))
+    assert ranked is not None
+    probability, shift = ranked
+    assert np.all(probability > 0.5) and np.all((shift > 0) & (shift <= RANKER_WEIGHT))
 
 
 def test_too_few_verdicts_keep_the_forest_alone_bit_for_bit(
     history: TrainingSet, forest_alone: FundraisingForest
 ) -> None:
-    few = judged(history, MIN_VERDICT_ACCOUNTS - 1, 6)
+    few = judged(history, 0, MIN_VERDICT_ACCOUNTS + 1)  # only exclusions: nothing left out
     model, note = train_with_verdicts(history, FundraisingForest(**FOREST), few, "forest")
-    assert note.startswith("no ranker: 4 confirmed accounts") and "at least 5 of each" in note
+    assert note.startswith("no ranker: 0 confirmed accounts") and "at least 5 of each" in note
     assert model.ranker is None
     rows = city(2, ordinary=40).features
     got, verdicts = lead_scores(model, rows, ["individual|"] * len(rows))
@@ -152,6 +154,21 @@ def test_too_few_verdicts_keep_the_forest_alone_bit_for_bit(
     np.testing.assert_array_equal(got, scores(forest_alone, rows))
     same = {**model._document(), "created_at": forest_alone.created_at_}
     assert same == forest_alone._document()
+
+
+def test_confirmed_accounts_are_not_taught_to_the_forest_as_normal(
+    history: TrainingSet, forest_alone: FundraisingForest
+) -> None:
+    """Even too few verdicts for a ranker: the confirmed accounts' rows from their lead on
+    are left out of the forest's fit, so next month's schemes of their kind stay outliers."""
+    few = judged(history, MIN_VERDICT_ACCOUNTS - 1, 6)
+    model, note = train_with_verdicts(history, FundraisingForest(**FOREST), few, "forest")
+    assert note.startswith("no ranker: 4 confirmed accounts") and model.ranker is None
+    confirmed_rows = sum(a in few.accounts and few.accounts[a].confirmed for a in history.accounts)
+    assert confirmed_rows == 4 * 6
+    assert model.n_samples_fit_ == forest_alone.n_samples_fit_ - confirmed_rows
+    schemes = account_rows("scheme", 3, np.random.default_rng(11))
+    assert np.all(model.anomaly_score(schemes) > forest_alone.anomaly_score(schemes))
 
 
 def test_ranked_scores_do_not_depend_on_the_batch(with_ranker: FundraisingForest) -> None:
