@@ -132,6 +132,9 @@ class AccountFeatures:
     max_in_30d: int = 0
     same_day_out_30d: int = 0  # sum over the 30 days of min(day's inflow, day's outflow)
     totals_day: int = 0  # the newest day the totals are for
+    # A copy of ``participants`` for the snapshots, shared by them until a payer is added
+    # (a snapshot only reads its sketch); not encoded.
+    participants_copy: HyperLogLog | None = None
     # counterparty short hash -> [first inflow tx_ms, last day, is individual]
     payers: dict[int, list[int]] = field(default_factory=dict)
     payees: dict[int, int] = field(default_factory=dict)  # short hash -> last day
@@ -192,6 +195,7 @@ class AccountFeatures:
             self.money_raised_fen += report.amount_fen
             if report.channel not in NO_COUNTERPARTY_CHANNELS:
                 self.participants.add(counterparty_hash(report.counterparty_account))
+                self.participants_copy = None
 
     def _slot(self, day: int) -> int:
         slot = day % KEEP_DAYS
@@ -466,8 +470,13 @@ class AccountFeatures:
             tx_id=report.tx_id,
             recent_tx_ids=tuple(self.recent_tx_ids),
             provinces=tuple(sorted(self.provinces)),
-            participants_sketch=self.participants.copy(),
+            participants_sketch=self._participants_copy(),
         )
+
+    def _participants_copy(self) -> HyperLogLog:
+        if self.participants_copy is None:
+            self.participants_copy = self.participants.copy()
+        return self.participants_copy
 
     # -- encoding --------------------------------------------------------------------------
 
