@@ -92,8 +92,16 @@ AMOUNT_BINS = 64  # log10(fen) * 4, up to 10^16 fen
 _TOTAL_SIZE = BUCKET_SIZE + 3  # a window's totals: the day counters, then those counts
 
 
-def _zero_rows(width: int, rows: int = KEEP_DAYS) -> list[list[int]]:
+def _zero_rows(width: int, rows: int) -> list[list[int]]:
     return [[0] * width for _ in range(rows)]
+
+
+# What a free slot (label -1) holds: these three objects, shared by every free slot of every
+# account and never written to (a slot gets rows of its own when it takes a day), so that a
+# new or decoded state allocates rows only for the days it holds.
+_FREE_DAY: list[int] = [0] * BUCKET_SIZE
+_FREE_SEEN: list[int] = [0, 0, 0]
+_FREE_BINS: dict[int, int] = {}
 
 
 @dataclass(slots=True)
@@ -119,11 +127,11 @@ class AccountFeatures:
     # slot holds (-1: none). Plain Python lists: a report touches a few counters, and numpy's
     # cost per call is more than the arithmetic.
     labels: list[int] = field(default_factory=lambda: [-1] * KEEP_DAYS)
-    days: list[list[int]] = field(default_factory=lambda: _zero_rows(BUCKET_SIZE))
-    bins: list[dict[int, int]] = field(default_factory=lambda: [{} for _ in range(KEEP_DAYS)])
+    days: list[list[int]] = field(default_factory=lambda: [_FREE_DAY] * KEEP_DAYS)
+    bins: list[dict[int, int]] = field(default_factory=lambda: [_FREE_BINS] * KEEP_DAYS)
     # How many windowed counterparties were last seen on each slot's day (derived from the
     # maps below; rebuilt when the state is decoded).
-    seen_on: list[list[int]] = field(default_factory=lambda: _zero_rows(3))
+    seen_on: list[list[int]] = field(default_factory=lambda: [_FREE_SEEN] * KEEP_DAYS)
     # The 1-, 7- and 30-day totals of the counters above (the day counters, then the three
     # counterparty counts), kept up to date on every change and recomputed when the newest
     # day moves, so that reading the features adds nothing up.
@@ -343,9 +351,9 @@ class AccountFeatures:
         for slot, label in enumerate(self.labels):
             if 0 <= label < oldest:
                 self.labels[slot] = -1
-                self.days[slot] = [0] * BUCKET_SIZE
-                self.bins[slot] = {}
-                self.seen_on[slot] = [0, 0, 0]
+                self.days[slot] = _FREE_DAY
+                self.bins[slot] = _FREE_BINS
+                self.seen_on[slot] = _FREE_SEEN
         self.payers = {k: v for k, v in self.payers.items() if v[1] >= oldest}
         self.payees = {k: d for k, d in self.payees.items() if d >= oldest}
         self.prefectures = {k: d for k, d in self.prefectures.items() if d >= oldest}
@@ -356,25 +364,28 @@ class AccountFeatures:
     def _add_up_windows(self) -> None:
         """The window totals from the day slots, for the newest day (when it has moved)."""
         newest_day = beijing_day(self.newest_ms)
-        self.totals = _zero_rows(_TOTAL_SIZE, 3)
+        windows: tuple[list[list[int]], ...] = ([], [], [])  # each window's slot rows
         bins_30d = [0] * AMOUNT_BINS
-        max_in = same_day_out = 0
         for slot, label in enumerate(self.labels):
             age = newest_day - label
             if label < 0 or age >= KEEP_DAYS:
                 continue  # (a decoded state holds no such day: _forget_old_days dropped it)
-            windows = self.totals[(age >= 1) + (age >= 7) :]
             row = self.days[slot] + self.seen_on[slot]
-            for totals in windows:
-                for counter, value in enumerate(row):
-                    totals[counter] += value
+            windows[2].append(row)
+            if age < 7:
+                windows[1].append(row)
+                if age < 1:
+                    windows[0].append(row)
             for index, count in self.bins[slot].items():
                 bins_30d[index] += count
-            max_in = max(max_in, row[MAX_IN_FEN])
-            same_day_out += min(row[IN_FEN], row[OUT_FEN])
+        self.totals = [
+            [sum(column) for column in zip(*rows, strict=True)] or [0] * _TOTAL_SIZE
+            for rows in windows
+        ]
         self.bins_30d = bins_30d
-        self.max_in_30d = max_in
-        self.same_day_out_30d = same_day_out
+        month = windows[2]
+        self.max_in_30d = max((row[MAX_IN_FEN] for row in month), default=0)
+        self.same_day_out_30d = sum(min(row[IN_FEN], row[OUT_FEN]) for row in month)
         self.totals_day = newest_day
 
     # -- reading ---------------------------------------------------------------------------
@@ -539,6 +550,7 @@ class AccountFeatures:
             slot = row[0] % KEEP_DAYS
             state.labels[slot] = row[0]
             state.days[slot] = row[1 : 1 + BUCKET_SIZE]
+            state.seen_on[slot] = [0, 0, 0]
             pairs = row[1 + BUCKET_SIZE :]
             state.bins[slot] = dict(zip(pairs[0::2], pairs[1::2], strict=True))
         state.payers = {row[0]: row[1:] for row in data["py"]}
@@ -546,10 +558,17 @@ class AccountFeatures:
         state.prefectures = {k: d for k, d in data["pf"]}
         state.pending_outflows = data["po"]
         state.recent_tx_ids = data["tx"]
+        # The counterparty counts per day, straight into the slots (the window totals are
+        # added up from the slots once, below).
+        labels, seen_on = state.labels, state.seen_on
         for _, last_day, individual in state.payers.values():
-            state._count_last_seen(last_day, PAYERS, 1, bool(individual))
+            if labels[last_day % KEEP_DAYS] == last_day:
+                seen = seen_on[last_day % KEEP_DAYS]
+                seen[PAYERS] += 1
+                seen[INDIVIDUAL_PAYERS] += bool(individual)
         for last_day in state.payees.values():
-            state._count_last_seen(last_day, PAYEES, 1)
+            if labels[last_day % KEEP_DAYS] == last_day:
+                seen_on[last_day % KEEP_DAYS][PAYEES] += 1
         state._add_up_windows()
         return state
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from models import features
 from models.account_state import AccountState
 from models.feature_names import FEATURE_NAMES
 from models.features import AccountFeatures
@@ -93,6 +94,9 @@ def test_fast_features_equal_the_reference_on_random_streams(
         plain = reference.setdefault(account, ReferenceFeatures(LATENESS_MS))
         assert state.features.apply(report) == plain.apply(report)
         assert state.features.vector().tolist() == plain.vector()
+    # The rows every free slot shares were only read, never written.
+    assert features._FREE_DAY == [0] * features.BUCKET_SIZE
+    assert features._FREE_SEEN == [0, 0, 0] and features._FREE_BINS == {}
 
 
 def test_the_reference_sees_the_windows_the_fast_path_sees() -> None:
