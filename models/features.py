@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 import orjson
 
-from models.feature_names import FEATURE_NAMES
 from models.sketch import HyperLogLog, counterparty_hash, short_hash
 from models.snapshot import AccountSnapshot
 from schemas.glossary import BEIJING_OFFSET_MS
@@ -87,10 +86,22 @@ def bin_midpoint_yuan(index: int) -> float:
     MAX_IN_FEN,
 ) = range(13)
 BUCKET_SIZE = 13
-SUMMED = slice(0, MAX_IN_FEN)  # every counter but the max adds up over a window
 AMOUNT_BINS = 64  # log10(fen) * 4, up to 10^16 fen
 # Counts of windowed counterparties by the day they were last seen: columns of a second ring.
 (PAYERS, INDIVIDUAL_PAYERS, PAYEES) = range(3)
+_TOTAL_SIZE = BUCKET_SIZE + 3  # a window's totals: the day counters, then those counts
+
+
+def _zero_rows(width: int, rows: int) -> list[list[int]]:
+    return [[0] * width for _ in range(rows)]
+
+
+# What a free slot (label -1) holds: these three objects, shared by every free slot of every
+# account and never written to (a slot gets rows of its own when it takes a day), so that a
+# new or decoded state allocates rows only for the days it holds.
+_FREE_DAY: list[int] = [0] * BUCKET_SIZE
+_FREE_SEEN: list[int] = [0, 0, 0]
+_FREE_BINS: dict[int, int] = {}
 
 
 @dataclass(slots=True)
@@ -112,18 +123,26 @@ class AccountFeatures:
     cross_prefecture: bool = False
     provinces: set[int] = field(default_factory=set)
     participants: HyperLogLog = field(default_factory=HyperLogLog)
-    # Ring buffers over the last 30 Beijing days, slot = day % 30; day_labels says which day
-    # a slot holds (-1: none). Window sums are one masked numpy sum, not a loop per report.
-    day_labels: np.ndarray = field(default_factory=lambda: np.full(KEEP_DAYS, -1, np.int64))
-    buckets: np.ndarray = field(
-        default_factory=lambda: np.zeros((KEEP_DAYS, BUCKET_SIZE), np.int64)
-    )
-    inflow_bins: np.ndarray = field(
-        default_factory=lambda: np.zeros((KEEP_DAYS, AMOUNT_BINS), np.int64)
-    )
+    # Ring buffers over the last 30 Beijing days, slot = day % 30; labels says which day a
+    # slot holds (-1: none). Plain Python lists: a report touches a few counters, and numpy's
+    # cost per call is more than the arithmetic.
+    labels: list[int] = field(default_factory=lambda: [-1] * KEEP_DAYS)
+    days: list[list[int]] = field(default_factory=lambda: [_FREE_DAY] * KEEP_DAYS)
+    bins: list[dict[int, int]] = field(default_factory=lambda: [_FREE_BINS] * KEEP_DAYS)
     # How many windowed counterparties were last seen on each slot's day (derived from the
     # maps below; rebuilt when the state is decoded).
-    last_seen: np.ndarray = field(default_factory=lambda: np.zeros((KEEP_DAYS, 3), np.int64))
+    seen_on: list[list[int]] = field(default_factory=lambda: [_FREE_SEEN] * KEEP_DAYS)
+    # The 1-, 7- and 30-day totals of the counters above (the day counters, then the three
+    # counterparty counts), kept up to date on every change and recomputed when the newest
+    # day moves, so that reading the features adds nothing up.
+    totals: list[list[int]] = field(default_factory=lambda: _zero_rows(_TOTAL_SIZE, 3))
+    bins_30d: list[int] = field(default_factory=lambda: [0] * AMOUNT_BINS)
+    max_in_30d: int = 0
+    same_day_out_30d: int = 0  # sum over the 30 days of min(day's inflow, day's outflow)
+    totals_day: int = 0  # the newest day the totals are for
+    # A copy of ``participants`` for the snapshots, shared by them until a payer is added
+    # (a snapshot only reads its sketch); not encoded.
+    participants_copy: HyperLogLog | None = None
     # counterparty short hash -> [first inflow tx_ms, last day, is individual]
     payers: dict[int, list[int]] = field(default_factory=dict)
     payees: dict[int, int] = field(default_factory=dict)  # short hash -> last day
@@ -134,7 +153,17 @@ class AccountFeatures:
 
     @property
     def active_days(self) -> int:
-        return int((self.day_labels >= 0).sum())
+        return sum(label >= 0 for label in self.labels)
+
+    @property
+    def day_labels(self) -> np.ndarray:
+        """Which Beijing day each of the 30 slots holds (-1: none)."""
+        return np.array(self.labels, np.int64)
+
+    @property
+    def buckets(self) -> np.ndarray:
+        """The day counters of each slot (30 x BUCKET_SIZE), for readers such as the console."""
+        return np.array(self.days, np.int64).reshape(KEEP_DAYS, BUCKET_SIZE)
 
     # -- updating --------------------------------------------------------------------------
 
@@ -174,51 +203,79 @@ class AccountFeatures:
             self.money_raised_fen += report.amount_fen
             if report.channel not in NO_COUNTERPARTY_CHANNELS:
                 self.participants.add(counterparty_hash(report.counterparty_account))
+                self.participants_copy = None
 
     def _slot(self, day: int) -> int:
         slot = day % KEEP_DAYS
-        if self.day_labels[slot] != day:  # the slot held a day more than 30 days older
-            self.day_labels[slot] = day
-            self.buckets[slot] = 0
-            self.inflow_bins[slot] = 0
-            self.last_seen[slot] = 0
+        if self.labels[slot] != day:  # the slot held a day more than 30 days older: in no window
+            self.labels[slot] = day
+            self.days[slot] = [0] * BUCKET_SIZE
+            self.bins[slot] = {}
+            self.seen_on[slot] = [0, 0, 0]
         return slot
+
+    def _windows_of(self, day: int) -> list[list[int]]:
+        """The totals (1, 7, 30 days) that a change on ``day`` adds to."""
+        age = beijing_day(self.newest_ms) - day
+        return self.totals[(age >= 1) + (age >= 7) + (age >= 30) :]
 
     def _apply_windows(self, report: TransactionReport, tx_ms: int) -> None:
         day = beijing_day(tx_ms)
         if day < beijing_day(self.newest_ms) - (KEEP_DAYS - 1):
             return  # on time but more than 30 days old: outside every window
         slot = self._slot(day)
-        bucket = self.buckets[slot]
+        bucket = self.days[slot]
+        windows = self._windows_of(day)
         fen = report.amount_fen
         channel_has_counterparty = report.channel not in NO_COUNTERPARTY_CHANNELS
-        bucket[CASH] += not channel_has_counterparty
-        bucket[NIGHT] += is_night(tx_ms)
-        bucket[MEMO_HITS] += bool(report.purpose and FUNDRAISING_MEMO.search(report.purpose))
-        bucket[STR_COUNT] += report.report_type == "STR"
-        bucket[LTR_COUNT] += report.report_type == "LTR"
+        changes: list[tuple[int, int]] = []  # (counter, increment), the non-zero ones
+        if not channel_has_counterparty:
+            changes.append((CASH, 1))
+        if is_night(tx_ms):
+            changes.append((NIGHT, 1))
+        if report.purpose and FUNDRAISING_MEMO.search(report.purpose):
+            changes.append((MEMO_HITS, 1))
+        if report.report_type == "STR":
+            changes.append((STR_COUNT, 1))
+        elif report.report_type == "LTR":
+            changes.append((LTR_COUNT, 1))
         key = short_hash(counterparty_hash(report.counterparty_account))
         if report.counterparty_region is not None:
             code = int(report.counterparty_region[:4])
             if code not in self.prefectures and len(self.prefectures) >= PREFECTURE_CAP:
                 _forget_least_recent(self.prefectures, lambda last_day: last_day, None)
             self.prefectures[code] = max(self.prefectures.get(code, day), day)
+        before = min(bucket[IN_FEN], bucket[OUT_FEN])
         if report.direction == "in":
-            bucket[IN_COUNT] += 1
-            bucket[IN_FEN] += fen
-            bucket[ROUND_IN] += fen % ROUND_FEN == 0
-            bucket[MAX_IN_FEN] = max(bucket[MAX_IN_FEN], fen)
             individual = report.counterparty_type == "individual"
-            bucket[INDIVIDUAL_IN] += individual
-            self.inflow_bins[slot, amount_bin(fen)] += 1
-            if channel_has_counterparty:
-                self._see_payer(key, tx_ms, day, individual)
+            changes += ((IN_COUNT, 1), (IN_FEN, fen))
+            if fen % ROUND_FEN == 0:
+                changes.append((ROUND_IN, 1))
+            if individual:
+                changes.append((INDIVIDUAL_IN, 1))
+            if fen > bucket[MAX_IN_FEN]:
+                bucket[MAX_IN_FEN] = fen
+            index = amount_bin(fen)
+            slot_bins = self.bins[slot]
+            slot_bins[index] = slot_bins.get(index, 0) + 1
+            if windows:
+                self.bins_30d[index] += 1
+                if fen > self.max_in_30d:
+                    self.max_in_30d = fen
         else:
-            bucket[OUT_COUNT] += 1
-            bucket[OUT_FEN] += fen
-            if channel_has_counterparty:
+            changes += ((OUT_COUNT, 1), (OUT_FEN, fen))
+        for counter, increment in changes:
+            bucket[counter] += increment
+            for totals in windows:
+                totals[counter] += increment
+        if windows:
+            self.same_day_out_30d += min(bucket[IN_FEN], bucket[OUT_FEN]) - before
+        if channel_has_counterparty:
+            if report.direction == "in":
+                self._see_payer(key, tx_ms, day, individual)
+            else:
                 self._see_payee(key, day)
-                self._count_payout(key, tx_ms, slot)
+                self._count_payout(key, tx_ms, slot, day)
 
     def _see_payer(self, key: int, tx_ms: int, day: int, individual: bool) -> None:
         entry = self.payers.get(key)
@@ -235,13 +292,14 @@ class AccountFeatures:
                 entry[2] |= individual
                 self._count_last_seen(entry[1], PAYERS, 1, bool(entry[2]))
         # A payout to this payer that arrived before this (earlier) deposit is a repeat payout.
-        still_pending = []
-        for payee, out_ms in self.pending_outflows:
-            if payee == key and out_ms > tx_ms:
-                self._add_repeat(out_ms)
-            else:
-                still_pending.append([payee, out_ms])
-        self.pending_outflows = still_pending
+        if self.pending_outflows:
+            still_pending = []
+            for payee, out_ms in self.pending_outflows:
+                if payee == key and out_ms > tx_ms:
+                    self._add_repeat(out_ms)
+                else:
+                    still_pending.append([payee, out_ms])
+            self.pending_outflows = still_pending
 
     def _unsee_payer(self, entry: list[int]) -> None:
         self._count_last_seen(entry[1], PAYERS, -1, bool(entry[2]))
@@ -260,112 +318,148 @@ class AccountFeatures:
 
     def _count_last_seen(self, day: int, column: int, delta: int, individual: bool = False) -> None:
         slot = day % KEEP_DAYS
-        if self.day_labels[slot] == day:
-            self.last_seen[slot, column] += delta
+        if self.labels[slot] == day:
+            seen = self.seen_on[slot]
+            seen[column] += delta
             if individual:
-                self.last_seen[slot, INDIVIDUAL_PAYERS] += delta
+                seen[INDIVIDUAL_PAYERS] += delta
+            for totals in self._windows_of(day):
+                totals[BUCKET_SIZE + column] += delta
+                if individual:
+                    totals[BUCKET_SIZE + INDIVIDUAL_PAYERS] += delta
 
-    def _count_payout(self, key: int, tx_ms: int, slot: int) -> None:
+    def _count_payout(self, key: int, tx_ms: int, slot: int, day: int) -> None:
         payer = self.payers.get(key)
         if payer is not None and payer[0] < tx_ms:
-            self.buckets[slot, REPEAT_OUT] += 1
+            self._add_repeat_on(slot, day)
         else:
             self.pending_outflows.append([key, tx_ms])
 
     def _add_repeat(self, out_ms: int) -> None:
         day = beijing_day(out_ms)
         slot = day % KEEP_DAYS
-        if self.day_labels[slot] == day:
-            self.buckets[slot, REPEAT_OUT] += 1
+        if self.labels[slot] == day:
+            self._add_repeat_on(slot, day)
+
+    def _add_repeat_on(self, slot: int, day: int) -> None:
+        self.days[slot][REPEAT_OUT] += 1
+        for totals in self._windows_of(day):
+            totals[REPEAT_OUT] += 1
 
     def _forget_old_days(self) -> None:
         oldest = beijing_day(self.newest_ms) - (KEEP_DAYS - 1)
-        stale = (self.day_labels >= 0) & (self.day_labels < oldest)
-        self.day_labels[stale] = -1
-        self.buckets[stale] = 0
-        self.inflow_bins[stale] = 0
-        self.last_seen[stale] = 0
+        for slot, label in enumerate(self.labels):
+            if 0 <= label < oldest:
+                self.labels[slot] = -1
+                self.days[slot] = _FREE_DAY
+                self.bins[slot] = _FREE_BINS
+                self.seen_on[slot] = _FREE_SEEN
         self.payers = {k: v for k, v in self.payers.items() if v[1] >= oldest}
         self.payees = {k: d for k, d in self.payees.items() if d >= oldest}
         self.prefectures = {k: d for k, d in self.prefectures.items() if d >= oldest}
         horizon = self.newest_ms - self.lateness_ms
         self.pending_outflows = [p for p in self.pending_outflows if p[1] >= horizon]
+        self._add_up_windows()
+
+    def _add_up_windows(self) -> None:
+        """The window totals from the day slots, for the newest day (when it has moved)."""
+        newest_day = beijing_day(self.newest_ms)
+        windows: tuple[list[list[int]], ...] = ([], [], [])  # each window's slot rows
+        bins_30d = [0] * AMOUNT_BINS
+        for slot, label in enumerate(self.labels):
+            age = newest_day - label
+            if label < 0 or age >= KEEP_DAYS:
+                continue  # (a decoded state holds no such day: _forget_old_days dropped it)
+            row = self.days[slot] + self.seen_on[slot]
+            windows[2].append(row)
+            if age < 7:
+                windows[1].append(row)
+                if age < 1:
+                    windows[0].append(row)
+            for index, count in self.bins[slot].items():
+                bins_30d[index] += count
+        self.totals = [
+            [sum(column) for column in zip(*rows, strict=True)] or [0] * _TOTAL_SIZE
+            for rows in windows
+        ]
+        self.bins_30d = bins_30d
+        month = windows[2]
+        self.max_in_30d = max((row[MAX_IN_FEN] for row in month), default=0)
+        self.same_day_out_30d = sum(min(row[IN_FEN], row[OUT_FEN]) for row in month)
+        self.totals_day = newest_day
 
     # -- reading ---------------------------------------------------------------------------
 
     def vector(self) -> np.ndarray:
         """The features in FEATURE_NAMES order, as of the account's newest report."""
         newest_day = beijing_day(self.newest_ms)
-        age = newest_day - self.day_labels
-        live = self.day_labels >= 0
-        in_30 = live & (age < 30)
-        in_7 = live & (age < 7)
-        in_1 = live & (age < 1)
-        w1 = self.buckets[in_1, SUMMED].sum(axis=0)
-        w7 = self.buckets[in_7, SUMMED].sum(axis=0)
-        w30 = self.buckets[in_30, SUMMED].sum(axis=0)
-        seen_1 = self.last_seen[in_1].sum(axis=0)
-        seen_7 = self.last_seen[in_7].sum(axis=0)
-        seen_30 = self.last_seen[in_30].sum(axis=0)
-        window_buckets = self.buckets[in_30]
-        max_in = int(window_buckets[:, MAX_IN_FEN].max(initial=0))
-        same_day_out = int(np.minimum(window_buckets[:, IN_FEN], window_buckets[:, OUT_FEN]).sum())
+        if self.totals_day != newest_day:
+            self._add_up_windows()
+        w1, w7, w30 = self.totals
         prefectures_30d = [code for code, d in self.prefectures.items() if newest_day - d < 30]
-        payers_30d = int(seen_30[PAYERS])
-        individual_payers_30d = int(seen_30[INDIVIDUAL_PAYERS])
-        count_30d = int(w30[IN_COUNT] + w30[OUT_COUNT])
-        count_7d = int(w7[IN_COUNT] + w7[OUT_COUNT])
+        payers_30d = w30[BUCKET_SIZE + PAYERS]
+        individual_payers_30d = w30[BUCKET_SIZE + INDIVIDUAL_PAYERS]
+        in_fen_30 = float(w30[IN_FEN])
+        in_count_30 = w30[IN_COUNT]
+        out_count_30 = w30[OUT_COUNT]
+        count_30d = in_count_30 + out_count_30
+        count_7d = w7[IN_COUNT] + w7[OUT_COUNT]
         observed_days = min(30, newest_day - beijing_day(self.first_seen_ms) + 1)
-        values = {
-            "inflow_count_1d": w1[IN_COUNT],
-            "inflow_count_7d": w7[IN_COUNT],
-            "inflow_count_30d": w30[IN_COUNT],
-            "inflow_sum_yuan_1d": w1[IN_FEN] / 100,
-            "inflow_sum_yuan_7d": w7[IN_FEN] / 100,
-            "inflow_sum_yuan_30d": w30[IN_FEN] / 100,
-            "outflow_count_1d": w1[OUT_COUNT],
-            "outflow_count_7d": w7[OUT_COUNT],
-            "outflow_count_30d": w30[OUT_COUNT],
-            "outflow_sum_yuan_1d": w1[OUT_FEN] / 100,
-            "outflow_sum_yuan_7d": w7[OUT_FEN] / 100,
-            "outflow_sum_yuan_30d": w30[OUT_FEN] / 100,
-            "distinct_payers_1d": seen_1[PAYERS],
-            "distinct_payers_7d": seen_7[PAYERS],
-            "distinct_payers_30d": payers_30d,
-            "distinct_individual_payers_7d": seen_7[INDIVIDUAL_PAYERS],
-            "distinct_individual_payers_30d": individual_payers_30d,
-            "distinct_payees_7d": seen_7[PAYEES],
-            "distinct_payees_30d": seen_30[PAYEES],
-            "distinct_counterparty_prefectures_30d": len(prefectures_30d),
-            "distinct_counterparty_provinces_30d": len({c // 100 for c in prefectures_30d}),
-            "pass_through_ratio_7d": _ratio(w7[OUT_FEN], w7[IN_FEN], cap=10.0),
-            "pass_through_ratio_30d": _ratio(w30[OUT_FEN], w30[IN_FEN], cap=10.0),
-            "same_day_outflow_share_30d": _ratio(same_day_out, w30[IN_FEN]),
-            "median_inflow_yuan_30d": self._median_inflow_yuan(in_30),
-            "max_inflow_yuan_30d": max_in / 100,
-            "round_amount_share_30d": _ratio(w30[ROUND_IN], w30[IN_COUNT]),
-            "night_share_30d": _ratio(w30[NIGHT], count_30d),
-            "fundraising_memo_share_30d": _ratio(w30[MEMO_HITS], count_30d),
-            "repeat_payout_share_30d": _ratio(w30[REPEAT_OUT], w30[OUT_COUNT]),
-            "cash_share_30d": _ratio(w30[CASH], count_30d),
-            "individual_payer_share_30d": _ratio(individual_payers_30d, payers_30d),
-            "mean_inflow_per_payer_yuan_30d": _ratio(w30[IN_FEN] / 100, payers_30d, cap=1e12),
-            "str_report_count_30d": w30[STR_COUNT],
-            "large_value_report_count_30d": w30[LTR_COUNT],
-            "account_age_days": (self.newest_ms - self.first_seen_ms) / DAY_MS,
-            "activity_growth_7d_over_30d": _ratio(
-                count_7d / min(7, observed_days), count_30d / observed_days, cap=30.0
+        # In FEATURE_NAMES order (models.feature_names); test_features checks each by name.
+        return np.array(
+            (
+                w1[IN_COUNT],
+                w7[IN_COUNT],
+                in_count_30,
+                _yuan(w1[IN_FEN]),
+                _yuan(w7[IN_FEN]),
+                in_fen_30 / 100,
+                w1[OUT_COUNT],
+                w7[OUT_COUNT],
+                out_count_30,
+                _yuan(w1[OUT_FEN]),
+                _yuan(w7[OUT_FEN]),
+                _yuan(w30[OUT_FEN]),
+                w1[BUCKET_SIZE + PAYERS],
+                w7[BUCKET_SIZE + PAYERS],
+                payers_30d,
+                w7[BUCKET_SIZE + INDIVIDUAL_PAYERS],
+                individual_payers_30d,
+                w7[BUCKET_SIZE + PAYEES],
+                w30[BUCKET_SIZE + PAYEES],
+                len(prefectures_30d),
+                len({c // 100 for c in prefectures_30d}),
+                _ratio(w7[OUT_FEN], w7[IN_FEN], cap=10.0),
+                _ratio(w30[OUT_FEN], in_fen_30, cap=10.0),
+                _ratio(self.same_day_out_30d, in_fen_30),
+                self._median_inflow_yuan(),
+                self.max_in_30d / 100,
+                _ratio(w30[ROUND_IN], in_count_30),
+                _ratio(w30[NIGHT], count_30d),
+                _ratio(w30[MEMO_HITS], count_30d),
+                _ratio(w30[REPEAT_OUT], out_count_30),
+                _ratio(w30[CASH], count_30d),
+                _ratio(individual_payers_30d, payers_30d),
+                _ratio(in_fen_30 / 100, payers_30d, cap=1e12),
+                w30[STR_COUNT],
+                w30[LTR_COUNT],
+                (self.newest_ms - self.first_seen_ms) / DAY_MS,
+                _ratio(count_7d / min(7, observed_days), count_30d / observed_days, cap=30.0),
             ),
-        }
-        return np.fromiter((values[name] for name in FEATURE_NAMES), np.float64, len(FEATURE_NAMES))
+            np.float64,
+        )
 
-    def _median_inflow_yuan(self, window: np.ndarray) -> float:
-        counts = self.inflow_bins[window].sum(axis=0)
-        total = int(counts.sum())
-        if not total:
+    def _median_inflow_yuan(self) -> float:
+        """The midpoint of the amount bin that holds the middle inflow of the 30 days."""
+        middle = (sum(self.bins_30d) + 1) // 2
+        if not middle:
             return 0.0
-        index = int(np.searchsorted(np.cumsum(counts), (total + 1) // 2))
-        return bin_midpoint_yuan(index)
+        below = 0
+        for index, count in enumerate(self.bins_30d):
+            below += count
+            if below >= middle:
+                return bin_midpoint_yuan(index)
+        raise AssertionError("the bins hold fewer inflows than they add up to")
 
     def snapshot(self, report: TransactionReport, features: np.ndarray) -> AccountSnapshot:
         return AccountSnapshot(
@@ -387,13 +481,17 @@ class AccountFeatures:
             tx_id=report.tx_id,
             recent_tx_ids=tuple(self.recent_tx_ids),
             provinces=tuple(sorted(self.provinces)),
-            participants_sketch=self.participants.copy(),
+            participants_sketch=self._participants_copy(),
         )
+
+    def _participants_copy(self) -> HyperLogLog:
+        if self.participants_copy is None:
+            self.participants_copy = self.participants.copy()
+        return self.participants_copy
 
     # -- encoding --------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        live = np.flatnonzero(self.day_labels >= 0)
         return {
             "v": STATE_VERSION,
             "m": [
@@ -416,16 +514,9 @@ class AccountFeatures:
             "h": self.participants.to_text(),
             # Only the days that hold something: [day, 13 counters, then bin, count pairs].
             "d": [
-                [
-                    int(self.day_labels[s]),
-                    *self.buckets[s].tolist(),
-                    *[
-                        v
-                        for b in np.flatnonzero(self.inflow_bins[s])
-                        for v in (int(b), int(self.inflow_bins[s, b]))
-                    ],
-                ]
-                for s in live
+                [label, *self.days[s], *[v for pair in sorted(self.bins[s].items()) for v in pair]]
+                for s, label in enumerate(self.labels)
+                if label >= 0
             ],
             "py": [[k, *v] for k, v in self.payers.items()],
             "pe": [[k, d] for k, d in self.payees.items()],
@@ -457,19 +548,28 @@ class AccountFeatures:
         state.participants = HyperLogLog.from_text(data["h"])
         for row in data["d"]:
             slot = row[0] % KEEP_DAYS
-            state.day_labels[slot] = row[0]
-            state.buckets[slot] = row[1 : 1 + BUCKET_SIZE]
+            state.labels[slot] = row[0]
+            state.days[slot] = row[1 : 1 + BUCKET_SIZE]
+            state.seen_on[slot] = [0, 0, 0]
             pairs = row[1 + BUCKET_SIZE :]
-            state.inflow_bins[slot, pairs[0::2]] = pairs[1::2]
+            state.bins[slot] = dict(zip(pairs[0::2], pairs[1::2], strict=True))
         state.payers = {row[0]: row[1:] for row in data["py"]}
         state.payees = {k: d for k, d in data["pe"]}
         state.prefectures = {k: d for k, d in data["pf"]}
         state.pending_outflows = data["po"]
         state.recent_tx_ids = data["tx"]
+        # The counterparty counts per day, straight into the slots (the window totals are
+        # added up from the slots once, below).
+        labels, seen_on = state.labels, state.seen_on
         for _, last_day, individual in state.payers.values():
-            state._count_last_seen(last_day, PAYERS, 1, bool(individual))
+            if labels[last_day % KEEP_DAYS] == last_day:
+                seen = seen_on[last_day % KEEP_DAYS]
+                seen[PAYERS] += 1
+                seen[INDIVIDUAL_PAYERS] += bool(individual)
         for last_day in state.payees.values():
-            state._count_last_seen(last_day, PAYEES, 1)
+            if labels[last_day % KEEP_DAYS] == last_day:
+                seen_on[last_day % KEEP_DAYS][PAYEES] += 1
+        state._add_up_windows()
         return state
 
     def to_bytes(self) -> bytes:
@@ -480,8 +580,13 @@ class AccountFeatures:
         return cls.from_dict(orjson.loads(blob), lateness_ms)
 
 
+def _yuan(fen: int) -> float:
+    return float(fen) / 100  # as numpy divided an int64 counter: the same to the last bit
+
+
 def _ratio(numerator: float, denominator: float, cap: float = 1.0) -> float:
-    return min(numerator / denominator, cap) if denominator else 0.0
+    # As floats, the way numpy divided two int64 counters before: the same to the last bit.
+    return min(float(numerator) / float(denominator), cap) if denominator else 0.0
 
 
 def _forget_least_recent(

@@ -35,9 +35,16 @@ REPORT_SCHEMA = load_schema("transaction-report.v1")
 # The hot path compiles the same file but for the rule on the names of the top-level keys:
 # fastjsonschema would run its pattern over every key of every report, known ones included;
 # the known names are fixed, so validate_record runs it over the unknown keys only.
-_fast_validate = fastjsonschema.compile(
-    {k: v for k, v in REPORT_SCHEMA.items() if k != "propertyNames"}
-)
+# And the amount's "oneOf" (a string or a number) is compiled as "anyOf": the two branches
+# cannot both hold (a value has one type), so the two accept the same values, but the compiled
+# oneOf tries the number branch after the string matched and builds an exception per report.
+_FAST_SCHEMA = {k: v for k, v in REPORT_SCHEMA.items() if k != "propertyNames"}
+_AMOUNT = REPORT_SCHEMA["properties"]["amount"]
+_FAST_SCHEMA["properties"] = {
+    **REPORT_SCHEMA["properties"],
+    "amount": {"anyOf": _AMOUNT["oneOf"]},
+}
+_fast_validate = fastjsonschema.compile(_FAST_SCHEMA)
 _KEY_NAME = re.compile(REPORT_SCHEMA["propertyNames"]["pattern"].replace("$", r"\Z"))
 _full_validator = jsonschema.Draft202012Validator(
     REPORT_SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
@@ -362,8 +369,13 @@ def _parse_tx_time(text: str, errors: list[FieldError]) -> datetime | None:
 
 
 def _parse_amount(value: str | int | float, errors: list[FieldError]) -> int | None:
+    if isinstance(value, str):
+        # The schema's pattern has let through only 1 to 13 digits, a non-zero value and at
+        # most 2 decimals: always a valid amount, read here without Decimal.
+        whole, _, cents = value.strip().partition(".")  # "$" lets a final newline through
+        return int(whole) * 100 + int(cents.ljust(2, "0") or 0)
     # A float's shortest repr is what the bank wrote in its JSON (orjson round-trips it).
-    text = value if isinstance(value, str) else repr(value)
+    text = repr(value)
     try:
         amount = Decimal(text)
     except InvalidOperation:
@@ -385,5 +397,9 @@ def _parse_amount(value: str | int | float, errors: list[FieldError]) -> int | N
 def _text(value: str | None) -> str | None:
     if value is None:
         return None
+    if value.isprintable() and "  " not in value and value[:1] != " " and value[-1:] != " ":
+        # Nothing to clean: a printable string holds no control character and no whitespace
+        # but the ASCII space (str.isprintable), and no run of spaces or space at either end.
+        return value or None
     cleaned = _SPACES.sub(" ", _CONTROL_CHARS.sub(" ", value)).strip()
     return cleaned or None

@@ -1,0 +1,153 @@
+"""The pure pipeline's rate on one core, and the features against a plain reference.
+
+Run by hand (not a test): ``python bench/pipeline_speed.py [--days 14] [--workdir DIR --reuse]``.
+  1. simulates a look-alike-rich city twice (bench/detection_quality.py's way: a scheme-free
+     history of the same accounts, then a period with plain and camouflaged schemes);
+  2. trains a model on the history (``fundwatch train``'s code);
+  3. times the backtest path (offline.backtest.BacktestJob through offline.replay) over the
+     period, the messages already in memory, and prints reports/s;
+  4. in the same run, times the features stage alone (apply + vector for each of the first
+     ``--reference-reports`` accepted reports, in the backtest's order) for the fast path
+     (models.features) and for the straightforward reference implementation the property
+     test compares it with (tests/reference_features.py), and prints the ratio.
+
+``--profile FILE`` writes a cProfile of the backtest step (read it with ``python -m pstats``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from feeds.model import CST  # noqa: E402
+from feeds.simulate import Simulation, SimulationConfig, write_jsonl  # noqa: E402
+from ingest.pipeline import InputMessage  # noqa: E402
+from models.features import AccountFeatures  # noqa: E402
+from models.forest import FundraisingForest  # noqa: E402
+from offline.backtest import BacktestJob  # noqa: E402
+from offline.replay import file_messages  # noqa: E402
+from offline.training import train, training_set  # noqa: E402
+from schemas.report import TransactionReport  # noqa: E402
+from tests.reference_features import ReferenceFeatures  # noqa: E402
+
+LATENESS_MS = 2 * 3_600_000
+
+
+def simulate(args: argparse.Namespace, work: Path) -> tuple[Path, Path]:
+    common = {
+        "seed": args.seed,
+        "individuals": args.individuals,
+        "businesses": args.businesses,
+        "lookalikes": args.lookalikes,
+    }
+    history = SimulationConfig(
+        **common,
+        start=datetime(2026, 8, 10, tzinfo=CST),
+        days=args.history_days,
+        schemes=0,
+        activity_seed=args.seed + 1_000_000,
+    )
+    period = SimulationConfig(
+        **common,
+        start=datetime(2027, 2, 10, tzinfo=CST),
+        days=args.days,
+        schemes=4,
+        camouflaged_schemes=4,
+    )
+    history_file, period_file = work / "history.jsonl", work / "period.jsonl"
+    if not (args.reuse and history_file.exists() and period_file.exists()):
+        write_jsonl(Simulation(history).reports(), history_file)
+        write_jsonl(Simulation(period).reports(), period_file)
+    return history_file, period_file
+
+
+def time_backtest(
+    job: BacktestJob, model: FundraisingForest, messages: list[InputMessage], profile: Path | None
+) -> tuple[float, list[TransactionReport], int]:
+    """Seconds for the whole replay, the accepted reports in order, the lead lines."""
+    runner = job.runner_with(model)
+    accepted: list[TransactionReport] = []
+    lines = 0
+    profiler = cProfile.Profile() if profile else None
+    started = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    for outcome in runner.run(messages):
+        lines += len(job.observe(outcome))
+        accepted.extend(report for _, report in outcome.ingest.accepted)
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(str(profile))
+    return time.perf_counter() - started, accepted, lines
+
+
+def time_features(reports: list[TransactionReport], reference: bool) -> float:
+    """Seconds to apply each report to its account's features and read the vector."""
+    states: dict[str, AccountFeatures | ReferenceFeatures] = {}
+    started = time.perf_counter()
+    for report in reports:
+        state = states.get(report.account_id)
+        if state is None:
+            state = states[report.account_id] = (
+                ReferenceFeatures(LATENESS_MS) if reference else AccountFeatures(LATENESS_MS)
+            )
+        state.apply(report)
+        state.vector()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=9401)
+    parser.add_argument("--individuals", type=int, default=2000)
+    parser.add_argument("--businesses", type=int, default=200)
+    parser.add_argument("--lookalikes", type=int, default=1300)
+    parser.add_argument("--history-days", type=int, default=20)
+    parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--reference-reports", type=int, default=20_000)
+    parser.add_argument("--workdir", type=Path, default=None, help="Keep the files here.")
+    parser.add_argument("--reuse", action="store_true", help="Reuse the workdir's files.")
+    parser.add_argument("--profile", type=Path, default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.workdir or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        history, period = simulate(args, work)
+        model_dir = work / "model"
+        if not (args.reuse and model_dir.exists()):
+            model = train(
+                training_set(file_messages(history), LATENESS_MS),
+                FundraisingForest(),
+                version="speed",
+            )
+            model.save(model_dir)
+        model = FundraisingForest.load(model_dir)
+        messages = list(file_messages(period))
+        job = BacktestJob(model_dir, LATENESS_MS)
+        seconds, accepted, lines = time_backtest(job, model, messages, args.profile)
+        accounts = len({r.account_id for r in accepted})
+        print(
+            f"backtest: {len(messages):,} reports of {accounts:,} accounts in {seconds:.1f} s: "
+            f"{len(messages) / seconds:,.0f} reports/s, {lines:,} lead revisions"
+        )
+        # The reference recomputes every window from its reports: the first reports only.
+        sample = accepted[: args.reference_reports]
+        fast = time_features(sample, reference=False)
+        plain = time_features(sample, reference=True)
+        print(
+            f"features (apply + vector) of the first {len(sample):,} reports: fast "
+            f"{len(sample) / fast:,.0f} reports/s, reference {len(sample) / plain:,.0f} "
+            f"reports/s, ratio {plain / fast:.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
