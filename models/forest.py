@@ -430,7 +430,13 @@ class FundraisingForest(OutlierMixin, BaseEstimator):  # type: ignore[misc]
         document = {
             "artifact_format": ARTIFACT_FORMAT,
             "arrays_sha256": _arrays_sha256(self.trees_.arrays),
-            **self._document(),
+            # Without a ranker its fields are left out: a forest-alone model is then the
+            # previous release's artifact, which a worker not yet upgraded still loads.
+            **{
+                key: value
+                for key, value in self._document().items()
+                if self.ranker_coefficients_ or not key.startswith("ranker_")
+            },
         }
         json_bytes = json.dumps(document, indent=2, allow_nan=False).encode() + b"\n"
         return json_bytes, npz_bytes

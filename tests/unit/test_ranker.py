@@ -220,6 +220,11 @@ def test_the_ranker_travels_as_plain_numbers_and_older_artifacts_still_load(
         with pytest.raises(ModelArtifactError, match="ranker"):
             FundraisingForest.load(tmp_path / "m")
     assert forest_alone.ranker is None
+    # The forest alone is written as before the ranker existed, so a worker of the previous
+    # release still loads it during a rolling upgrade.
+    forest_alone.save(tmp_path / "f")
+    written = json.loads((tmp_path / "f" / "model.json").read_text())
+    assert not [key for key in written if key.startswith("ranker")]
 
 
 def change(status: LeadStatus, at: datetime, outcome: Outcome | None = None) -> StatusChange:
