@@ -6,16 +6,26 @@ Two tables, both keyed so that they live on the partition of the account's repor
   report applied. The offset makes a replay after a crash harmless: a report at or below it is
   already in the state, so it is skipped; the state is written whole, so it is either in Kafka
   with the report or without it.
-- ``SeenReport`` per (bank_id, report_id): the content digest of the first accepted copy and
-  where it was read. A later message with the same identity is a re-send (duplicate or
-  conflict); the same message read again after a crash is recognised by its offset.
+- ``AccountSeen`` per account, in the seen-reports table: the identities of the account's
+  reports within the de-duplication horizon, each with the content digest of the first
+  accepted copy and where it was read. A later message with the same identity is a re-send
+  (duplicate or conflict); the same message read again after a crash is recognised by its
+  position. One value per account, written once per batch like the ledger, instead of one
+  entry per report.
+
+Before version 3 the same table held one ``SeenReport`` per (bank_id, report_id), keyed by
+``schemas.report.report_key`` (which holds a \x1f, so it never equals an account_id). Those
+entries are no longer written; they are still read, as a fallback after the account's own
+value, until the sweep (``sweep_seen``) forgets them past the horizon.
 """
 
 from __future__ import annotations
 
+import hashlib
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from schemas.errors import EX_DATAERR, FundwatchError
 from schemas.report import TransactionReport
@@ -28,6 +38,11 @@ _LEDGER_VERSION = 2
 _SEEN_V1 = struct.Struct("<B8siqq")
 _SEEN = struct.Struct("<B8siqqi")
 _SEEN_VERSION = 2
+# An account's identities: the version, then per report its identity digest, content digest,
+# partition, offset, line within the message and tx_time (38 bytes a report).
+_ACCOUNT_SEEN_VERSION = 3
+_ACCOUNT_SEEN_ITEM = struct.Struct("<8s8sHqIq")
+DEFAULT_DEDUP_HORIZON_MS = 35 * 86_400_000  # streams.settings dedup_horizon_days
 
 
 class StateDecodeError(FundwatchError, ValueError, exit_code=EX_DATAERR, http_status=500):
@@ -123,24 +138,196 @@ class SeenReport:
         raise StateDecodeError(f"seen report: {len(blob)} bytes, version {blob[:1]!r}")
 
 
+def identity_digest(identity: str) -> bytes:
+    """8 bytes standing for a report identity (``report_key``) inside an account's value."""
+    return hashlib.blake2b(identity.encode(), digest_size=8).digest()
+
+
+class AccountSeen:
+    """The identities of one account's reports within the horizon, by identity digest."""
+
+    __slots__ = ("entries",)
+
+    def __init__(self, entries: dict[bytes, SeenReport] | None = None) -> None:
+        self.entries: dict[bytes, SeenReport] = entries if entries is not None else {}
+
+    def get(self, identity: bytes) -> SeenReport | None:
+        return self.entries.get(identity)
+
+    def add(self, identity: bytes, entry: SeenReport) -> None:
+        self.entries[identity] = entry
+
+    def newest_ms(self) -> int:
+        return max((entry.tx_ms for entry in self.entries.values()), default=0)
+
+    def partition(self) -> int:
+        """The partition of the entry added last: where the value is written."""
+        return next(reversed(self.entries.values())).partition if self.entries else 0
+
+    def forget_before(self, cutoff_ms: int, latest_ms: int | None = None) -> int:
+        """Drop the entries older than ``cutoff_ms`` (and after ``latest_ms``); how many."""
+        gone = [
+            key
+            for key, entry in self.entries.items()
+            if entry.tx_ms < cutoff_ms or (latest_ms is not None and entry.tx_ms > latest_ms)
+        ]
+        for key in gone:
+            del self.entries[key]
+        return len(gone)
+
+    def to_bytes(self) -> bytes:
+        pack = _ACCOUNT_SEEN_ITEM.pack
+        return bytes((_ACCOUNT_SEEN_VERSION,)) + b"".join(
+            pack(key, e.digest, e.partition, e.offset, e.index, e.tx_ms)
+            for key, e in self.entries.items()
+        )
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> AccountSeen:
+        if not is_account_seen(blob) or (len(blob) - 1) % _ACCOUNT_SEEN_ITEM.size:
+            raise StateDecodeError(f"account seen: {len(blob)} bytes, version {blob[:1]!r}")
+        return cls(
+            {
+                key: SeenReport(digest, partition, offset, tx_ms, index)
+                for key, digest, partition, offset, index, tx_ms in _ACCOUNT_SEEN_ITEM.iter_unpack(
+                    memoryview(blob)[1:]
+                )
+            }
+        )
+
+
+def is_account_seen(blob: bytes) -> bool:
+    """Whether a seen-reports value is an account's identities (else an older SeenReport)."""
+    return blob[:1] == bytes((_ACCOUNT_SEEN_VERSION,))
+
+
+def _identity_digests(blob: bytes) -> Iterator[bytes]:
+    size = _ACCOUNT_SEEN_ITEM.size
+    for start in range(1, len(blob) - size + 1, size):
+        yield blob[start : start + 8]
+
+
+class SeenValues(Protocol):
+    """The seen-reports table's values as the ingest stage reads them (a dict, a Faust
+    table's store)."""
+
+    def get(self, key: str, default: None = None) -> bytes | None: ...
+
+    def __len__(self) -> int: ...
+
+    def items(self) -> Iterable[tuple[str, bytes]]: ...
+
+
+class SeenTable:
+    """The seen-reports table, with a worker-local index: identity digest -> the account whose
+    value holds it, so that a report_id re-sent under another account is still found.
+
+    The index is rebuilt from the values whenever they changed other than by the stage's own
+    writes (a rebalance, a recovery, the sweep): the stage tells it what it will write
+    (``expect``), and a count of values that differs from what it expects, or ``invalidate``,
+    makes the next lookup rebuild it. An index entry is only a hint: the holder's value is
+    read to confirm it.
+    """
+
+    def __init__(self, values: SeenValues, horizon_ms: int = DEFAULT_DEDUP_HORIZON_MS) -> None:
+        self.values = values
+        self.horizon_ms = horizon_ms
+        self._holders: dict[bytes, str] = {}
+        self._expected_len: int | None = None
+
+    def get(self, key: str, default: None = None) -> bytes | None:
+        return self.values.get(key)
+
+    def invalidate(self) -> None:
+        self._expected_len = None
+
+    def holder(self, identity: bytes) -> str | None:
+        """The account whose value holds ``identity``, as far as the index knows."""
+        if self._expected_len != len(self.values):
+            self._rebuild()
+        return self._holders.get(identity)
+
+    def note(self, identity: bytes, account_id: str) -> None:
+        self._holders[identity] = account_id
+
+    def expect(self, written: Iterable[str]) -> None:
+        """The stage is about to write these keys: count the new ones as expected."""
+        if self._expected_len == len(self.values):
+            self._expected_len += sum(1 for key in written if self.values.get(key) is None)
+
+    def _rebuild(self) -> None:
+        holders: dict[bytes, str] = {}
+        for key, blob in self.values.items():
+            if is_account_seen(blob):
+                holders.update(dict.fromkeys(_identity_digests(blob), key))
+        self._holders = holders
+        self._expected_len = len(self.values)
+
+
+@dataclass(frozen=True, slots=True)
+class SeenRewrite:
+    """What the sweep writes for a seen-reports key: the value left, or None (delete)."""
+
+    key: str
+    partition: int
+    value: bytes | None
+    forgotten: int  # identities dropped
+
+
+def newest_seen_ms(
+    entries: Iterable[tuple[str, bytes]], latest_ms: int | None = None
+) -> int | None:
+    """The newest tx_time the seen-reports values hold, not counting those after
+    ``latest_ms`` (far-future reports accepted before that rule); None if there is none."""
+    newest: int | None = None
+    for _, blob in entries:
+        if is_account_seen(blob):
+            times = [e.tx_ms for e in AccountSeen.from_bytes(blob).entries.values()]
+        else:
+            times = [SeenReport.from_bytes(blob).tx_ms]
+        for tx_ms in times:
+            if (latest_ms is None or tx_ms <= latest_ms) and (newest is None or tx_ms > newest):
+                newest = tx_ms
+    return newest
+
+
+def sweep_seen(key: str, blob: bytes, cutoff_ms: int, latest_ms: int | None) -> SeenRewrite | None:
+    """The rewrite of one seen-reports value that forgets identities before ``cutoff_ms``
+    (and after ``latest_ms``), or None when it keeps them all.
+
+    An account's value keeps its recent identities; an older per-report entry (version 1 or
+    2) is deleted once past the horizon, like any identity, and never written again."""
+    if is_account_seen(blob):
+        seen = AccountSeen.from_bytes(blob)
+        partition = seen.partition()
+        forgotten = seen.forget_before(cutoff_ms, latest_ms)
+        if not forgotten:
+            return None
+        return SeenRewrite(key, partition, seen.to_bytes() if seen.entries else None, forgotten)
+    entry = SeenReport.from_bytes(blob)
+    if entry.tx_ms < cutoff_ms or (latest_ms is not None and entry.tx_ms > latest_ms):
+        return SeenRewrite(key, entry.partition, None, 1)
+    return None
+
+
 def expired_reports(
     entries: Iterable[tuple[str, bytes]], horizon_ms: int, latest_ms: int | None = None
-) -> list[tuple[str, int]]:
-    """(key, partition) of the seen-report entries older than ``horizon_ms`` before the newest.
+) -> list[SeenRewrite]:
+    """The rewrites that forget the identities older than ``horizon_ms`` before the newest.
 
     A re-send is recognised while the original's tx_time is within the horizon of the newest
     report this worker holds; older identities are forgotten so the table stays bounded.
     ``latest_ms``: the latest tx_time a report can have now (the clock plus the ingest's future
-    tolerance). An entry after it is from a far-future report accepted before that rule: it is
-    forgotten, and it does not count as the newest, which would forget every other entry.
+    tolerance). An identity after it is from a far-future report accepted before that rule: it
+    is forgotten, and it does not count as the newest, which would forget every other one.
     """
-    decoded = [(key, SeenReport.from_bytes(blob)) for key, blob in entries]
-    if latest_ms is not None:
-        future = [(key, entry.partition) for key, entry in decoded if entry.tx_ms > latest_ms]
-        decoded = [(key, entry) for key, entry in decoded if entry.tx_ms <= latest_ms]
-    else:
-        future = []
-    if not decoded:
-        return future
-    cutoff = max(entry.tx_ms for _, entry in decoded) - horizon_ms
-    return future + [(key, entry.partition) for key, entry in decoded if entry.tx_ms < cutoff]
+    entries = list(entries)
+    newest = newest_seen_ms(entries, latest_ms)
+    cutoff = newest - horizon_ms if newest is not None else None
+    rewrites = []
+    for key, blob in entries:
+        # No identity within the bound: only the far-future ones are forgotten.
+        rewrite = sweep_seen(key, blob, cutoff if cutoff is not None else -(2**63), latest_ms)
+        if rewrite is not None:
+            rewrites.append(rewrite)
+    return rewrites
