@@ -310,6 +310,20 @@ def sweep_seen(key: str, blob: bytes, cutoff_ms: int, latest_ms: int | None) -> 
     return None
 
 
+def identities_held(blob: bytes) -> int:
+    """How many report identities a seen-reports value holds."""
+    return (len(blob) - 1) // _ACCOUNT_SEEN_ITEM.size if is_account_seen(blob) else 1
+
+
+def sweep_cutoff(
+    entries: Iterable[tuple[str, bytes]], horizon_ms: int, latest_ms: int | None = None
+) -> int:
+    """The tx_time before which the sweep forgets identities: ``horizon_ms`` before the
+    newest one held (none held within ``latest_ms``: only the far-future ones go)."""
+    newest = newest_seen_ms(entries, latest_ms)
+    return newest - horizon_ms if newest is not None else -(2**63)
+
+
 def expired_reports(
     entries: Iterable[tuple[str, bytes]], horizon_ms: int, latest_ms: int | None = None
 ) -> list[SeenRewrite]:
@@ -322,12 +336,6 @@ def expired_reports(
     is forgotten, and it does not count as the newest, which would forget every other one.
     """
     entries = list(entries)
-    newest = newest_seen_ms(entries, latest_ms)
-    cutoff = newest - horizon_ms if newest is not None else None
-    rewrites = []
-    for key, blob in entries:
-        # No identity within the bound: only the far-future ones are forgotten.
-        rewrite = sweep_seen(key, blob, cutoff if cutoff is not None else -(2**63), latest_ms)
-        if rewrite is not None:
-            rewrites.append(rewrite)
-    return rewrites
+    cutoff = sweep_cutoff(entries, horizon_ms, latest_ms)
+    rewrites = [sweep_seen(key, blob, cutoff, latest_ms) for key, blob in entries]
+    return [rewrite for rewrite in rewrites if rewrite is not None]

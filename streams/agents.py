@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, ItemsView, Mapping
 from datetime import UTC, datetime
 
 import orjson
@@ -16,7 +16,7 @@ from kafka.partitioner.default import murmur2
 
 from ingest.contiguity import ContiguityGuard, ContiguousBatch, Partition
 from ingest.pipeline import BATCH_HEADER, InputMessage
-from ingest.state import expired_reports
+from ingest.state import SeenTable, identities_held, sweep_cutoff, sweep_seen
 from models.pipeline import Pipeline, PipelineConfig, PipelineOutcome
 from models.schemes import Scheme, build_schemes
 from schemas.envelopes import SourcePosition
@@ -46,9 +46,34 @@ from streams.model_registry import ModelRegistry
 
 log = logging.getLogger(__name__)
 guard = ContiguityGuard()
+
+
+class _StoredValues:
+    """A table's stored values, read as a plain mapping (its store, without Faust's per-key
+    hooks): what ingest.state.SeenTable reads and indexes."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def get(self, key: str, default: None = None) -> bytes | None:
+        value: bytes | None = self._table.data.get(key)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._table.data)
+
+    def items(self) -> ItemsView[str, bytes]:
+        items: ItemsView[str, bytes] = self._table.data.items()
+        return items
+
+
+DAY_MS = 86_400_000
+# The identities of each account's reports (one value per account), with this worker's index
+# of which account holds an identity (a report_id re-sent under another account).
+seen_identities = SeenTable(_StoredValues(seen_reports), settings.dedup_horizon_days * DAY_MS)
 pipeline = Pipeline(
     accounts,
-    seen_reports,
+    seen_identities,
     PipelineConfig(
         lateness_ms=int(settings.lateness_seconds * 1000),
         trail_topic=settings.topics.name("trails"),
@@ -79,13 +104,19 @@ async def follow_casework() -> None:
 async def ingest(stream: StreamT[bytes]) -> AsyncIterator[None]:
     """Validate, de-duplicate, update features, score and lead, one micro-batch at a time;
     follow the money trails of leads (the movements read beside the reports)."""
-    # A batch writes up to two table entries per report; let Faust's send buffer hold a batch
-    # instead of warning and flushing every 100 messages.
+    # A batch writes up to two table entries per account (its state, its report identities)
+    # and its leads; let Faust's send buffer hold a batch instead of warning and flushing
+    # every 100 messages.
     app.producer.buffer.max_messages = 5 * settings.batch_size
     await models.caught_up.wait()
     await casework.caught_up.wait()
     batches = stream.take_events(settings.batch_size, within=settings.batch_wait_seconds)
+    assigned: frozenset[TP] = frozenset()
     async for events in batches:
+        if assigned != (now_assigned := frozenset(app.consumer.assignment())):
+            # A rebalance moved partitions (and their identities) in or out: re-index.
+            assigned = now_assigned
+            seen_identities.invalidate()
         messages = [_input_message(e) for e in events]
         batch = guard.check(messages, await _watermarks(messages), time.monotonic())
         await _seek_back(batch)
@@ -257,13 +288,24 @@ async def _seek_back(batch: ContiguousBatch) -> None:
 
 @app.timer(interval=settings.dedup_sweep_seconds)
 async def forget_old_report_identities() -> None:
-    """Delete seen-report entries past the de-duplication horizon (tombstones on the changelog)."""
-    horizon_ms = settings.dedup_horizon_days * 86_400_000
-    expired = expired_reports(seen_reports.data.items(), horizon_ms)
-    for key, partition in expired:
-        await _put(seen_reports, partition, key, None)
-    metrics.SEEN_REPORTS_EXPIRED.inc(len(expired))
-    metrics.SEEN_REPORTS.set(len(seen_reports.data))
+    """Forget report identities past the de-duplication horizon: an account's value is
+    rewritten without them (deleted, a tombstone, when none is left); a per-report entry of
+    before version 3 is deleted."""
+    horizon_ms = settings.dedup_horizon_days * DAY_MS
+    latest_ms = int(time.time() * 1000) + settings.tx_time_rules.future_tolerance_ms
+    cutoff = sweep_cutoff(list(seen_reports.data.items()), horizon_ms, latest_ms)
+    forgotten = 0
+    for key in list(seen_reports.data.keys()):
+        # Read and rewritten with no await in between (_put sets the value before it awaits
+        # the send): a batch's newer value of the account is never overwritten by an older one.
+        blob = seen_reports.data.get(key)
+        rewrite = sweep_seen(key, blob, cutoff, latest_ms) if blob is not None else None
+        if rewrite is not None:
+            forgotten += rewrite.forgotten
+            await _put(seen_reports, rewrite.partition, key, rewrite.value)
+    seen_identities.invalidate()  # drop the forgotten identities from the index too
+    metrics.SEEN_REPORTS_EXPIRED.inc(forgotten)
+    metrics.SEEN_REPORTS.set(sum(identities_held(v) for v in seen_reports.data.values()))
 
 
 @app.timer(interval=settings.gauge_interval_seconds)
@@ -312,8 +354,8 @@ async def _write_tables(outcome: PipelineOutcome) -> list[Awaitable[object]]:
     ]
     sent.extend(
         [
-            await _put(seen_reports, partition, identity, entry.to_bytes())
-            for identity, (partition, entry) in outcome.ingest.seen_writes.items()
+            await _put(seen_reports, partition, account_id, identities.to_bytes())
+            for account_id, (partition, identities) in outcome.ingest.seen_writes.items()
         ]
     )
     sent.extend(
@@ -338,6 +380,7 @@ async def _put(table: Table, partition: int, key: str, value: bytes | None) -> A
     else:
         table.data[key] = value
     topic = table.changelog_topic.get_topic_name()
+    metrics.CHANGELOG_MESSAGES.labels(table.name).inc()
     return await app.producer.send(topic, orjson.dumps(key), value, partition, None, None)
 
 

@@ -48,6 +48,11 @@ INGEST_BATCH_SECONDS = Histogram(
     "Time to process one ingest micro-batch, table writes included.",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+CHANGELOG_MESSAGES = Counter(
+    "fundwatch_changelog_messages_total",
+    "Table writes sent to a changelog topic, by table (per report: divide by the reports).",
+    ["table"],
+)
 SEEN_REPORTS = Gauge(
     "fundwatch_seen_reports",
     "Report identities held for de-duplication by this worker (at the last sweep).",
