@@ -8,6 +8,7 @@ plain dicts, so both paths decide every message the same way.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -52,6 +53,8 @@ class InputMessage:
 # message key then cannot say: it is ignored.
 BATCH_HEADER = ("content-type", b"application/x-ndjson")
 MAX_BATCHED_REPORTS = 1000
+# Accounts whose decoded report identities the stage keeps between batches.
+DECODED_SEEN_ACCOUNTS = 10_000
 
 
 # A bank's own input topic, <prefix>.reports.<bank_id>; the whole name must be a legal Kafka
@@ -167,6 +170,9 @@ class IngestStage:
         # A ReadView that is not a SeenTable is a dict (the offline paths and the tests).
         self._seen = seen if isinstance(seen, SeenTable) else SeenTable(cast(SeenValues, seen))
         self._batch_seen: dict[str, AccountSeen] = {}  # the values read this batch, decoded
+        # Decoded values kept between batches, each used only while the table still holds
+        # the exact value it encoded (least recently used first).
+        self._decoded_seen: OrderedDict[str, AccountSeen] = OrderedDict()
         self._tx_time_rules = tx_time_rules if tx_time_rules is not None else TxTimeRules()
         self._partitions = partitions
         self._max_batched = max_batched_reports
@@ -314,8 +320,17 @@ class IngestStage:
         seen = self._batch_seen.get(account_id)
         if seen is None:
             blob = self._seen.get(account_id)
-            seen = AccountSeen.from_bytes(blob) if blob is not None else AccountSeen()
+            cached = self._decoded_seen.pop(account_id, None)
+            if blob is None:
+                seen = AccountSeen()
+            elif cached is not None and cached.encodes(blob):
+                seen = cached
+            else:
+                seen = AccountSeen.from_bytes(blob)
             self._batch_seen[account_id] = seen
+            self._decoded_seen[account_id] = seen
+            while len(self._decoded_seen) > DECODED_SEEN_ACCOUNTS:
+                self._decoded_seen.popitem(last=False)
         return seen
 
     def _add_seen(

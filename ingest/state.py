@@ -144,61 +144,107 @@ def identity_digest(identity: str) -> bytes:
 
 
 class AccountSeen:
-    """The identities of one account's reports within the horizon, by identity digest."""
+    """The identities of one account's reports within the horizon, by identity digest.
 
-    __slots__ = ("entries",)
+    Kept as the packed items of its encoding, so that an account touched batch after batch
+    costs one item packed per new report, not a decoding and an encoding of all of them:
+    ``to_bytes`` joins the items, and remembers its result so that a reader can tell whether
+    the table still holds exactly this value (``encodes``)."""
+
+    __slots__ = ("_encoded", "_items", "_newest_ms", "_oldest_ms")
 
     def __init__(self, entries: dict[bytes, SeenReport] | None = None) -> None:
-        self.entries: dict[bytes, SeenReport] = entries if entries is not None else {}
+        self._items: dict[bytes, bytes] = {}
+        self._oldest_ms = 2**63 - 1
+        self._newest_ms = -(2**63)
+        self._encoded: bytes | None = None
+        for identity, entry in (entries or {}).items():
+            self.add(identity, entry)
+
+    @property
+    def entries(self) -> dict[bytes, SeenReport]:
+        return {identity: _unpack_item(item) for identity, item in self._items.items()}
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def get(self, identity: bytes) -> SeenReport | None:
-        return self.entries.get(identity)
+        item = self._items.get(identity)
+        return _unpack_item(item) if item is not None else None
 
     def add(self, identity: bytes, entry: SeenReport) -> None:
-        self.entries[identity] = entry
+        self._items[identity] = _ACCOUNT_SEEN_ITEM.pack(
+            identity, entry.digest, entry.partition, entry.offset, entry.index, entry.tx_ms
+        )
+        self._oldest_ms = min(self._oldest_ms, entry.tx_ms)
+        self._newest_ms = max(self._newest_ms, entry.tx_ms)
+        self._encoded = None
 
     def newest_ms(self) -> int:
-        return max((entry.tx_ms for entry in self.entries.values()), default=0)
+        return self._newest_ms if self._items else 0
 
     def partition(self) -> int:
         """The partition of the entry added last: where the value is written."""
-        return next(reversed(self.entries.values())).partition if self.entries else 0
+        return _unpack_item(next(reversed(self._items.values()))).partition if self._items else 0
 
     def forget_before(self, cutoff_ms: int, latest_ms: int | None = None) -> int:
         """Drop the entries older than ``cutoff_ms`` (and after ``latest_ms``); how many."""
-        gone = [
-            key
-            for key, entry in self.entries.items()
-            if entry.tx_ms < cutoff_ms or (latest_ms is not None and entry.tx_ms > latest_ms)
-        ]
-        for key in gone:
-            del self.entries[key]
-        return len(gone)
+        if self._oldest_ms >= cutoff_ms and (latest_ms is None or self._newest_ms <= latest_ms):
+            return 0  # nothing to look at: the usual case, checked in O(1)
+        kept = {}
+        for identity, item in self._items.items():
+            tx_ms = _item_tx_ms(item)
+            if tx_ms >= cutoff_ms and (latest_ms is None or tx_ms <= latest_ms):
+                kept[identity] = item
+        gone = len(self._items) - len(kept)
+        self._items = kept
+        times = [_item_tx_ms(item) for item in kept.values()]
+        self._oldest_ms = min(times, default=2**63 - 1)
+        self._newest_ms = max(times, default=-(2**63))
+        self._encoded = None
+        return gone
+
+    def encodes(self, blob: bytes) -> bool:
+        """Whether ``blob`` is the very value this last encoded (and nothing changed since)."""
+        return self._encoded is blob
 
     def to_bytes(self) -> bytes:
-        pack = _ACCOUNT_SEEN_ITEM.pack
-        return bytes((_ACCOUNT_SEEN_VERSION,)) + b"".join(
-            pack(key, e.digest, e.partition, e.offset, e.index, e.tx_ms)
-            for key, e in self.entries.items()
-        )
+        if self._encoded is None:
+            self._encoded = _ACCOUNT_SEEN_PREFIX + b"".join(self._items.values())
+        return self._encoded
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> AccountSeen:
-        if not is_account_seen(blob) or (len(blob) - 1) % _ACCOUNT_SEEN_ITEM.size:
+        size = _ACCOUNT_SEEN_ITEM.size
+        if not is_account_seen(blob) or (len(blob) - 1) % size:
             raise StateDecodeError(f"account seen: {len(blob)} bytes, version {blob[:1]!r}")
-        return cls(
-            {
-                key: SeenReport(digest, partition, offset, tx_ms, index)
-                for key, digest, partition, offset, index, tx_ms in _ACCOUNT_SEEN_ITEM.iter_unpack(
-                    memoryview(blob)[1:]
-                )
-            }
-        )
+        seen = cls()
+        seen._items = {blob[i : i + 8]: blob[i : i + size] for i in range(1, len(blob), size)}
+        if seen._items:
+            times = [_TX_MS.unpack_from(blob, i + _TX_MS_AT)[0] for i in range(1, len(blob), size)]
+            seen._oldest_ms, seen._newest_ms = min(times), max(times)
+        seen._encoded = blob
+        return seen
+
+
+_ACCOUNT_SEEN_PREFIX = bytes((_ACCOUNT_SEEN_VERSION,))
+_TX_MS = struct.Struct("<q")
+_TX_MS_AT = _ACCOUNT_SEEN_ITEM.size - _TX_MS.size  # tx_time is the item's last field
+
+
+def _unpack_item(item: bytes) -> SeenReport:
+    _, digest, partition, offset, index, tx_ms = _ACCOUNT_SEEN_ITEM.unpack(item)
+    return SeenReport(digest, partition, offset, tx_ms, index)
+
+
+def _item_tx_ms(item: bytes) -> int:
+    tx_ms: int = _TX_MS.unpack_from(item, _TX_MS_AT)[0]
+    return tx_ms
 
 
 def is_account_seen(blob: bytes) -> bool:
     """Whether a seen-reports value is an account's identities (else an older SeenReport)."""
-    return blob[:1] == bytes((_ACCOUNT_SEEN_VERSION,))
+    return blob[:1] == _ACCOUNT_SEEN_PREFIX
 
 
 def _identity_digests(blob: bytes) -> Iterator[bytes]:
