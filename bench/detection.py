@@ -57,7 +57,9 @@ from streams.topics import TopicSpec, ensure_topics  # noqa: E402
 
 SEPTEMBER = datetime(2026, 9, 1, tzinfo=CST)
 NOVEMBER = datetime(2026, 11, 1, tzinfo=CST)
-LATENCY_BUCKET = re.compile(r'^fundwatch_lead_latency_seconds_bucket\{le="([^"]+)"\} (\S+)$', re.M)
+LEAD_LATENCY = "fundwatch_lead_latency_seconds"
+# Every accepted report's, to the publication of its batch's leads: many more samples.
+REPORT_LATENCY = "fundwatch_report_latency_seconds"
 
 
 def train_first_model(directory: Path) -> None:
@@ -76,6 +78,8 @@ class WorkerRun:
     changelog: dict[str, int]  # messages per table's changelog after the backlog
     paced_rate: float = 0.0
     latency: tuple[str, str, float] = ("", "", 0.0)  # p50, p99, lead revisions observed
+    report_latency: tuple[str, str, float] = ("", "", 0.0)  # p50, p99, reports observed
+    batches: str = ""  # mean size and duration of the paced phase's micro-batches
 
 
 def changelog_messages(settings: Settings) -> dict[str, int]:
@@ -113,12 +117,28 @@ def measure_worker(
         run.paced_rate = args.rate or run.rate / 2
         paced = paced_pool[: int(run.paced_rate * args.paced_seconds)]
         before = latency_buckets(web_port)
+        reports_before = latency_buckets(web_port, REPORT_LATENCY)
+        batches_before = batch_figures(web_port)
         print(f"streaming {len(paced):,} more reports at {run.paced_rate:,.0f}/s ...")
         send_lines(paced, settings, rate=run.paced_rate, batch=batch)
         worker_rate(web_port, backlog + len(paced), PROCESSED)
         after = latency_buckets(web_port)
+        reports_after = latency_buckets(web_port, REPORT_LATENCY)
+        batches_after = batch_figures(web_port)
     leads = after[-1][1] - before[-1][1]
     run.latency = (quantile(before, after, 0.5), quantile(before, after, 0.99), leads)
+    if reports_before and reports_after:  # a worker of before this histogram has none
+        run.report_latency = (
+            quantile(reports_before, reports_after, 0.5),
+            quantile(reports_before, reports_after, 0.99),
+            reports_after[-1][1] - reports_before[-1][1],
+        )
+    size, seconds, count = (a - b for a, b in zip(batches_after, batches_before, strict=True))
+    if count > 0:
+        run.batches = (
+            f"{count:,.0f} batches of {size / count:,.1f} messages, "
+            f"{seconds / count * 1000:,.0f} ms each"
+        )
     return run
 
 
@@ -149,6 +169,12 @@ def print_run(name: str, run: WorkerRun, backlog: int) -> None:
         f"{name}: lead latency at {run.paced_rate:,.0f} reports/s over {leads:,.0f} lead "
         f"revisions: p50 {p50}, p99 {p99}"
     )
+    p50, p99, reports = run.report_latency
+    if reports:
+        print(
+            f"{name}: report latency (arrival to its batch's leads out) over {reports:,.0f} "
+            f"reports: p50 {p50}, p99 {p99}; {run.batches}"
+        )
 
 
 def bare_agent_rate(settings: Settings, env: dict[str, str], count: int) -> float:
@@ -184,10 +210,28 @@ def bare_agent_rate(settings: Settings, env: dict[str, str], count: int) -> floa
             consumer.close()
 
 
-def latency_buckets(port: int) -> list[tuple[float, float]]:
+def latency_buckets(port: int, name: str = LEAD_LATENCY) -> list[tuple[float, float]]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
         text = resp.read().decode()
-    return [(float(le), float(count)) for le, count in LATENCY_BUCKET.findall(text)]
+    bucket = re.compile(rf'^{name}_bucket\{{le="([^"]+)"\}} (\S+)$', re.M)
+    return [(float(le), float(count)) for le, count in bucket.findall(text)]
+
+
+def batch_figures(port: int) -> tuple[float, float, float]:
+    """(messages, seconds) summed over the worker's ingest micro-batches so far, and their
+    count: the mean batch size and duration between two readings."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+
+    def sample(name: str) -> float:
+        found = re.search(rf"^{name} (\S+)$", text, re.M)
+        return float(found.group(1)) if found else 0.0
+
+    return (
+        sample("fundwatch_ingest_batch_size_sum"),
+        sample("fundwatch_ingest_batch_duration_seconds_sum"),
+        sample("fundwatch_ingest_batch_size_count"),
+    )
 
 
 def quantile(before: list[tuple[float, float]], after: list[tuple[float, float]], q: float) -> str:

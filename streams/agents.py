@@ -188,6 +188,9 @@ async def _process(messages: list[InputMessage]) -> None:
     for arrival_ms in outcome.lead_arrivals_ms:
         if arrival_ms is not None:
             metrics.LEAD_LATENCY.observe(max(0.0, published - arrival_ms / 1000))
+    for message, _ in outcome.ingest.accepted:
+        if message.source.timestamp_ms is not None:
+            metrics.REPORT_LATENCY.observe(max(0.0, published - message.source.timestamp_ms / 1000))
     await asyncio.gather(*(await _write_tables(outcome)))
     metrics.TRAIL_MOVEMENTS_APPLIED.inc(outcome.movements_applied)
     _record(outcome, len(messages), time.perf_counter() - started)
