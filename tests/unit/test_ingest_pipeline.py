@@ -625,3 +625,20 @@ def test_account_identities_round_trip_and_refuse_a_torn_value() -> None:
     assert len(blob) == 1 + 2 * 38
     with pytest.raises(StateDecodeError):
         AccountSeen.from_bytes(blob[:-1])
+
+
+def test_the_identity_index_follows_values_that_change_under_it() -> None:
+    # A rebalance swaps one account's value for another's, the count of values unchanged:
+    # the worker invalidates the index, and the moved-in account's identities are found.
+    first, moved_in = Tables(), Tables()
+    first.run([message(valid_report(report_id="R1"), 0)])
+    moved_in.run([message(valid_report(report_id="R5", account_id=OTHER_ACCOUNT), 0)])
+    values = dict(first.seen)
+    table = SeenTable(values)
+    stage = IngestStage(first.ledger, table)
+    resent = valid_report(report_id="R5", account_id=ACCOUNT, tx_id="T5")
+    assert verdicts(stage.process([message(resent, 1)], NOW)) == [Verdict.ACCEPTED]
+    values.clear()
+    values.update(moved_in.seen)
+    table.invalidate()
+    assert verdicts(stage.process([message(resent, 2)], NOW)) == [Verdict.REJECTED]
