@@ -13,7 +13,10 @@ Run by hand (not a test): ``python bench/detection.py [--reports 1000000]``. On 
      from the worker's ``fundwatch_lead_latency_seconds`` histogram (p50 and p99 by linear
      interpolation);
   4. with ``--batch N`` (default 500), sends the same backlog again, on a fresh topic prefix,
-     in batched messages of N reports (JSON lines, README) and measures a second worker on it.
+     in batched messages of N reports (JSON lines, README) and measures a second worker on it,
+     then its lead latency at half its own throughput, the paced reports batched alike.
+For each worker it also prints the changelog messages it wrote per report of the backlog
+(every table, read from the changelog topics' end offsets: any version of the worker).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -53,7 +57,9 @@ from streams.topics import TopicSpec, ensure_topics  # noqa: E402
 
 SEPTEMBER = datetime(2026, 9, 1, tzinfo=CST)
 NOVEMBER = datetime(2026, 11, 1, tzinfo=CST)
-LATENCY_BUCKET = re.compile(r'^fundwatch_lead_latency_seconds_bucket\{le="([^"]+)"\} (\S+)$', re.M)
+LEAD_LATENCY = "fundwatch_lead_latency_seconds"
+# Every accepted report's, to the publication of its batch's leads: many more samples.
+REPORT_LATENCY = "fundwatch_report_latency_seconds"
 
 
 def train_first_model(directory: Path) -> None:
@@ -66,18 +72,109 @@ def train_first_model(directory: Path) -> None:
     print(f"trained a model on {len(lines):,} history reports in {seconds:.0f} s")
 
 
-def batched_worker_rate(
-    kafka_port: int, web_port: int, model_dir: Path, backlog: list[bytes], batch: int
-) -> float:
-    """Reports/s of a worker reading the same backlog in batched messages of ``batch``
-    reports (a fresh topic prefix, the same model)."""
+@dataclass
+class WorkerRun:
+    rate: float  # reports/s over the backlog
+    changelog: dict[str, int]  # messages per table's changelog after the backlog
+    paced_rate: float = 0.0
+    latency: tuple[str, str, float] = ("", "", 0.0)  # p50, p99, lead revisions observed
+    report_latency: tuple[str, str, float] = ("", "", 0.0)  # p50, p99, reports observed
+    batches: str = ""  # mean size and duration of the paced phase's micro-batches
+
+
+def changelog_messages(settings: Settings) -> dict[str, int]:
+    """Messages on each changelog topic of the run's worker group, by table."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        prefix = f"{settings.topics.worker_group}-"
+        counts = {}
+        for topic in sorted(consumer.topics()):
+            if topic.startswith(prefix) and topic.endswith("-changelog"):
+                partitions = [
+                    TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)
+                ]
+                counts[topic[len(prefix) : -len("-changelog")]] = sum(
+                    consumer.end_offsets(partitions).values()
+                )
+        return counts
+    finally:
+        consumer.close()
+
+
+def measure_worker(
+    env: dict[str, str],
+    settings: Settings,
+    web_port: int,
+    backlog: int,
+    paced_pool: list[bytes],
+    args: argparse.Namespace,
+    batch: int = 1,
+) -> WorkerRun:
+    """Throughput over the preloaded backlog, the changelog messages it cost, then the lead
+    latency at half that throughput (or --rate) for --paced-seconds."""
+    with running_worker(env, web_port):
+        run = WorkerRun(worker_rate(web_port, backlog, PROCESSED), changelog_messages(settings))
+        run.paced_rate = args.rate or run.rate / 2
+        paced = paced_pool[: int(run.paced_rate * args.paced_seconds)]
+        before = latency_buckets(web_port)
+        reports_before = latency_buckets(web_port, REPORT_LATENCY)
+        batches_before = batch_figures(web_port)
+        print(f"streaming {len(paced):,} more reports at {run.paced_rate:,.0f}/s ...")
+        send_lines(paced, settings, rate=run.paced_rate, batch=batch)
+        worker_rate(web_port, backlog + len(paced), PROCESSED)
+        after = latency_buckets(web_port)
+        reports_after = latency_buckets(web_port, REPORT_LATENCY)
+        batches_after = batch_figures(web_port)
+    leads = after[-1][1] - before[-1][1]
+    run.latency = (quantile(before, after, 0.5), quantile(before, after, 0.99), leads)
+    if reports_before and reports_after:  # a worker of before this histogram has none
+        run.report_latency = (
+            quantile(reports_before, reports_after, 0.5),
+            quantile(reports_before, reports_after, 0.99),
+            reports_after[-1][1] - reports_before[-1][1],
+        )
+    size, seconds, count = (a - b for a, b in zip(batches_after, batches_before, strict=True))
+    if count > 0:
+        run.batches = (
+            f"{count:,.0f} batches of {size / count:,.1f} messages, "
+            f"{seconds / count * 1000:,.0f} ms each"
+        )
+    return run
+
+
+def batched_worker(
+    kafka_port: int,
+    web_port: int,
+    model_dir: Path,
+    backlog: list[bytes],
+    paced_pool: list[bytes],
+    args: argparse.Namespace,
+) -> WorkerRun:
+    """A worker reading the same backlog in batched messages of ``--batch`` reports (a fresh
+    topic prefix, the same model), and paced reports batched alike."""
     env, settings = bench_environment(kafka_port)
     ensure_topics(settings)
     print(publish_model(settings, model_dir, None))
-    sent = send_lines(backlog, settings, batch=batch)
+    sent = send_lines(backlog, settings, batch=args.batch)
     print(f"preloaded {sent.sent:,} reports in {sent.messages:,} batched messages")
-    with running_worker(env, web_port):
-        return worker_rate(web_port, len(backlog), PROCESSED)
+    return measure_worker(env, settings, web_port, len(backlog), paced_pool, args, args.batch)
+
+
+def print_run(name: str, run: WorkerRun, backlog: int) -> None:
+    total = sum(run.changelog.values())
+    tables = ", ".join(f"{table} {count / backlog:.3f}" for table, count in run.changelog.items())
+    print(f"{name}: changelog messages per report {total / backlog:.3f} ({tables})")
+    p50, p99, leads = run.latency
+    print(
+        f"{name}: lead latency at {run.paced_rate:,.0f} reports/s over {leads:,.0f} lead "
+        f"revisions: p50 {p50}, p99 {p99}"
+    )
+    p50, p99, reports = run.report_latency
+    if reports:
+        print(
+            f"{name}: report latency (arrival to its batch's leads out) over {reports:,.0f} "
+            f"reports: p50 {p50}, p99 {p99}; {run.batches}"
+        )
 
 
 def bare_agent_rate(settings: Settings, env: dict[str, str], count: int) -> float:
@@ -113,10 +210,28 @@ def bare_agent_rate(settings: Settings, env: dict[str, str], count: int) -> floa
             consumer.close()
 
 
-def latency_buckets(port: int) -> list[tuple[float, float]]:
+def latency_buckets(port: int, name: str = LEAD_LATENCY) -> list[tuple[float, float]]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
         text = resp.read().decode()
-    return [(float(le), float(count)) for le, count in LATENCY_BUCKET.findall(text)]
+    bucket = re.compile(rf'^{name}_bucket\{{le="([^"]+)"\}} (\S+)$', re.M)
+    return [(float(le), float(count)) for le, count in bucket.findall(text)]
+
+
+def batch_figures(port: int) -> tuple[float, float, float]:
+    """(messages, seconds) summed over the worker's ingest micro-batches so far, and their
+    count: the mean batch size and duration between two readings."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+
+    def sample(name: str) -> float:
+        found = re.search(rf"^{name} (\S+)$", text, re.M)
+        return float(found.group(1)) if found else 0.0
+
+    return (
+        sample("fundwatch_ingest_batch_size_sum"),
+        sample("fundwatch_ingest_batch_duration_seconds_sum"),
+        sample("fundwatch_ingest_batch_size_count"),
+    )
 
 
 def quantile(before: list[tuple[float, float]], after: list[tuple[float, float]], q: float) -> str:
@@ -171,21 +286,14 @@ def main() -> None:
     print(f"preloaded {sent.sent:,} reports ({sent.rate:,.0f}/s)")
     raw = asyncio.run(raw_read(settings, len(backlog)))
     bare = bare_agent_rate(settings, env, len(backlog))
-    with running_worker(env, args.web_port):
-        rate = worker_rate(args.web_port, len(backlog), PROCESSED)
-        paced_rate = args.rate or rate / 2
-        paced = paced_pool[: int(paced_rate * args.paced_seconds)]
-        before = latency_buckets(args.web_port)
-        print(f"streaming {len(paced):,} more reports at {paced_rate:,.0f}/s ...")
-        send_lines(paced, settings, rate=paced_rate)
-        worker_rate(args.web_port, len(backlog) + len(paced), PROCESSED)
-        after = latency_buckets(args.web_port)
-    leads = after[-1][1] - before[-1][1]
-    batched = (
-        batched_worker_rate(args.kafka_port, args.web_port + 1, model_dir, backlog, args.batch)
+    single = measure_worker(env, settings, args.web_port, len(backlog), paced_pool, args)
+    rate = single.rate
+    batched_run = (
+        batched_worker(args.kafka_port, args.web_port + 1, model_dir, backlog, paced_pool, args)
         if args.batch > 1
         else None
     )
+    batched = batched_run.rate if batched_run is not None else None
     model_tmp.cleanup()
     print(f"raw aiokafka read                {raw:>10,.0f} reports/s")
     print(f"bare Faust agent (decode, forward) {bare:>8,.0f} reports/s")
@@ -196,10 +304,9 @@ def main() -> None:
         print(f"fundwatch worker, {args.batch} reports per message {batched:>8,.0f} reports/s")
         print(f"ratio batched fundwatch / bare agent {batched / bare:>6.4f}")
         print(f"ratio batched / one per message  {batched / rate:>10.4f}")
-    print(
-        f"lead latency at {paced_rate:,.0f} reports/s over {leads:,.0f} lead revisions: "
-        f"p50 {quantile(before, after, 0.5)}, p99 {quantile(before, after, 0.99)}"
-    )
+    print_run("one report per message", single, len(backlog))
+    if batched_run is not None:
+        print_run(f"{args.batch} reports per message", batched_run, len(backlog))
 
 
 if __name__ == "__main__":

@@ -8,14 +8,23 @@ plain dicts, so both paths decide every message the same way.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, cast
 
 from ingest.partitioning import partition_for
-from ingest.state import AccountLedger, SeenReport
+from ingest.state import (
+    AccountLedger,
+    AccountSeen,
+    SeenReport,
+    SeenTable,
+    SeenValues,
+    identity_digest,
+    is_account_seen,
+)
 from schemas.envelopes import DeadLetter, SourcePosition, best_effort_identity
 from schemas.errors import FieldError, RejectReason, ReportRejected
 from schemas.report import TransactionReport, parse_report, report_key
@@ -44,6 +53,8 @@ class InputMessage:
 # message key then cannot say: it is ignored.
 BATCH_HEADER = ("content-type", b"application/x-ndjson")
 MAX_BATCHED_REPORTS = 1000
+# Accounts whose decoded report identities the stage keeps between batches.
+DECODED_SEEN_ACCOUNTS = 10_000
 
 
 # A bank's own input topic, <prefix>.reports.<bank_id>; the whole name must be a legal Kafka
@@ -130,16 +141,19 @@ class BatchOutcome:
     verdicts: list[tuple[Verdict, str | None]] = field(default_factory=list)  # (verdict, bank_id)
     accepted: list[tuple[InputMessage, TransactionReport]] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
-    # Latest value per key with the partition it belongs to; written once per batch.
+    # Latest value per account with the partition it belongs to; written once per batch:
+    # the ledger (inside the account's state) and the account's report identities (the
+    # seen-reports table).
     ledger_writes: dict[str, tuple[int, AccountLedger]] = field(default_factory=dict)
-    seen_writes: dict[str, tuple[int, SeenReport]] = field(default_factory=dict)
+    seen_writes: dict[str, tuple[int, AccountSeen]] = field(default_factory=dict)
 
 
 class IngestStage:
     """Validates, de-duplicates and applies reports to the per-account ledgers.
 
     ``ledger_of`` gives the stored ledger of an account (a new one if it has none): the
-    caller decides where ledgers live; ``seen`` is the table of report identities.
+    caller decides where ledgers live; ``seen`` is the table of report identities (values
+    by account, ingest.state.SeenTable; a plain dict is wrapped in one).
     """
 
     def __init__(
@@ -153,19 +167,26 @@ class IngestStage:
         """``partitions``: of the input topics, to check that each report of a batched
         message belongs to the message's partition (None: not checked, as offline)."""
         self._ledger_of = ledger_of
-        self._seen = seen
+        # A ReadView that is not a SeenTable is a dict (the offline paths and the tests).
+        self._seen = seen if isinstance(seen, SeenTable) else SeenTable(cast(SeenValues, seen))
+        self._batch_seen: dict[str, AccountSeen] = {}  # the values read this batch, decoded
+        # Decoded values kept between batches, each used only while the table still holds
+        # the exact value it encoded (least recently used first).
+        self._decoded_seen: OrderedDict[str, AccountSeen] = OrderedDict()
         self._tx_time_rules = tx_time_rules if tx_time_rules is not None else TxTimeRules()
         self._partitions = partitions
         self._max_batched = max_batched_reports
 
     def process(self, messages: Iterable[InputMessage], now: datetime) -> BatchOutcome:
         out = BatchOutcome()
+        self._batch_seen = {}
         for message in messages:
             if message.batched:
                 for line in self._lines(message, now, out):
                     self._process_one(line, now, out)
             else:
                 self._process_one(message, now, out)
+        self._finish_seen(out)
         return out
 
     def _lines(self, message: InputMessage, now: datetime, out: BatchOutcome) -> list[InputMessage]:
@@ -232,15 +253,16 @@ class IngestStage:
             return
         ledger = self._ledger(report.account_id, out)
         identity = report_key(report.bank_id, report.report_id)
-        seen = self._seen_entry(identity, out)
+        identity_key = identity_digest(identity)
+        seen = self._seen_entry(identity, identity_key, report.account_id)
         digest = report.content_digest()
+        entry = SeenReport(
+            digest, source.partition, source.offset, report.tx_epoch_ms, source.index
+        )
 
         if ledger.already_applied(source.partition, source.offset, source.index):
             if seen is None:  # the crash came between the two table writes: repair
-                entry = SeenReport(
-                    digest, source.partition, source.offset, report.tx_epoch_ms, source.index
-                )
-                out.seen_writes[identity] = (source.partition, entry)
+                self._add_seen(report.account_id, identity_key, entry, out)
             out.verdicts.append((Verdict.REPLAYED, report.bank_id))
             return
         if seen is not None and not seen.is_same_message(
@@ -268,10 +290,7 @@ class IngestStage:
             source.partition,
             ledger.apply(report, source.partition, source.offset, source.index),
         )
-        out.seen_writes[identity] = (
-            source.partition,
-            SeenReport(digest, source.partition, source.offset, report.tx_epoch_ms, source.index),
-        )
+        self._add_seen(report.account_id, identity_key, entry, out)
         out.accepted.append((message, report))
         out.verdicts.append((Verdict.ACCEPTED, report.bank_id))
 
@@ -281,12 +300,53 @@ class IngestStage:
             return pending[1]
         return self._ledger_of(account_id)
 
-    def _seen_entry(self, identity: str, out: BatchOutcome) -> SeenReport | None:
-        pending = out.seen_writes.get(identity)
-        if pending is not None:
-            return pending[1]
+    def _seen_entry(self, identity: str, identity_key: bytes, account_id: str) -> SeenReport | None:
+        """The first accepted copy of this identity: in the account's own value; else in a
+        per-report entry of before version 3 (read until the sweep forgets it); else in the
+        value of another account this worker holds (the bank re-sent the report_id under
+        another account: a conflict, the content names another account)."""
+        entry = self._account_seen(account_id).get(identity_key)
+        if entry is not None:
+            return entry
         blob = self._seen.get(identity)
-        return SeenReport.from_bytes(blob) if blob is not None else None
+        if blob is not None and not is_account_seen(blob):
+            return SeenReport.from_bytes(blob)
+        holder = self._seen.holder(identity_key)
+        if holder is not None and holder != account_id:
+            return self._account_seen(holder).get(identity_key)
+        return None
+
+    def _account_seen(self, account_id: str) -> AccountSeen:
+        seen = self._batch_seen.get(account_id)
+        if seen is None:
+            blob = self._seen.get(account_id)
+            cached = self._decoded_seen.pop(account_id, None)
+            if blob is None:
+                seen = AccountSeen()
+            elif cached is not None and cached.encodes(blob):
+                seen = cached
+            else:
+                seen = AccountSeen.from_bytes(blob)
+            self._batch_seen[account_id] = seen
+            self._decoded_seen[account_id] = seen
+            while len(self._decoded_seen) > DECODED_SEEN_ACCOUNTS:
+                self._decoded_seen.popitem(last=False)
+        return seen
+
+    def _add_seen(
+        self, account_id: str, identity_key: bytes, entry: SeenReport, out: BatchOutcome
+    ) -> None:
+        seen = self._account_seen(account_id)
+        seen.add(identity_key, entry)
+        self._seen.note(identity_key, account_id)
+        out.seen_writes[account_id] = (entry.partition, seen)
+
+    def _finish_seen(self, out: BatchOutcome) -> None:
+        """Each value written keeps the identities within the horizon of its newest report
+        (the sweep forgets those of accounts that report no more)."""
+        for _, seen in out.seen_writes.values():
+            seen.forget_before(seen.newest_ms() - self._seen.horizon_ms)
+        self._seen.expect(out.seen_writes)
 
     @staticmethod
     def _reject(

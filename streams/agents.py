@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, ItemsView, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
@@ -16,7 +17,7 @@ from kafka.partitioner.default import murmur2
 
 from ingest.contiguity import ContiguityGuard, ContiguousBatch, Partition
 from ingest.pipeline import BATCH_HEADER, InputMessage
-from ingest.state import expired_reports
+from ingest.state import SeenTable, identities_held, sweep_cutoff, sweep_seen
 from models.pipeline import Pipeline, PipelineConfig, PipelineOutcome
 from models.schemes import Scheme, build_schemes
 from schemas.envelopes import SourcePosition
@@ -46,9 +47,34 @@ from streams.model_registry import ModelRegistry
 
 log = logging.getLogger(__name__)
 guard = ContiguityGuard()
+
+
+class _StoredValues:
+    """A table's stored values, read as a plain mapping (its store, without Faust's per-key
+    hooks): what ingest.state.SeenTable reads and indexes."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def get(self, key: str, default: None = None) -> bytes | None:
+        value: bytes | None = self._table.data.get(key)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._table.data)
+
+    def items(self) -> ItemsView[str, bytes]:
+        items: ItemsView[str, bytes] = self._table.data.items()
+        return items
+
+
+DAY_MS = 86_400_000
+# The identities of each account's reports (one value per account), with this worker's index
+# of which account holds an identity (a report_id re-sent under another account).
+seen_identities = SeenTable(_StoredValues(seen_reports), settings.dedup_horizon_days * DAY_MS)
 pipeline = Pipeline(
     accounts,
-    seen_reports,
+    seen_identities,
     PipelineConfig(
         lateness_ms=int(settings.lateness_seconds * 1000),
         trail_topic=settings.topics.name("trails"),
@@ -79,24 +105,76 @@ async def follow_casework() -> None:
 async def ingest(stream: StreamT[bytes]) -> AsyncIterator[None]:
     """Validate, de-duplicate, update features, score and lead, one micro-batch at a time;
     follow the money trails of leads (the movements read beside the reports)."""
-    # A batch writes up to two table entries per report; let Faust's send buffer hold a batch
-    # instead of warning and flushing every 100 messages.
+    # A batch writes up to two table entries per account (its state, its report identities)
+    # and its leads; let Faust's send buffer hold a batch instead of warning and flushing
+    # every 100 messages.
     app.producer.buffer.max_messages = 5 * settings.batch_size
     await models.caught_up.wait()
     await casework.caught_up.wait()
     batches = stream.take_events(settings.batch_size, within=settings.batch_wait_seconds)
+    assigned: frozenset[TP] = frozenset()
+    state_written: asyncio.Future[None] | None = None
     async for events in batches:
+        if state_written is not None and state_written.done():
+            state_written.result()  # a table write Kafka refused stops the agent, as before
+        if assigned != (now_assigned := frozenset(app.consumer.assignment())):
+            # A rebalance moved partitions (and their identities) in or out: re-index.
+            assigned = now_assigned
+            seen_identities.invalidate()
         messages = [_input_message(e) for e in events]
         batch = guard.check(messages, await _watermarks(messages), time.monotonic())
         await _seek_back(batch)
         # Batched messages hold many reports each: the pipeline takes at most about
         # batch_size reports at a time, so a batch's latency stays that of batch_size reports.
         for chunk in _chunks(batch.accepted, settings.batch_size):
-            await _process(chunk)
-        for (topic, partition), watermark in batch.watermarks.items():
-            await _put(progress, partition, f"{topic}:{partition}", str(watermark).encode())
+            # Each chunk is counted as soon as its state is in Kafka, not after the whole
+            # batch (a batch of batched messages holds many chunks).
+            processed = await _process(chunk)
+            state_written = asyncio.ensure_future(_when_written(state_written, processed))
+            # Let the producer send and the acknowledgements land between chunks (a chunk
+            # without leads would not wait for anything).
+            await asyncio.sleep(0)
+        watermarks = [
+            (partition, f"{topic}:{partition}", str(watermark).encode())
+            for (topic, partition), watermark in batch.watermarks.items()
+        ]
+        for _, key, value in watermarks:
+            progress.data[key] = value  # what the next batch's contiguity check reads
+        # The next batch starts without waiting for this one's state to reach Kafka (the
+        # wait was a fifth of a batch's time at half the throughput, and so of its
+        # latency); the watermarks, which say the state is there, follow once it is.
+        state_written = asyncio.ensure_future(_when_written(state_written, None, watermarks))
         metrics.REPORTS_REDELIVERED.inc(batch.redelivered)
         yield None
+
+
+@dataclass
+class _Processed:
+    """A chunk whose leads are out and whose table writes are sent, not yet acknowledged."""
+
+    state_acks: list[Awaitable[object]]
+    outcome: PipelineOutcome
+    messages: int
+    seconds: float
+
+
+async def _when_written(
+    previous: asyncio.Future[None] | None,
+    processed: _Processed | None,
+    watermarks: list[tuple[int, str, bytes]] | None = None,
+) -> None:
+    """After the step before (so that the changelog keeps the latest watermarks): once a
+    chunk's state is acknowledged, count its reports (the metrics say what is in Kafka); at
+    the end of a batch, send its watermarks to the progress changelog. A crash before leaves
+    older watermarks there: the reports after them are replayed, harmlessly (the ledgers
+    recognise them); the offsets Faust commits are flushed first anyway."""
+    if previous is not None:
+        await previous
+    if processed is not None:
+        await asyncio.gather(*processed.state_acks)
+        _record(processed.outcome, processed.messages, processed.seconds)
+    sent = [await _send(progress, p, key, value) for p, key, value in watermarks or []]
+    await asyncio.gather(*sent)
 
 
 def _chunks(messages: list[InputMessage], reports: int) -> list[list[InputMessage]]:
@@ -114,25 +192,25 @@ def _chunks(messages: list[InputMessage], reports: int) -> list[list[InputMessag
     return [chunk for chunk in chunks if chunk]
 
 
-async def _process(messages: list[InputMessage]) -> None:
-    """Run the pipeline over messages and write what it returns: dead letters, leads,
-    movements, then the tables."""
+async def _process(messages: list[InputMessage]) -> _Processed:
+    """Run the pipeline over messages and write what it returns: dead letters, leads and
+    movements (acknowledged), then the tables (sent: their acknowledgements returned)."""
     started = time.perf_counter()
     model = models.current  # one model for the whole batch
     watchlist = casework.book.watchlist
     outcome = pipeline.process(messages, model, datetime.now(UTC), watchlist)
+    deliveries = []
     for dead_letter in outcome.ingest.dead_letters:
         key, value = dead_letter.original_key, dead_letter.to_json()
-        await dead_letter_topic.send(key=key, value=value)
+        deliveries.append(await dead_letter_topic.send(key=key, value=value))
         # The sending bank's copy: by the topic the report came on (its ACL says who
         # wrote it), never by the bank_id it claims.
         own = bank_dead_letter_topics.get(dead_letter.source.topic)
         if own is not None:
-            await own.send(key=key, value=value)
+            deliveries.append(await own.send(key=key, value=value))
     for message, reason in outcome.movements_refused:
         log.error("not a movement at %s: %s", message.source, reason)
         metrics.TRAIL_MOVEMENTS_REFUSED.inc()
-    deliveries = []
     for lead in outcome.leads:
         key, value = lead.lead_id.encode(), lead.to_json()
         deliveries.append(await leads_topic.send(key=key, value=value))
@@ -149,17 +227,20 @@ async def _process(messages: list[InputMessage]) -> None:
             )
         )
         metrics.TRAIL_MOVEMENTS_SENT.labels(movement.direction).inc()
-    # Leads and movements are acknowledged before the state that marks their reports as
-    # applied is written, and that state before the watermarks: a crash in between
-    # replays the reports (re-sending the same revisions) instead of losing them.
+    # Dead letters, leads and movements are acknowledged before the state that marks their
+    # reports as applied is written, and that state before the watermarks: a crash in
+    # between replays the reports (re-sending the same revisions) instead of losing them.
     await asyncio.gather(*deliveries)
     published = time.time()
     for arrival_ms in outcome.lead_arrivals_ms:
         if arrival_ms is not None:
             metrics.LEAD_LATENCY.observe(max(0.0, published - arrival_ms / 1000))
-    await asyncio.gather(*(await _write_tables(outcome)))
+    for message, _ in outcome.ingest.accepted:
+        if message.source.timestamp_ms is not None:
+            metrics.REPORT_LATENCY.observe(max(0.0, published - message.source.timestamp_ms / 1000))
+    state_acks = await _write_tables(outcome)
     metrics.TRAIL_MOVEMENTS_APPLIED.inc(outcome.movements_applied)
-    _record(outcome, len(messages), time.perf_counter() - started)
+    return _Processed(state_acks, outcome, len(messages), time.perf_counter() - started)
 
 
 def _account_partition(key: bytes) -> int:
@@ -257,13 +338,24 @@ async def _seek_back(batch: ContiguousBatch) -> None:
 
 @app.timer(interval=settings.dedup_sweep_seconds)
 async def forget_old_report_identities() -> None:
-    """Delete seen-report entries past the de-duplication horizon (tombstones on the changelog)."""
-    horizon_ms = settings.dedup_horizon_days * 86_400_000
-    expired = expired_reports(seen_reports.data.items(), horizon_ms)
-    for key, partition in expired:
-        await _put(seen_reports, partition, key, None)
-    metrics.SEEN_REPORTS_EXPIRED.inc(len(expired))
-    metrics.SEEN_REPORTS.set(len(seen_reports.data))
+    """Forget report identities past the de-duplication horizon: an account's value is
+    rewritten without them (deleted, a tombstone, when none is left); a per-report entry of
+    before version 3 is deleted."""
+    horizon_ms = settings.dedup_horizon_days * DAY_MS
+    latest_ms = int(time.time() * 1000) + settings.tx_time_rules.future_tolerance_ms
+    cutoff = sweep_cutoff(list(seen_reports.data.items()), horizon_ms, latest_ms)
+    forgotten = 0
+    for key in list(seen_reports.data.keys()):
+        # Read and rewritten with no await in between (_put sets the value before it awaits
+        # the send): a batch's newer value of the account is never overwritten by an older one.
+        blob = seen_reports.data.get(key)
+        rewrite = sweep_seen(key, blob, cutoff, latest_ms) if blob is not None else None
+        if rewrite is not None:
+            forgotten += rewrite.forgotten
+            await _put(seen_reports, rewrite.partition, key, rewrite.value)
+    seen_identities.invalidate()  # drop the forgotten identities from the index too
+    metrics.SEEN_REPORTS_EXPIRED.inc(forgotten)
+    metrics.SEEN_REPORTS.set(sum(identities_held(v) for v in seen_reports.data.values()))
 
 
 @app.timer(interval=settings.gauge_interval_seconds)
@@ -312,8 +404,8 @@ async def _write_tables(outcome: PipelineOutcome) -> list[Awaitable[object]]:
     ]
     sent.extend(
         [
-            await _put(seen_reports, partition, identity, entry.to_bytes())
-            for identity, (partition, entry) in outcome.ingest.seen_writes.items()
+            await _put(seen_reports, partition, account_id, identities.to_bytes())
+            for account_id, (partition, identities) in outcome.ingest.seen_writes.items()
         ]
     )
     sent.extend(
@@ -337,7 +429,13 @@ async def _put(table: Table, partition: int, key: str, value: bytes | None) -> A
         table.data.pop(key, None)
     else:
         table.data[key] = value
+    return await _send(table, partition, key, value)
+
+
+async def _send(table: Table, partition: int, key: str, value: bytes | None) -> Awaitable[object]:
+    """Send a table entry (already set) to the table's changelog."""
     topic = table.changelog_topic.get_topic_name()
+    metrics.CHANGELOG_MESSAGES.labels(table.name).inc()
     return await app.producer.send(topic, orjson.dumps(key), value, partition, None, None)
 
 

@@ -69,7 +69,11 @@ def test_a_report_naming_another_bank_is_dead_lettered_before_any_state() -> Non
     assert body["errors"][0]["field"] == "bank_id"
     assert "fundwatch.reports.BSCB" in body["errors"][0]["message"]
     # Nothing of the forged report reached the state.
-    assert all(seen.offset != 1 for _, seen in outcome.seen_writes.values())
+    assert all(
+        entry.offset != 1
+        for _, seen in outcome.seen_writes.values()
+        for entry in seen.entries.values()
+    )
 
 
 def grants_of(grants: set[Grant], user: str) -> set[tuple[str, str, str, str]]:

@@ -9,12 +9,21 @@ import orjson
 import pytest
 
 from ingest.pipeline import DAY_MS, BatchOutcome, IngestStage, InputMessage, TxTimeRules, Verdict
-from ingest.state import AccountLedger, SeenReport, expired_reports
+from ingest.state import (
+    AccountLedger,
+    AccountSeen,
+    SeenReport,
+    SeenTable,
+    StateDecodeError,
+    expired_reports,
+    identity_digest,
+)
 from models.account_state import AccountState
 from models.leads import LeadState
 from models.pipeline import Pipeline, PipelineConfig
 from models.trails import OutflowLog
 from schemas.envelopes import SourcePosition
+from schemas.report import parse_report, report_key
 from streams.settings import Settings, SettingsError
 from tests.reports import encode, valid_report
 
@@ -139,7 +148,8 @@ def test_crash_between_table_writes_neither_loses_nor_doubles() -> None:
     tables.run(batch, write_seen=False)
     outcome = tables.run(batch)
     assert verdicts(outcome) == [Verdict.REPLAYED] * 3
-    assert len(tables.seen) == 3
+    seen = AccountSeen.from_bytes(tables.seen[valid_report()["account_id"]])
+    assert len(seen.entries) == 3
     assert verdicts(tables.run([message(valid_report(report_id="R1"), 50)])) == [Verdict.DUPLICATE]
 
 
@@ -183,8 +193,13 @@ def test_identities_past_the_horizon_are_forgotten_and_recent_ones_kept() -> Non
         ("edge", SeenReport(b"b" * 8, 2, 6, 15 * day).to_bytes()),
         ("new", SeenReport(b"c" * 8, 3, 7, 50 * day).to_bytes()),
     ]
-    assert expired_reports(entries, horizon_ms=35 * day) == [("old", 1)]
-    assert expired_reports([], horizon_ms=day) == []
+    assert expired(entries, horizon_ms=35 * day) == [("old", 1)]
+    assert expired([], horizon_ms=day) == []
+
+
+def expired(entries: list[tuple[str, bytes]], **kwargs: int) -> list[tuple[str, int]]:
+    """(key, partition) of the values the sweep deletes."""
+    return [(r.key, r.partition) for r in expired_reports(entries, **kwargs) if r.value is None]
 
 
 # -- hostile input -------------------------------------------------------------------------
@@ -382,8 +397,8 @@ def test_seen_reports_of_a_far_future_date_do_not_expire_the_rest() -> None:
         ("year-9999", SeenReport(b"b" * 8, 2, 6, 253_402_300_799_000).to_bytes()),
     ]
     # Without the clock, the far-future entry is "the newest" and everything else expires.
-    assert ("recent", 1) in expired_reports(entries, horizon_ms=35 * day)
-    assert expired_reports(entries, horizon_ms=35 * day, latest_ms=51 * day) == [("year-9999", 2)]
+    assert ("recent", 1) in expired(entries, horizon_ms=35 * day)
+    assert expired(entries, horizon_ms=35 * day, latest_ms=51 * day) == [("year-9999", 2)]
 
 
 def test_recovery_cuts_back_the_lead_ledger_and_outflow_times() -> None:
@@ -482,3 +497,148 @@ def test_states_written_before_batched_messages_still_decode() -> None:
     old_seen = struct.pack("<B8siqq", 1, b"digest!!", 2, 40, 1_000)
     assert SeenReport.from_bytes(old_seen).is_same_message(2, 40, 0)
     assert AccountLedger.from_bytes(ledger.to_bytes()) == ledger
+
+
+# -- report identities, one value per account -----------------------------------------------
+
+OTHER_ACCOUNT = "6222000099998888"
+
+
+def test_an_accounts_identities_are_one_write_per_batch() -> None:
+    tables = Tables()
+    reports = [valid_report(report_id=f"R{n}", tx_id=f"T{n}") for n in range(5)]
+    other = valid_report(report_id="Q1", account_id=OTHER_ACCOUNT)
+    outcome = tables.run([message(r, n) for n, r in enumerate(reports)] + [message(other, 9)])
+    assert verdicts(outcome) == [Verdict.ACCEPTED] * 6
+    # Six reports of two accounts: two values, one per account, each holding its identities.
+    assert set(outcome.seen_writes) == {ACCOUNT, OTHER_ACCOUNT}
+    assert len(AccountSeen.from_bytes(tables.seen[ACCOUNT]).entries) == 5
+    # A later batch with a re-send and a new report rewrites the account's value once.
+    again = tables.run([message(reports[2], 20), message(valid_report(report_id="R9"), 21)])
+    assert verdicts(again) == [Verdict.DUPLICATE, Verdict.ACCEPTED]
+    assert set(again.seen_writes) == {ACCOUNT}
+    assert len(AccountSeen.from_bytes(tables.seen[ACCOUNT]).entries) == 6
+
+
+def test_a_report_id_re_sent_under_another_account_is_a_conflict() -> None:
+    tables = Tables()
+    tables.run([message(valid_report(report_id="R1"), 0)])
+    moved = valid_report(report_id="R1", account_id=OTHER_ACCOUNT)
+    outcome = tables.run([message(moved, 1)])
+    assert verdicts(outcome) == [Verdict.REJECTED]
+    assert outcome.dead_letters[0].reason == "conflict"
+    assert OTHER_ACCOUNT not in tables.ledgers
+    # In one batch too, and for a worker that starts afresh on the same table.
+    both = [message(valid_report(report_id="R2"), 2), message(dict(moved, report_id="R2"), 3)]
+    assert verdicts(tables.run(both)) == [Verdict.ACCEPTED, Verdict.REJECTED]
+    restarted = IngestStage(tables.ledger, tables.seen)
+    outcome = restarted.process([message(dict(moved, report_id="R2", tx_id="T9"), 4)], NOW)
+    assert verdicts(outcome) == [Verdict.REJECTED]
+    # Identities that the table no longer holds are not conflicts (the index is only a hint).
+    del tables.seen[ACCOUNT]
+    outcome = restarted.process([message(dict(moved, report_id="R2", tx_id="T9"), 5)], NOW)
+    assert verdicts(outcome) == [Verdict.ACCEPTED]
+
+
+def test_a_replay_of_a_batch_after_a_crash_is_recognised_by_its_positions() -> None:
+    tables = Tables()
+    batch = [message(valid_report(report_id=f"R{n}", tx_id=f"T{n}"), n) for n in range(4)]
+    tables.run(batch)
+    seen_before = dict(tables.seen)
+    # Read again (offsets not committed): replayed, nothing written, nothing counted twice.
+    outcome = tables.run(batch)
+    assert verdicts(outcome) == [Verdict.REPLAYED] * 4
+    assert not outcome.seen_writes and tables.seen == seen_before
+    # Only the identities reached Kafka: the account's value names these very positions, so
+    # the reports are applied, not taken for re-sends.
+    fresh = Tables()
+    fresh.run(batch, write_ledgers=False)
+    assert verdicts(fresh.run(batch)) == [Verdict.ACCEPTED] * 4
+    assert fresh.ledger(ACCOUNT).report_count == 4
+
+
+def test_identities_are_forgotten_past_the_horizon_of_the_accounts_newest_report() -> None:
+    seen: dict[str, bytes] = {}
+    ledgers: dict[str, AccountLedger] = {}
+    stage = IngestStage(lambda a: ledgers.get(a, AccountLedger()), SeenTable(seen, 10 * DAY_MS))
+
+    def run(messages: list[InputMessage]) -> BatchOutcome:
+        outcome = stage.process(messages, NOW)
+        ledgers.update({a: ledger for a, (_, ledger) in outcome.ledger_writes.items()})
+        seen.update({a: value.to_bytes() for a, (_, value) in outcome.seen_writes.items()})
+        return outcome
+
+    run([message(valid_report(report_id="OLD", tx_time="2026-10-01T10:00:00+08:00"), 0)])
+    run([message(valid_report(report_id="NEW", tx_time="2026-11-03T10:00:00+08:00"), 1)])
+    kept = AccountSeen.from_bytes(seen[ACCOUNT]).entries
+    assert set(kept) == {identity_digest(report_key("BSCB", "NEW"))}
+    # An account that reports no more is swept: its value is deleted once all is past.
+    other = valid_report(
+        report_id="Q1", account_id=OTHER_ACCOUNT, tx_time="2026-10-02T10:00:00+08:00"
+    )
+    run([message(other, 2)])
+    rewrites = expired_reports(seen.items(), horizon_ms=10 * DAY_MS)
+    assert [(r.key, r.value, r.forgotten) for r in rewrites] == [(OTHER_ACCOUNT, None, 1)]
+    # One with some identities within the horizon keeps those.
+    mixed = AccountSeen()
+    mixed.add(b"old-id!!", SeenReport(b"d" * 8, 3, 1, 1 * DAY_MS))
+    mixed.add(b"new-id!!", SeenReport(b"e" * 8, 3, 2, 30 * DAY_MS))
+    [rewrite] = expired_reports([("A", mixed.to_bytes())], horizon_ms=10 * DAY_MS)
+    assert rewrite.partition == 3 and rewrite.value is not None
+    assert set(AccountSeen.from_bytes(rewrite.value).entries) == {b"new-id!!"}
+
+
+def test_per_report_entries_of_before_the_upgrade_are_still_honoured() -> None:
+    import struct
+
+    record = valid_report(report_id="R1")
+    identity = report_key("BSCB", "R1")
+    digest = parse_report(encode(record), None).content_digest()
+    for old_value in (
+        struct.pack("<B8siqq", 1, digest, 0, 40, NOW_MS),  # version 1
+        SeenReport(digest, 0, 40, NOW_MS, 2).to_bytes(),  # version 2
+    ):
+        tables = Tables()
+        tables.seen[identity] = old_value
+        outcome = tables.run([message(record, 50), message(dict(record, amount="1.00"), 51)])
+        assert verdicts(outcome) == [Verdict.DUPLICATE, Verdict.REJECTED]
+        assert outcome.dead_letters[0].reason == "conflict"
+        assert "offset 40" in outcome.dead_letters[0].errors[0].message
+        # Under another account too, as before the upgrade.
+        moved = dict(record, account_id=OTHER_ACCOUNT)
+        assert verdicts(tables.run([message(moved, 52)])) == [Verdict.REJECTED]
+        # The sweep forgets the old entry past the horizon, with the new values.
+        later = valid_report(report_id="R7", tx_time="2027-01-03T14:05:09+08:00")
+        tables.run([message(later, 60, broker_ms=None)])
+        deleted = [
+            r.key for r in expired_reports(tables.seen.items(), 35 * DAY_MS) if r.value is None
+        ]
+        assert deleted == [identity]
+
+
+def test_account_identities_round_trip_and_refuse_a_torn_value() -> None:
+    seen = AccountSeen()
+    seen.add(b"12345678", SeenReport(b"abcdefgh", 7, 2**40, 1_700_000_000_000, 999))
+    seen.add(b"87654321", SeenReport(b"hgfedcba", 7, 3, 1_700_000_000_001, 0))
+    blob = seen.to_bytes()
+    assert AccountSeen.from_bytes(blob).entries == seen.entries
+    assert len(blob) == 1 + 2 * 38
+    with pytest.raises(StateDecodeError):
+        AccountSeen.from_bytes(blob[:-1])
+
+
+def test_the_identity_index_follows_values_that_change_under_it() -> None:
+    # A rebalance swaps one account's value for another's, the count of values unchanged:
+    # the worker invalidates the index, and the moved-in account's identities are found.
+    first, moved_in = Tables(), Tables()
+    first.run([message(valid_report(report_id="R1"), 0)])
+    moved_in.run([message(valid_report(report_id="R5", account_id=OTHER_ACCOUNT), 0)])
+    values = dict(first.seen)
+    table = SeenTable(values)
+    stage = IngestStage(first.ledger, table)
+    resent = valid_report(report_id="R5", account_id=ACCOUNT, tx_id="T5")
+    assert verdicts(stage.process([message(resent, 1)], NOW)) == [Verdict.ACCEPTED]
+    values.clear()
+    values.update(moved_in.seen)
+    table.invalidate()
+    assert verdicts(stage.process([message(resent, 2)], NOW)) == [Verdict.REJECTED]
