@@ -29,7 +29,11 @@ from streams.topic_reader import read_all
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KAFKA_SCRIPT = REPO_ROOT / "deploy" / "kafka" / "kafka.sh"
-TEST_KAFKA_PORT = int(os.environ.get("FUNDWATCH_TEST_KAFKA_PORT", "39092"))
+# Below Linux's ephemeral range (32768-60999): while the broker-stop test has the broker
+# down, a client reconnecting to a port in that range can be handed the port itself as its
+# own source port (a TCP self-connect) and then hold it, so the broker cannot bind it again
+# ("Address already in use", seen in CI). The controller listens on the port + 1000.
+TEST_KAFKA_PORT = int(os.environ.get("FUNDWATCH_TEST_KAFKA_PORT", "29092"))
 FUNDWATCH = [sys.executable, "-c", "from cli.main import main; main()"]
 
 

@@ -6,7 +6,8 @@ deployment's topics on the same broker), and the worker runs end to end over TLS
 service user. Every probe is a real client logged in as a user of the policy.
 
 The secure broker is started by this module on its own port (FUNDWATCH_TEST_SECURE_KAFKA_PORT,
-default 39492; controller port + 1000), with the local throwaway secrets kafka.sh makes.
+default 29492, below the ephemeral ports as conftest says; controller port + 1000), with the
+local throwaway secrets kafka.sh makes.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from tests.unit.test_lead_view import lead
 
 pytestmark = pytest.mark.integration
 
-SECURE_PORT = int(os.environ.get("FUNDWATCH_TEST_SECURE_KAFKA_PORT", "39492"))
+SECURE_PORT = int(os.environ.get("FUNDWATCH_TEST_SECURE_KAFKA_PORT", "29492"))
 KAFKA_HOME = Path(os.environ.get("FUNDWATCH_KAFKA_HOME", REPO_ROOT / ".kafka")).resolve()
 SECRETS = KAFKA_HOME / f"run-{SECURE_PORT}" / "secrets"
 SERVER_LOG = KAFKA_HOME / f"run-{SECURE_PORT}" / "logs" / "server.log"
