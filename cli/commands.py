@@ -57,7 +57,8 @@ def failing_clearly(what: str | None = None) -> Iterator[None]:
     """Any FundwatchError (a broken model, too little history, a refused change, no such
     lead) as one line on stderr, ``what`` first, and the error's own exit code, instead of
     the traceback Faust's command runner would print. A broker that cannot be reached is
-    answered the same way (exit 69)."""
+    answered the same way (exit 69), and so are options that do not go together (click's
+    UsageError raised inside a command's body, which click itself no longer catches: exit 2)."""
     try:
         try:
             yield
@@ -67,6 +68,9 @@ def failing_clearly(what: str | None = None) -> Iterator[None]:
             ) from exc
     except FundwatchError as exc:
         warn(f"{what}: {exc}" if what else str(exc))
+        raise SystemExit(exc.exit_code) from exc
+    except click.UsageError as exc:
+        warn(f"Error: {exc.format_message()}")
         raise SystemExit(exc.exit_code) from exc
 
 

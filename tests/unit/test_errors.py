@@ -7,8 +7,10 @@ import importlib
 import inspect
 import pkgutil
 
+import click
 import pytest
 
+from cli.commands import failing_clearly
 from schemas.errors import BrokerUnavailableError, FundwatchError, NotFoundError
 
 PACKAGES = ("schemas", "ingest", "models", "casework", "offline", "streams", "console", "cli")
@@ -70,3 +72,14 @@ def test_a_subclass_inherits_what_it_does_not_say() -> None:
     assert (NoSuchSchemeError.exit_code, NoSuchSchemeError.http_status) == (66, 404)
     assert (FundwatchError.exit_code, FundwatchError.http_status) == (2, 400)
     assert BrokerUnavailableError("x").exit_code == 69
+
+
+def test_options_refused_inside_a_command_get_one_line_and_exit_code_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`fundwatch train --verdicts F` without --leads: click's UsageError, raised in the body
+    of a Faust command, reaches the user as click would say it, not as a worker traceback."""
+    with pytest.raises(SystemExit) as stopped, failing_clearly():
+        raise click.UsageError("--verdicts and --leads go together")
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == "Error: --verdicts and --leads go together\n"
