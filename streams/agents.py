@@ -113,10 +113,10 @@ async def ingest(stream: StreamT[bytes]) -> AsyncIterator[None]:
     await casework.caught_up.wait()
     batches = stream.take_events(settings.batch_size, within=settings.batch_wait_seconds)
     assigned: frozenset[TP] = frozenset()
-    state_written: asyncio.Future[None] | None = None
+    progress_sent: asyncio.Future[None] | None = None
     async for events in batches:
-        if state_written is not None and state_written.done():
-            state_written.result()  # a table write Kafka refused stops the agent, as before
+        if progress_sent is not None and progress_sent.done():
+            progress_sent.result()  # a table write Kafka refused stops the agent, as before
         if assigned != (now_assigned := frozenset(app.consumer.assignment())):
             # A rebalance moved partitions (and their identities) in or out: re-index.
             assigned = now_assigned
@@ -126,14 +126,9 @@ async def ingest(stream: StreamT[bytes]) -> AsyncIterator[None]:
         await _seek_back(batch)
         # Batched messages hold many reports each: the pipeline takes at most about
         # batch_size reports at a time, so a batch's latency stays that of batch_size reports.
-        for chunk in _chunks(batch.accepted, settings.batch_size):
-            # Each chunk is counted as soon as its state is in Kafka, not after the whole
-            # batch (a batch of batched messages holds many chunks).
-            processed = await _process(chunk)
-            state_written = asyncio.ensure_future(_when_written(state_written, processed))
-            # Let the producer send and the acknowledgements land between chunks (a chunk
-            # without leads would not wait for anything).
-            await asyncio.sleep(0)
+        processed = [
+            await _process(chunk) for chunk in _chunks(batch.accepted, settings.batch_size)
+        ]
         watermarks = [
             (partition, f"{topic}:{partition}", str(watermark).encode())
             for (topic, partition), watermark in batch.watermarks.items()
@@ -143,7 +138,9 @@ async def ingest(stream: StreamT[bytes]) -> AsyncIterator[None]:
         # The next batch starts without waiting for this one's state to reach Kafka (the
         # wait was a fifth of a batch's time at half the throughput, and so of its
         # latency); the watermarks, which say the state is there, follow once it is.
-        state_written = asyncio.ensure_future(_when_written(state_written, None, watermarks))
+        progress_sent = asyncio.ensure_future(
+            _send_watermarks(progress_sent, processed, watermarks)
+        )
         metrics.REPORTS_REDELIVERED.inc(batch.redelivered)
         yield None
 
@@ -158,22 +155,22 @@ class _Processed:
     seconds: float
 
 
-async def _when_written(
+async def _send_watermarks(
     previous: asyncio.Future[None] | None,
-    processed: _Processed | None,
-    watermarks: list[tuple[int, str, bytes]] | None = None,
+    processed: list[_Processed],
+    watermarks: list[tuple[int, str, bytes]],
 ) -> None:
-    """After the step before (so that the changelog keeps the latest watermarks): once a
-    chunk's state is acknowledged, count its reports (the metrics say what is in Kafka); at
-    the end of a batch, send its watermarks to the progress changelog. A crash before leaves
-    older watermarks there: the reports after them are replayed, harmlessly (the ledgers
-    recognise them); the offsets Faust commits are flushed first anyway."""
+    """Once a batch's state is acknowledged, and after the batch before (so that the
+    changelog keeps the latest): count its reports (the metrics say what is in Kafka), and
+    send its watermarks to the progress changelog. A crash before leaves older watermarks
+    there: the reports after them are replayed, harmlessly (the ledgers recognise them); the
+    offsets Faust commits are flushed first anyway."""
     if previous is not None:
         await previous
-    if processed is not None:
-        await asyncio.gather(*processed.state_acks)
-        _record(processed.outcome, processed.messages, processed.seconds)
-    sent = [await _send(progress, p, key, value) for p, key, value in watermarks or []]
+    for chunk in processed:
+        await asyncio.gather(*chunk.state_acks)
+        _record(chunk.outcome, chunk.messages, chunk.seconds)
+    sent = [await _send(progress, partition, key, value) for partition, key, value in watermarks]
     await asyncio.gather(*sent)
 
 
