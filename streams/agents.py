@@ -6,7 +6,6 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, ItemsView, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
@@ -126,9 +125,9 @@ async def ingest(stream: StreamT[bytes]) -> AsyncIterator[None]:
         await _seek_back(batch)
         # Batched messages hold many reports each: the pipeline takes at most about
         # batch_size reports at a time, so a batch's latency stays that of batch_size reports.
-        processed = [
-            await _process(chunk) for chunk in _chunks(batch.accepted, settings.batch_size)
-        ]
+        state_acks: list[Awaitable[object]] = []
+        for chunk in _chunks(batch.accepted, settings.batch_size):
+            state_acks.extend(await _process(chunk))
         watermarks = [
             (partition, f"{topic}:{partition}", str(watermark).encode())
             for (topic, partition), watermark in batch.watermarks.items()
@@ -139,37 +138,24 @@ async def ingest(stream: StreamT[bytes]) -> AsyncIterator[None]:
         # wait was a fifth of a batch's time at half the throughput, and so of its
         # latency); the watermarks, which say the state is there, follow once it is.
         progress_sent = asyncio.ensure_future(
-            _send_watermarks(progress_sent, processed, watermarks)
+            _send_watermarks(progress_sent, state_acks, watermarks)
         )
         metrics.REPORTS_REDELIVERED.inc(batch.redelivered)
         yield None
 
 
-@dataclass
-class _Processed:
-    """A chunk whose leads are out and whose table writes are sent, not yet acknowledged."""
-
-    state_acks: list[Awaitable[object]]
-    outcome: PipelineOutcome
-    messages: int
-    seconds: float
-
-
 async def _send_watermarks(
     previous: asyncio.Future[None] | None,
-    processed: list[_Processed],
+    state_acks: list[Awaitable[object]],
     watermarks: list[tuple[int, str, bytes]],
 ) -> None:
-    """Once a batch's state is acknowledged, and after the batch before (so that the
-    changelog keeps the latest): count its reports (the metrics say what is in Kafka), and
-    send its watermarks to the progress changelog. A crash before leaves older watermarks
-    there: the reports after them are replayed, harmlessly (the ledgers recognise them); the
-    offsets Faust commits are flushed first anyway."""
+    """Send a batch's watermarks to the progress changelog once the batch's state is
+    acknowledged, and after the batch before's (so the changelog keeps the latest). A crash
+    before leaves older watermarks there: the reports after them are replayed, harmlessly
+    (the ledgers recognise them), and the offsets Faust commits are flushed first anyway."""
     if previous is not None:
         await previous
-    for chunk in processed:
-        await asyncio.gather(*chunk.state_acks)
-        _record(chunk.outcome, chunk.messages, chunk.seconds)
+    await asyncio.gather(*state_acks)
     sent = [await _send(progress, partition, key, value) for partition, key, value in watermarks]
     await asyncio.gather(*sent)
 
@@ -189,25 +175,26 @@ def _chunks(messages: list[InputMessage], reports: int) -> list[list[InputMessag
     return [chunk for chunk in chunks if chunk]
 
 
-async def _process(messages: list[InputMessage]) -> _Processed:
-    """Run the pipeline over messages and write what it returns: dead letters, leads and
-    movements (acknowledged), then the tables (sent: their acknowledgements returned)."""
+async def _process(messages: list[InputMessage]) -> list[Awaitable[object]]:
+    """Run the pipeline over messages and write what it returns: dead letters, leads,
+    movements, then the tables; the returned futures complete when Kafka has the tables'
+    records."""
     started = time.perf_counter()
     model = models.current  # one model for the whole batch
     watchlist = casework.book.watchlist
     outcome = pipeline.process(messages, model, datetime.now(UTC), watchlist)
-    deliveries = []
     for dead_letter in outcome.ingest.dead_letters:
         key, value = dead_letter.original_key, dead_letter.to_json()
-        deliveries.append(await dead_letter_topic.send(key=key, value=value))
+        await dead_letter_topic.send(key=key, value=value)
         # The sending bank's copy: by the topic the report came on (its ACL says who
         # wrote it), never by the bank_id it claims.
         own = bank_dead_letter_topics.get(dead_letter.source.topic)
         if own is not None:
-            deliveries.append(await own.send(key=key, value=value))
+            await own.send(key=key, value=value)
     for message, reason in outcome.movements_refused:
         log.error("not a movement at %s: %s", message.source, reason)
         metrics.TRAIL_MOVEMENTS_REFUSED.inc()
+    deliveries = []
     for lead in outcome.leads:
         key, value = lead.lead_id.encode(), lead.to_json()
         deliveries.append(await leads_topic.send(key=key, value=value))
@@ -224,9 +211,9 @@ async def _process(messages: list[InputMessage]) -> _Processed:
             )
         )
         metrics.TRAIL_MOVEMENTS_SENT.labels(movement.direction).inc()
-    # Dead letters, leads and movements are acknowledged before the state that marks their
-    # reports as applied is written, and that state before the watermarks: a crash in
-    # between replays the reports (re-sending the same revisions) instead of losing them.
+    # Leads and movements are acknowledged before the state that marks their reports as
+    # applied is written, and that state before the watermarks: a crash in between
+    # replays the reports (re-sending the same revisions) instead of losing them.
     await asyncio.gather(*deliveries)
     published = time.time()
     for arrival_ms in outcome.lead_arrivals_ms:
@@ -237,7 +224,8 @@ async def _process(messages: list[InputMessage]) -> _Processed:
             metrics.REPORT_LATENCY.observe(max(0.0, published - message.source.timestamp_ms / 1000))
     state_acks = await _write_tables(outcome)
     metrics.TRAIL_MOVEMENTS_APPLIED.inc(outcome.movements_applied)
-    return _Processed(state_acks, outcome, len(messages), time.perf_counter() - started)
+    _record(outcome, len(messages), time.perf_counter() - started)
+    return state_acks
 
 
 def _account_partition(key: bytes) -> int:
