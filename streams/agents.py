@@ -112,10 +112,7 @@ async def ingest(stream: StreamT[bytes]) -> AsyncIterator[None]:
     await casework.caught_up.wait()
     batches = stream.take_events(settings.batch_size, within=settings.batch_wait_seconds)
     assigned: frozenset[TP] = frozenset()
-    progress_sent: asyncio.Future[None] | None = None
     async for events in batches:
-        if progress_sent is not None and progress_sent.done():
-            progress_sent.result()  # a table write Kafka refused stops the agent, as before
         if assigned != (now_assigned := frozenset(app.consumer.assignment())):
             # A rebalance moved partitions (and their identities) in or out: re-index.
             assigned = now_assigned
@@ -125,39 +122,12 @@ async def ingest(stream: StreamT[bytes]) -> AsyncIterator[None]:
         await _seek_back(batch)
         # Batched messages hold many reports each: the pipeline takes at most about
         # batch_size reports at a time, so a batch's latency stays that of batch_size reports.
-        state_acks: list[Awaitable[object]] = []
         for chunk in _chunks(batch.accepted, settings.batch_size):
-            state_acks.extend(await _process(chunk))
-        watermarks = [
-            (partition, f"{topic}:{partition}", str(watermark).encode())
-            for (topic, partition), watermark in batch.watermarks.items()
-        ]
-        for _, key, value in watermarks:
-            progress.data[key] = value  # what the next batch's contiguity check reads
-        # The next batch starts without waiting for this one's state to reach Kafka (the
-        # wait was a fifth of a batch's time at half the throughput, and so of its
-        # latency); the watermarks, which say the state is there, follow once it is.
-        progress_sent = asyncio.ensure_future(
-            _send_watermarks(progress_sent, state_acks, watermarks)
-        )
+            await _process(chunk)
+        for (topic, partition), watermark in batch.watermarks.items():
+            await _put(progress, partition, f"{topic}:{partition}", str(watermark).encode())
         metrics.REPORTS_REDELIVERED.inc(batch.redelivered)
         yield None
-
-
-async def _send_watermarks(
-    previous: asyncio.Future[None] | None,
-    state_acks: list[Awaitable[object]],
-    watermarks: list[tuple[int, str, bytes]],
-) -> None:
-    """Send a batch's watermarks to the progress changelog once the batch's state is
-    acknowledged, and after the batch before's (so the changelog keeps the latest). A crash
-    before leaves older watermarks there: the reports after them are replayed, harmlessly
-    (the ledgers recognise them), and the offsets Faust commits are flushed first anyway."""
-    if previous is not None:
-        await previous
-    await asyncio.gather(*state_acks)
-    sent = [await _send(progress, partition, key, value) for partition, key, value in watermarks]
-    await asyncio.gather(*sent)
 
 
 def _chunks(messages: list[InputMessage], reports: int) -> list[list[InputMessage]]:
@@ -175,10 +145,9 @@ def _chunks(messages: list[InputMessage], reports: int) -> list[list[InputMessag
     return [chunk for chunk in chunks if chunk]
 
 
-async def _process(messages: list[InputMessage]) -> list[Awaitable[object]]:
+async def _process(messages: list[InputMessage]) -> None:
     """Run the pipeline over messages and write what it returns: dead letters, leads,
-    movements, then the tables; the returned futures complete when Kafka has the tables'
-    records."""
+    movements, then the tables."""
     started = time.perf_counter()
     model = models.current  # one model for the whole batch
     watchlist = casework.book.watchlist
@@ -222,10 +191,9 @@ async def _process(messages: list[InputMessage]) -> list[Awaitable[object]]:
     for message, _ in outcome.ingest.accepted:
         if message.source.timestamp_ms is not None:
             metrics.REPORT_LATENCY.observe(max(0.0, published - message.source.timestamp_ms / 1000))
-    state_acks = await _write_tables(outcome)
+    await asyncio.gather(*(await _write_tables(outcome)))
     metrics.TRAIL_MOVEMENTS_APPLIED.inc(outcome.movements_applied)
     _record(outcome, len(messages), time.perf_counter() - started)
-    return state_acks
 
 
 def _account_partition(key: bytes) -> int:
@@ -414,11 +382,6 @@ async def _put(table: Table, partition: int, key: str, value: bytes | None) -> A
         table.data.pop(key, None)
     else:
         table.data[key] = value
-    return await _send(table, partition, key, value)
-
-
-async def _send(table: Table, partition: int, key: str, value: bytes | None) -> Awaitable[object]:
-    """Send a table entry (already set) to the table's changelog."""
     topic = table.changelog_topic.get_topic_name()
     metrics.CHANGELOG_MESSAGES.labels(table.name).inc()
     return await app.producer.send(topic, orjson.dumps(key), value, partition, None, None)

@@ -34,10 +34,9 @@ class Settings:
     topic_prefix: str = "fundwatch"
     partitions: int = 4
     replication_factor: int = 1
-    # Micro-batches of the ingest agent: at most this many reports, waiting at most this long
-    # (a backlog fills them at once; when it keeps up, the wait is most of a report's latency).
+    # Micro-batches of the ingest agent: at most this many reports, waiting at most this long.
     batch_size: int = 500
-    batch_wait_seconds: float = 0.02
+    batch_wait_seconds: float = 0.05
     # A report this far behind its account's newest one still updates the windows.
     lateness_seconds: float = 7200.0
     # A report's tx_time may be at most this far ahead of its message's broker timestamp
