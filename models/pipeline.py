@@ -124,8 +124,6 @@ class Pipeline:
     ) -> None:
         self._accounts = accounts
         self._config = config
-        # This batch's ranker probability and score shift per scored report (None: no ranker)
-        self._verdicts: tuple[np.ndarray, np.ndarray] | None = None
         self._batch_states: dict[str, AccountState] = {}
         # account -> (the value written for it, that value decoded), least recently used first
         self._decoded: OrderedDict[str, tuple[bytes, AccountState]] = OrderedDict()
@@ -183,8 +181,8 @@ class Pipeline:
         scored_leads: list[Lead | None] = []
         followed: list[FollowedReport] = []
         if model is not None and observed:
-            out.scores = self._score(model, observed, out)
-            scored_leads, followed = self._leads(observed, out.scores, model, now)
+            out.scores, verdicts = self._score(model, observed, out)
+            scored_leads, followed = self._leads(observed, out.scores, verdicts, model, now)
 
         version = (model.version_, model.threshold_) if model is not None else ("", 0.0)
         trails = self._trails.process(followed, movements, version, now)
@@ -233,30 +231,32 @@ class Pipeline:
 
     def _score(
         self, model: FundraisingForest, observed: list[_Observed], out: PipelineOutcome
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
         started = time.perf_counter()
         features = np.vstack([item.snapshot.features for item in observed])
         # The lead score: the forest's, raised for a scheme's structure and lowered without
         # it (models.structure), row by row so that batching changes nothing.
         groups = [peer_group(i.snapshot.account_type, i.snapshot.industry) for i in observed]
-        scores, self._verdicts = lead_scores(model, features, groups)  # verdicts: for _leads
+        scores, verdicts = lead_scores(model, features, groups)
         out.scoring_seconds = time.perf_counter() - started
-        return scores
+        return scores, verdicts
 
     def _leads(
         self,
         observed: list[_Observed],
         scores: np.ndarray,
+        verdicts: tuple[np.ndarray, np.ndarray] | None,
         model: FundraisingForest,
         now: datetime,
     ) -> tuple[list[Lead | None], list[FollowedReport]]:
         """Each scored report observed by its account's lead: per report, the scored lead it
-        raised or revised (or None), and the report as the trail stage follows it."""
+        raised or revised (or None), and the report as the trail stage follows it.
+        ``verdicts``: the ranker's probability and score shift per report (None: no ranker)."""
         policy = self._config.lead_policy
         view = model.lead_view
         leads: list[Lead | None] = []
         followed: list[FollowedReport] = []
-        for item, score in zip(observed, scores, strict=True):
+        for row, (item, score) in enumerate(zip(observed, scores, strict=True)):
             state = self._state(item.report.account_id)
             arrival = item.message.source.timestamp_ms
             # A revision is stamped with the broker time of the report that raised it, so a
@@ -265,9 +265,8 @@ class Pipeline:
             state.lead, lead = observe(
                 state.lead, item.snapshot, float(score), view, policy, emitted_at, item.hit
             )
-            if lead is not None and self._verdicts is not None:
-                # len(leads): this report's position among the scored ones
-                probability, shift = (float(v[len(leads)]) for v in self._verdicts)
+            if lead is not None and verdicts is not None:
+                probability, shift = (float(v[row]) for v in verdicts)
                 lead = replace(lead, reasons=(*lead.reasons, verdict_reason(probability, shift)))
             leads.append(lead)
             followed.append(

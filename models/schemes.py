@@ -213,15 +213,14 @@ def build_schemes(
     by_entity: dict[str, str] = {}
     for account_id, account_leads in sorted(by_account.items()):
         joins.find(account_id)
+        figures = _figures(account_leads)
         for lead in account_leads:
             entity = entity_of(lead)
             joins.join(by_entity.setdefault(entity, account_id), account_id)
             for link in lead.get("trail", ()):
                 source = latest.get(link["source_lead_id"])
                 source_account = source["account_id"] if source else link["source_account"]
-                if source_account in by_account and not _participant_payment(
-                    link, _figures(account_leads), policy
-                ):
+                if source_account in by_account and not _participant_payment(link, figures, policy):
                     joins.join(account_id, source_account)
     groups: dict[str, list[str]] = defaultdict(list)
     for account_id in sorted(by_account):
