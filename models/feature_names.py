@@ -43,4 +43,6 @@ FEATURE_NAMES: tuple[str, ...] = (
     "large_value_report_count_30d",
     "account_age_days",
     "activity_growth_7d_over_30d",  # daily report rate of 7 days over that of 30 days
+    "top_payees_outflow_share_30d",  # share of the outflow paid to the TOP_PAYEES largest payees
 )
+TOP_PAYEES = 3  # "a few accounts" that a collector's money is concentrated into

@@ -15,6 +15,7 @@ forgotten and the 30-day counts saturate at the cap (the forest still sees an ex
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 import re
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from models.feature_names import TOP_PAYEES
 from models.sketch import HyperLogLog, counterparty_hash, short_hash
 from models.snapshot import AccountSnapshot
 from schemas.glossary import BEIJING_OFFSET_MS
@@ -146,6 +148,12 @@ class AccountFeatures:
     # counterparty short hash -> [first inflow tx_ms, last day, is individual]
     payers: dict[int, list[int]] = field(default_factory=dict)
     payees: dict[int, int] = field(default_factory=dict)  # short hash -> last day
+    # short hash -> {day: fen paid to it that day}, over the days in the 30-day window
+    payee_fen: dict[int, dict[int, int]] = field(default_factory=dict)
+    # Derived from payee_fen (not encoded): each payee's 30-day total, and the TOP_PAYEES
+    # largest as [fen, payee] in descending order (None: to be recomputed).
+    payee_fen_30d: dict[int, int] = field(default_factory=dict)
+    top_payees: list[list[int]] | None = None
     prefectures: dict[int, int] = field(default_factory=dict)  # 4-digit code -> last day
     # outflows within the lateness whose payee has not (yet) paid in earlier: [hash, tx_ms]
     pending_outflows: list[list[int]] = field(default_factory=list)
@@ -275,6 +283,7 @@ class AccountFeatures:
                 self._see_payer(key, tx_ms, day, individual)
             else:
                 self._see_payee(key, day)
+                self._pay(key, day, fen)
                 self._count_payout(key, tx_ms, slot, day)
 
     def _see_payer(self, key: int, tx_ms: int, day: int, individual: bool) -> None:
@@ -310,11 +319,47 @@ class AccountFeatures:
             _forget_least_recent(
                 self.payees, lambda d: d, lambda d: self._count_last_seen(d, PAYEES, -1)
             )
+            self.payee_fen = {k: v for k, v in self.payee_fen.items() if k in self.payees}
+            self._add_up_payees()
         if last is None or day > last:
             if last is not None:
                 self._count_last_seen(last, PAYEES, -1)
             self.payees[key] = day
             self._count_last_seen(day, PAYEES, 1)
+
+    def _pay(self, key: int, day: int, fen: int) -> None:
+        """Add an outflow to its payee's money; keep the largest payees' list up to date (a
+        payee's 30-day total only grows until the newest day moves)."""
+        amounts = self.payee_fen.get(key)
+        if amounts is None:
+            amounts = self.payee_fen[key] = {}
+        amounts[day] = amounts.get(day, 0) + fen
+        total = self.payee_fen_30d[key] = self.payee_fen_30d.get(key, 0) + fen
+        top = self.top_payees
+        if top is None:
+            return
+        for entry in top:
+            if entry[1] == key:
+                entry[0] = total
+                break
+        else:
+            if len(top) == TOP_PAYEES and total <= top[-1][0]:
+                return
+            top.append([total, key])
+        top.sort(reverse=True)
+        del top[TOP_PAYEES:]
+
+    def _add_up_payees(self) -> None:
+        self.payee_fen_30d = {k: sum(days.values()) for k, days in self.payee_fen.items()}
+        self.top_payees = None
+
+    def _top_payees_fen(self) -> int:
+        if self.top_payees is None:
+            largest = heapq.nlargest(
+                TOP_PAYEES, ([fen, k] for k, fen in self.payee_fen_30d.items())
+            )
+            self.top_payees = largest
+        return sum(entry[0] for entry in self.top_payees)
 
     def _count_last_seen(self, day: int, column: int, delta: int, individual: bool = False) -> None:
         slot = day % KEEP_DAYS
@@ -356,6 +401,15 @@ class AccountFeatures:
                 self.seen_on[slot] = _FREE_SEEN
         self.payers = {k: v for k, v in self.payers.items() if v[1] >= oldest}
         self.payees = {k: d for k, d in self.payees.items() if d >= oldest}
+        if self.payee_fen:
+            kept: dict[int, dict[int, int]] = {}
+            for key, amounts in self.payee_fen.items():
+                if min(amounts) < oldest:
+                    amounts = {d: fen for d, fen in amounts.items() if d >= oldest}
+                if amounts:
+                    kept[key] = amounts
+            self.payee_fen = kept
+            self._add_up_payees()
         self.prefectures = {k: d for k, d in self.prefectures.items() if d >= oldest}
         horizon = self.newest_ms - self.lateness_ms
         self.pending_outflows = [p for p in self.pending_outflows if p[1] >= horizon]
@@ -445,6 +499,7 @@ class AccountFeatures:
                 w30[LTR_COUNT],
                 (self.newest_ms - self.first_seen_ms) / DAY_MS,
                 _ratio(count_7d / min(7, observed_days), count_30d / observed_days, cap=30.0),
+                _ratio(self._top_payees_fen(), w30[OUT_FEN]),
             ),
             np.float64,
         )
@@ -520,6 +575,11 @@ class AccountFeatures:
             ],
             "py": [[k, *v] for k, v in self.payers.items()],
             "pe": [[k, d] for k, d in self.payees.items()],
+            # [payee, then day, fen pairs]
+            "pa": [
+                [k, *[v for pair in days.items() for v in pair]]
+                for k, days in self.payee_fen.items()
+            ],
             "pf": [[k, d] for k, d in self.prefectures.items()],
             "po": self.pending_outflows,
             "tx": self.recent_tx_ids,
@@ -555,6 +615,12 @@ class AccountFeatures:
             state.bins[slot] = dict(zip(pairs[0::2], pairs[1::2], strict=True))
         state.payers = {row[0]: row[1:] for row in data["py"]}
         state.payees = {k: d for k, d in data["pe"]}
+        # A state written before the payees' money was kept has none: the share of the top
+        # payees then counts only what is paid from here on, for up to 30 days.
+        state.payee_fen = {
+            row[0]: dict(zip(row[1::2], row[2::2], strict=True)) for row in data.get("pa", ())
+        }
+        state._add_up_payees()
         state.prefectures = {k: d for k, d in data["pf"]}
         state.pending_outflows = data["po"]
         state.recent_tx_ids = data["tx"]

@@ -130,6 +130,11 @@ FEATURE_TEXTS: dict[str, FeatureText] = {
         "daily activity of the last 7 days {v} times that of 30 days",
         Unit.RATIO,
     ),
+    "top_payees_outflow_share_30d": FeatureText(
+        "30日内转给前三大收款人的资金占比",
+        "{v} of the money paid out in 30 days went to its three largest payees",
+        Unit.SHARE,
+    ),
 }
 
 # (quantile key, the training percentile a value above it is at least at), most extreme first.

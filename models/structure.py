@@ -6,8 +6,12 @@ collector of illegal fundraising does that they do not (domain.md; the simulator
 feeds.simulated_schemes against feeds.lookalikes):
 
 * FAN_IN_FAST_OUT (分散转入、集中转出): money from many individuals leaves the account the same
-  day it came in (快进快出), to a few accounts (at most 0.3 payees per individual payer). A
-  school or care home keeps its takings and pays salaries and suppliers from a balance, on its
+  day it came in (快进快出), to a few accounts: at most 0.3 payees per individual payer, or at
+  least 90 % of the money paid out going to the three largest payees. The second form finds a
+  salesperson collecting in their own account, which also pays shops and family (many payees,
+  little money); with it, 10 individual payers are enough (a personal account that takes money
+  from ten people and hands nine tenths of it on the same day is collecting for someone: 代收).
+  A school or care home keeps its takings and pays salaries and suppliers from a balance, on its
   own calendar. (A busy hospital or supermarket that pays suppliers daily can still look like
   this: the residual false leads of the benchmark.)
 * REPEAT_PAYOUTS (向先前付款人反复付款): many individuals pay in and a large share of the
@@ -54,11 +58,14 @@ _SAME_DAY_OUT = FEATURE_NAMES.index("same_day_outflow_share_30d")
 _REPEAT_PAYOUTS = FEATURE_NAMES.index("repeat_payout_share_30d")
 _PAYEES_30D = FEATURE_NAMES.index("distinct_payees_30d")
 _OUTFLOWS_30D = FEATURE_NAMES.index("outflow_count_30d")
+_TOP_PAYEES_SHARE = FEATURE_NAMES.index("top_payees_outflow_share_30d")
 
 MIN_INDIVIDUAL_PAYERS = 20  # "many individuals": fewer is a family or a club
 MIN_EMERGING_PAYERS = 5  # a scheme's shape with this many: neither bonus nor penalty
 FAST_OUT_SHARE = 0.6  # of the 30-day inflow, paid out again on the day it came in
 FEW_PAYEES_PER_PAYER = 0.3  # "into a few accounts": payees at most this many per payer
+TOP_PAYEES_SHARE = 0.9  # ...or this share of the money paid out to the three largest payees
+MIN_CONCENTRATED_PAYERS = 10  # enough individual payers when the money is concentrated so
 REPEAT_PAYOUT_SHARE = 0.3  # of the 30-day payments, to counterparties who paid in earlier
 REPEAT_PAYOUTS_PER_PAYER = 0.2  # ...and that many of them per individual payer: returns reach
 # a good part of the participants, where a developer refunds a few presale deposits
@@ -73,8 +80,12 @@ def fan_in_fast_out(features: np.ndarray, min_payers: int = MIN_INDIVIDUAL_PAYER
     few accounts."""
     payers = features[..., _INDIVIDUAL_PAYERS_30D]
     few = features[..., _PAYEES_30D] <= FEW_PAYEES_PER_PAYER * payers
+    concentrated = features[..., _TOP_PAYEES_SHARE] >= TOP_PAYEES_SHARE
     fast = features[..., _SAME_DAY_OUT] >= FAST_OUT_SHARE
-    return (payers >= min_payers) & fast & few
+    enough = payers >= min_payers
+    enough_concentrated = payers >= min(min_payers, MIN_CONCENTRATED_PAYERS)
+    rows: np.ndarray = fast & ((enough & few) | (enough_concentrated & concentrated))
+    return rows
 
 
 def repeat_payouts(features: np.ndarray, min_payers: int = MIN_INDIVIDUAL_PAYERS) -> np.ndarray:

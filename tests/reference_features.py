@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from models.feature_names import FEATURE_NAMES
+from models.feature_names import FEATURE_NAMES, TOP_PAYEES
 from models.features import (
     DAY_MS,
     FUNDRAISING_MEMO,
@@ -138,6 +138,12 @@ class ReferenceFeatures:
         values["activity_growth_7d_over_30d"] = _ratio(
             len(self._within(7)) / min(7, observed_days), count / observed_days, 30.0
         )
+        paid: dict[str, int] = {}
+        for r in outflows:
+            if r.channel not in NO_COUNTERPARTY_CHANNELS:
+                paid[r.counterparty_account] = paid.get(r.counterparty_account, 0) + r.amount_fen
+        top = sum(sorted(paid.values(), reverse=True)[:TOP_PAYEES])
+        values["top_payees_outflow_share_30d"] = _ratio(top, sum(r.amount_fen for r in outflows))
         return [float(values[name]) for name in FEATURE_NAMES]
 
 

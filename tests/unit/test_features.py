@@ -127,6 +127,39 @@ def test_pass_through_and_same_day_outflow() -> None:
     assert f["same_day_outflow_share_30d"] == pytest.approx(0.9)
 
 
+def test_a_salesperson_who_hands_the_money_on_concentrates_it_in_few_payees() -> None:
+    # Most of the money to one controller; the rest in small sums to many shops and family.
+    shops = [report(40 + i, "out", f"SHOP{i}", "50") for i in range(20)]
+    f = features_of([report(0, "in", "P1", "10000"), report(30, "out", "CTRL", "9000"), *shops])
+    assert f["distinct_payees_30d"] == 21
+    assert f["top_payees_outflow_share_30d"] == pytest.approx(9100 / 10000)
+
+
+def test_the_top_payees_share_forgets_money_paid_more_than_30_days_ago() -> None:
+    month = 31 * 24 * 60.0
+    f = features_of(
+        [
+            report(0, "out", "CTRL", "9000"),
+            *[report(month + i, "out", f"SHOP{i}", "100") for i in range(4)],
+        ]
+    )
+    assert f["outflow_sum_yuan_30d"] == 400
+    assert f["top_payees_outflow_share_30d"] == pytest.approx(0.75)
+
+
+def test_a_state_from_before_the_payees_money_was_kept_still_decodes() -> None:
+    state = AccountFeatures(LATENESS_MS)
+    for r in (report(0, "in", "P1", "1000"), report(30, "out", "CTRL", "900")):
+        state.apply(r)
+    older = state.to_dict()
+    del older["pa"]  # as the previous release wrote it
+    copy = AccountFeatures.from_dict(older, LATENESS_MS)
+    # Only what is paid from here on counts towards the share.
+    copy.apply(report(60, "out", "CTRL", "100"))
+    f = dict(zip(FEATURE_NAMES, copy.vector(), strict=True))
+    assert f["top_payees_outflow_share_30d"] == pytest.approx(100 / 1000)
+
+
 def test_state_round_trips_through_its_encoding() -> None:
     state = AccountFeatures(LATENESS_MS)
     for i in range(200):

@@ -94,11 +94,6 @@ def test_the_rebate_shop_and_quiet_p2p_salespeople_show_scheme_structure(
         assert any(structured(rows[a]).any() for a in scheme["collector_accounts"]), typology
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: a salesperson's own account also pays shops and family, so counting "
-    "distinct payees misses the concentration; it needs the money share of the top payees",
-)
 def test_every_camouflaged_typology_shows_scheme_structure(
     city: tuple[dict[str, np.ndarray], dict[str, Any]],
 ) -> None:
