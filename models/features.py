@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from models.feature_names import TOP_PAYEES
+from models.feature_names import AGE_CAP_DAYS, TOP_PAYEES
 from models.sketch import HyperLogLog, counterparty_hash, short_hash
 from models.snapshot import AccountSnapshot
 from schemas.glossary import BEIJING_OFFSET_MS
@@ -497,7 +497,7 @@ class AccountFeatures:
                 _ratio(in_fen_30 / 100, payers_30d, cap=1e12),
                 w30[STR_COUNT],
                 w30[LTR_COUNT],
-                (self.newest_ms - self.first_seen_ms) / DAY_MS,
+                min((self.newest_ms - self.first_seen_ms) / DAY_MS, AGE_CAP_DAYS),
                 _ratio(count_7d / min(7, observed_days), count_30d / observed_days, cap=30.0),
                 _ratio(self._top_payees_fen(), w30[OUT_FEN]),
             ),

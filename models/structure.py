@@ -59,10 +59,14 @@ _REPEAT_PAYOUTS = FEATURE_NAMES.index("repeat_payout_share_30d")
 _PAYEES_30D = FEATURE_NAMES.index("distinct_payees_30d")
 _OUTFLOWS_30D = FEATURE_NAMES.index("outflow_count_30d")
 _TOP_PAYEES_SHARE = FEATURE_NAMES.index("top_payees_outflow_share_30d")
+_PASS_THROUGH_30D = FEATURE_NAMES.index("pass_through_ratio_30d")
 
 MIN_INDIVIDUAL_PAYERS = 20  # "many individuals": fewer is a family or a club
 MIN_EMERGING_PAYERS = 5  # a scheme's shape with this many: neither bonus nor penalty
 FAST_OUT_SHARE = 0.6  # of the 30-day inflow, paid out again on the day it came in
+# ...and the money out is the money in: an account paying out several times what it took in
+# pays from a balance (a hospital's suppliers, a lender's new loans), as a collector does not.
+FAST_OUT_MAX_PASS_THROUGH = 2.0
 FEW_PAYEES_PER_PAYER = 0.3  # "into a few accounts": payees at most this many per payer
 TOP_PAYEES_SHARE = 0.9  # ...or this share of the money paid out to the three largest payees
 MIN_CONCENTRATED_PAYERS = 10  # enough individual payers when the money is concentrated so
@@ -81,7 +85,9 @@ def fan_in_fast_out(features: np.ndarray, min_payers: int = MIN_INDIVIDUAL_PAYER
     payers = features[..., _INDIVIDUAL_PAYERS_30D]
     few = features[..., _PAYEES_30D] <= FEW_PAYEES_PER_PAYER * payers
     concentrated = features[..., _TOP_PAYEES_SHARE] >= TOP_PAYEES_SHARE
-    fast = features[..., _SAME_DAY_OUT] >= FAST_OUT_SHARE
+    fast = (features[..., _SAME_DAY_OUT] >= FAST_OUT_SHARE) & (
+        features[..., _PASS_THROUGH_30D] <= FAST_OUT_MAX_PASS_THROUGH
+    )
     enough = payers >= min_payers
     enough_concentrated = payers >= min(min_payers, MIN_CONCENTRATED_PAYERS)
     rows: np.ndarray = fast & ((enough & few) | (enough_concentrated & concentrated))

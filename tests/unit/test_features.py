@@ -205,3 +205,10 @@ def test_a_decoded_sketch_estimates_exactly_like_the_live_one() -> None:
             decoded = HyperLogLog.from_text(live.to_text())
             assert decoded._harmonic == live._harmonic
             assert decoded.estimate() == live.estimate()
+
+
+def test_an_established_account_is_no_older_than_the_age_cap() -> None:
+    # Trained on 30 days of history, an account seen for 60 must not look stranger than any.
+    f = features_of([report(0), report(60 * 24 * 60.0)])
+    assert f["account_age_days"] == 30
+    assert features_of([report(0), report(36 * 60.0)])["account_age_days"] == 1.5

@@ -14,7 +14,7 @@ from feeds.model import CST
 from feeds.simulate import Simulation, SimulationConfig, report_lines
 from models.feature_names import FEATURE_NAMES
 from models.features import AccountFeatures
-from models.reasons import EMERGING
+from models.reasons import EMERGING, FAN_IN_FAST_OUT
 from models.structure import (
     STRUCTURE_BONUS,
     UNSTRUCTURED_PENALTY,
@@ -151,3 +151,31 @@ def test_a_scheme_in_its_first_days_is_judged_by_the_forest_alone() -> None:
     adjusted = adjust(np.array([0.5, 0.5, 0.5]), rows)
     assert adjusted.tolist() == [0.5, 0.5 - UNSTRUCTURED_PENALTY, 0.5 - UNSTRUCTURED_PENALTY]
     assert [r.feature for r in structure_reasons(rows[0])] == [EMERGING]
+
+
+def test_a_salesperson_handing_the_money_on_shows_structure_with_ten_payers() -> None:
+    salesperson = {
+        "distinct_individual_payers_30d": 12,
+        "distinct_payees_30d": 20,  # shops and family as well as the controller
+        "same_day_outflow_share_30d": 0.8,
+        "pass_through_ratio_30d": 0.95,
+        "top_payees_outflow_share_30d": 0.96,
+    }
+    spender = {**salesperson, "top_payees_outflow_share_30d": 0.5}  # spends it on many things
+    rows = feature_rows(salesperson, spender)
+    assert structured(rows).tolist() == [True, False]
+    assert [r.feature for r in structure_reasons(rows[0])][0] == FAN_IN_FAST_OUT
+
+
+def test_paying_out_several_times_what_came_in_is_no_collector_passing_money_on() -> None:
+    # A hospital on the first day it is watched: a few patients' payments, and suppliers paid
+    # from its balance; 100 % of the money in "left the same day".
+    rows = feature_rows(
+        {
+            "distinct_individual_payers_30d": 25,
+            "distinct_payees_30d": 3,
+            "same_day_outflow_share_30d": 1.0,
+            "pass_through_ratio_30d": 8.1,
+        }
+    )
+    assert not structured(rows).any()
