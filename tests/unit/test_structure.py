@@ -164,7 +164,7 @@ def test_a_salesperson_handing_the_money_on_shows_structure_with_ten_payers() ->
     spender = {**salesperson, "top_payees_outflow_share_30d": 0.5}  # spends it on many things
     rows = feature_rows(salesperson, spender)
     assert structured(rows).tolist() == [True, False]
-    assert [r.feature for r in structure_reasons(rows[0])][0] == FAN_IN_FAST_OUT
+    assert structure_reasons(rows[0])[0].feature == FAN_IN_FAST_OUT
 
 
 def test_paying_out_several_times_what_came_in_is_no_collector_passing_money_on() -> None:
