@@ -18,6 +18,11 @@ every peer feature is within its group's limits does what several of its peers d
 busy days: ``within_peers`` is True for it, and the lead score is lowered (models.structure).
 An account of a group without limits (too few peers, a sector not seen) is judged as before.
 
+The other way round, an account with ``FAR_BEYOND_PEERS`` times as many individual payers as
+its group's limit (``far_beyond_peers``: a personal account paid by forty people, where no
+person of the history had more than two) is far from its kind on the very measure of public
+fundraising; with a scheme's structure as well, its lead score is raised (models.structure).
+
 Pure functions of a feature row and its group, so stream and backtest agree however batched.
 """
 
@@ -30,6 +35,7 @@ import numpy as np
 
 from models.feature_names import FEATURE_NAMES
 from models.reasons import FEATURE_TEXTS, format_number
+from models.structure import structured
 from schemas.glossary import ACCOUNT_TYPE_NAMES, SECTOR_NAMES, name
 from schemas.lead import Reason
 
@@ -48,7 +54,11 @@ _PEER_COLUMNS = [FEATURE_NAMES.index(feature) for feature in PEER_FEATURES]
 MIN_PEER_ACCOUNTS = 5
 ACCOUNTS_AT_LIMIT = 3  # at least this many accounts, and ACCOUNTS_AT_LIMIT_SHARE of the group
 ACCOUNTS_AT_LIMIT_SHARE = 0.1
+FAR_BEYOND_PEERS = 5.0  # times the group's limit of individual payers in 30 days
+_INDIVIDUAL_PAYERS_30D = "distinct_individual_payers_30d"
+_FAR_COLUMN = PEER_FEATURES.index(_INDIVIDUAL_PAYERS_30D)
 BEYOND_PEERS = "beyond_peers"
+FAR_BEYOND_PEERS_REASON = "far_beyond_peers"
 WITHIN_PEERS = "within_peers"
 _NO_SECTOR = "-"
 
@@ -82,11 +92,12 @@ def fit_peer_limits(
     return limits, sizes
 
 
-def within_peers(
+def peer_standing(
     features: np.ndarray, groups: Sequence[str], limits: Mapping[str, Mapping[str, float]]
-) -> np.ndarray:
-    """Rows (n, features) -> bool (n,): the row's group has limits and no peer feature of the
-    row is beyond them."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (n, features) -> (within, far_beyond), bool (n,) each: the row's group has limits
+    and no peer feature of the row is beyond them; the row's group has limits and the row has
+    FAR_BEYOND_PEERS times its group's limit of individual payers (a limit of 0 counts as 1)."""
     # One limit row per feature row (infinite where the group has no limits), then one
     # comparison over the batch: this runs on every scored report.
     bounds = np.full((len(groups), len(PEER_FEATURES)), np.inf)
@@ -99,8 +110,18 @@ def within_peers(
         if group_limits is not None:
             bounds[rows] = [group_limits[feature] for feature in PEER_FEATURES]
             known[rows] = True
-    within: np.ndarray = known & ~(features[:, _PEER_COLUMNS] > bounds).any(axis=1)
-    return within
+    values = features[:, _PEER_COLUMNS]
+    within: np.ndarray = known & ~(values > bounds).any(axis=1)
+    far_limit = FAR_BEYOND_PEERS * np.maximum(bounds[:, _FAR_COLUMN], 1.0)
+    far_beyond: np.ndarray = known & (values[:, _FAR_COLUMN] >= far_limit)
+    return within, far_beyond
+
+
+def within_peers(
+    features: np.ndarray, groups: Sequence[str], limits: Mapping[str, Mapping[str, float]]
+) -> np.ndarray:
+    """Rows (n, features) -> bool (n,): the ``within`` of ``peer_standing``."""
+    return peer_standing(features, groups, limits)[0]
 
 
 def _beyond(row: np.ndarray, limits: Mapping[str, float]) -> list[tuple[float, str, float]]:
@@ -134,6 +155,23 @@ def peer_reasons(
                 0.0,
                 f"与同类账户（{who_zh}）最繁忙时相当：评分已调低",
                 f"like its peers ({who_en}) on their busiest days: score lowered",
+            ),
+        )
+    row_array = np.asarray(row, dtype=np.float64).reshape(1, -1)
+    if peer_standing(row_array, [group], limits)[1][0] and structured(row_array)[0]:
+        limit = group_limits[_INDIVIDUAL_PAYERS_30D]
+        value = float(row_array[0, FEATURE_NAMES.index(_INDIVIDUAL_PAYERS_30D)])
+        return (
+            Reason(
+                FAR_BEYOND_PEERS_REASON,
+                value,
+                100.0,
+                limit,
+                f"个人付款人数远超同类账户（{who_zh}）最繁忙时：30日内 {value:.0f} 个"
+                f"（同类 {limit:.0f} 个），且具有集资结构：评分已调高",
+                f"far beyond its peers ({who_en}) on their busiest days: {value:.0f} distinct "
+                f"individual payers in 30 days (peers {limit:.0f}), with a scheme's structure: "
+                "score raised",
             ),
         )
     _, feature, limit = beyond[0]

@@ -28,7 +28,7 @@ from ingest.state import AccountLedger
 from models.account_state import AccountState
 from models.forest import FundraisingForest
 from models.leads import LeadPolicy, observe
-from models.peers import peer_group, within_peers
+from models.peers import peer_group, peer_standing
 from models.ranker import ranker_input
 from models.reasons import verdict_reason
 from models.snapshot import AccountSnapshot
@@ -99,9 +99,9 @@ def lead_scores(
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
     """The scores leads are raised on, for rows of features and their peer groups; and, with
     the analysts' verdicts' ranker, its probability and score shift per row (else None)."""
-    peers = within_peers(features, groups, model.lead_view.peer_limits)
+    within, far_beyond = peer_standing(features, groups, model.lead_view.peer_limits)
     forest_scores = model.anomaly_score(features)
-    scores = adjust(forest_scores, features, peers)
+    scores = adjust(forest_scores, features, within, far_beyond)
     ranker = model.ranker
     if ranker is None:
         return scores, None

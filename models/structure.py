@@ -77,6 +77,7 @@ ACCELERATING_SHARE = 0.6  # of the 30-day individual payers, seen in the last 7 
 STRUCTURE_BONUS = 0.05
 UNSTRUCTURED_PENALTY = 0.1
 WITHIN_PEERS_PENALTY = 0.1  # more than the bonus: a peer's busy day is no scheme's structure
+FAR_BEYOND_PEERS_BONUS = 0.05  # structure, and far more individual payers than its kind has
 
 
 def fan_in_fast_out(features: np.ndarray, min_payers: int = MIN_INDIVIDUAL_PAYERS) -> np.ndarray:
@@ -132,11 +133,15 @@ def structured(features: np.ndarray) -> np.ndarray:
 
 
 def adjust(
-    forest_scores: np.ndarray, features: np.ndarray, within_peers: np.ndarray | None = None
+    forest_scores: np.ndarray,
+    features: np.ndarray,
+    within_peers: np.ndarray | None = None,
+    far_beyond_peers: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The scores leads are raised on: the forest's, up for structure, down without it, and
-    down for an account that does what its peers do on their busy days (``within_peers``,
-    bool per row: models.peers.within_peers)."""
+    """The scores leads are raised on: the forest's, up for structure, down without it, down
+    for an account that does what its peers do on their busy days, and up again for structure
+    in an account far beyond its peers (``within_peers``, ``far_beyond_peers``: bool per row,
+    models.peers.peer_standing)."""
     structured_rows = structured(features)
     scores: np.ndarray = forest_scores + np.where(
         structured_rows,
@@ -145,6 +150,8 @@ def adjust(
     )
     if within_peers is not None:
         scores = scores - np.where(within_peers, WITHIN_PEERS_PENALTY, 0.0)
+    if far_beyond_peers is not None:
+        scores = scores + np.where(far_beyond_peers & structured_rows, FAR_BEYOND_PEERS_BONUS, 0.0)
     return scores
 
 

@@ -12,14 +12,16 @@ from models.feature_names import FEATURE_NAMES
 from models.forest import FundraisingForest
 from models.peers import (
     BEYOND_PEERS,
+    FAR_BEYOND_PEERS_REASON,
     MIN_PEER_ACCOUNTS,
     WITHIN_PEERS,
     fit_peer_limits,
     peer_group,
     peer_reasons,
+    peer_standing,
     within_peers,
 )
-from models.structure import WITHIN_PEERS_PENALTY, adjust
+from models.structure import FAR_BEYOND_PEERS_BONUS, STRUCTURE_BONUS, WITHIN_PEERS_PENALTY, adjust
 
 PAYERS_30D = FEATURE_NAMES.index("distinct_individual_payers_30d")
 SCHOOLS = peer_group("corporate", "private_school")
@@ -101,3 +103,45 @@ def test_peer_limits_travel_with_the_model_and_older_models_still_load(tmp_path:
     older = FundraisingForest.load(tmp_path / "m")
     assert older.peer_limits_ == {} and older.peer_accounts_ == {}
     np.testing.assert_array_equal(older.anomaly_score(features), model.anomaly_score(features))
+
+
+def collecting(payers: float) -> np.ndarray:
+    """A row with a scheme's structure: the money of ``payers`` people handed on at once."""
+    row = rows([payers])
+    for feature, value in (
+        ("distinct_payees_30d", 20),
+        ("same_day_outflow_share_30d", 0.8),
+        ("pass_through_ratio_30d", 0.9),
+        ("top_payees_outflow_share_30d", 0.95),
+    ):
+        row[0, FEATURE_NAMES.index(feature)] = value
+    return row
+
+
+def test_a_personal_account_paid_by_forty_people_is_far_beyond_its_peers() -> None:
+    persons = peer_group("individual", None)
+    payers = [1.0] * 260 + [2.0] * 40  # a tenth of the history's people had two payers
+    features = rows(payers)
+    limits, sizes = fit_peer_limits(features, [persons] * 300, [f"P{i}" for i in range(300)])
+    assert limits[persons]["distinct_individual_payers_30d"] == 2
+    salesperson = collecting(40)
+    _, far = peer_standing(salesperson, [persons], limits)
+    assert far.tolist() == [True]
+    score = adjust(np.array([0.5]), salesperson, np.array([False]), far)[0]
+    assert score == pytest.approx(0.5 + STRUCTURE_BONUS + FAR_BEYOND_PEERS_BONUS)
+    [reason] = peer_reasons(salesperson[0], persons, limits, sizes)
+    assert reason.feature == FAR_BEYOND_PEERS_REASON
+    assert "40 distinct individual payers" in reason.text_en and "score raised" in reason.text_en
+    # Without a scheme's structure being far beyond its peers raises nothing.
+    quiet = rows([40])
+    _, far_quiet = peer_standing(quiet, [persons], limits)
+    assert adjust(np.array([0.5]), quiet, None, far_quiet)[0] == adjust(np.array([0.5]), quiet)[0]
+
+
+def test_a_school_busier_than_its_peers_is_not_far_beyond_them() -> None:
+    features, groups, accounts = schools([300, 420, 380, 500, 350, 410])
+    limits, sizes = fit_peer_limits(features, groups, accounts)
+    _, far = peer_standing(collecting(900), [SCHOOLS], limits)  # 2.2 times the limit of 410
+    assert far.tolist() == [False]
+    [reason] = peer_reasons(collecting(900)[0], SCHOOLS, limits, sizes)
+    assert reason.feature == BEYOND_PEERS
