@@ -248,6 +248,7 @@ def watchlist_reasons(matches: Sequence[str]) -> tuple[Reason, ...]:
 FAN_IN_FAST_OUT = "structure_fan_in_fast_out"
 REPEAT_PAYOUTS = "structure_repeat_payouts"
 ACCELERATING = "structure_accelerating"
+CONCENTRATED = "structure_concentrated"
 FOREST_ONLY = "forest_only"
 EMERGING = "structure_emerging"
 # evidence -> (zh, en); {payers}: individual payers in 30 days, {share}: the evidence's share
@@ -256,6 +257,11 @@ EVIDENCE_TEXTS: dict[str, tuple[str, str]] = {
         "结构特征：30日内 {payers} 个个人付款，{share} 的转入资金当日即转出（分散转入、快进快出）",
         "scheme structure: {payers} individual payers in 30 days, {share} of the money in left "
         "the same day (many in, quickly out)",
+    ),
+    CONCENTRATED: (
+        "结构特征：30日内转出资金的 {share} 流向三个最大收款人（疑似代收后集中转交）",
+        "scheme structure: {share} of the money paid out in 30 days went to the three largest "
+        "payees (collected for someone and handed on)",
     ),
     REPEAT_PAYOUTS: (
         "结构特征：30日内 {payers} 个个人付款，{share} 的转出付给此前的付款人（疑似返息、返利）",

@@ -44,6 +44,7 @@ import numpy as np
 from models.feature_names import FEATURE_NAMES
 from models.reasons import (
     ACCELERATING,
+    CONCENTRATED,
     EMERGING,
     FAN_IN_FAST_OUT,
     FOREST_ONLY,
@@ -163,6 +164,9 @@ def structure_reasons(features: np.ndarray) -> tuple[Reason, ...]:
     reasons = []
     if bool(fan_in_fast_out(row)):
         reasons.append(evidence_reason(FAN_IN_FAST_OUT, payers, float(row[_SAME_DAY_OUT])))
+        top_share = float(row[_TOP_PAYEES_SHARE])
+        if top_share >= TOP_PAYEES_SHARE:
+            reasons.append(evidence_reason(CONCENTRATED, payers, top_share))
     if bool(repeat_payouts(row)):
         reasons.append(evidence_reason(REPEAT_PAYOUTS, payers, float(row[_REPEAT_PAYOUTS])))
     if not reasons and bool(emerging(row)):

@@ -14,7 +14,7 @@ from feeds.model import CST
 from feeds.simulate import Simulation, SimulationConfig, report_lines
 from models.feature_names import FEATURE_NAMES
 from models.features import AccountFeatures
-from models.reasons import EMERGING, FAN_IN_FAST_OUT
+from models.reasons import CONCENTRATED, EMERGING, FAN_IN_FAST_OUT
 from models.structure import (
     STRUCTURE_BONUS,
     UNSTRUCTURED_PENALTY,
@@ -164,7 +164,9 @@ def test_a_salesperson_handing_the_money_on_shows_structure_with_ten_payers() ->
     spender = {**salesperson, "top_payees_outflow_share_30d": 0.5}  # spends it on many things
     rows = feature_rows(salesperson, spender)
     assert structured(rows).tolist() == [True, False]
-    assert structure_reasons(rows[0])[0].feature == FAN_IN_FAST_OUT
+    reasons = structure_reasons(rows[0])
+    assert [r.feature for r in reasons] == [FAN_IN_FAST_OUT, CONCENTRATED]
+    assert "96% of the money paid out in 30 days went to the three largest" in reasons[1].text_en
 
 
 def test_paying_out_several_times_what_came_in_is_no_collector_passing_money_on() -> None:
