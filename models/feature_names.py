@@ -41,11 +41,11 @@ FEATURE_NAMES: tuple[str, ...] = (
     "mean_inflow_per_payer_yuan_30d",
     "str_report_count_30d",  # the banks' own suspicious-transaction reports
     "large_value_report_count_30d",
-    "account_age_days",  # since the first report, at most 30 (AGE_CAP_DAYS)
+    "account_age_days",  # since the first report, at most AGE_CAP_DAYS
     "activity_growth_7d_over_30d",  # daily report rate of 7 days over that of 30 days
     "top_payees_outflow_share_30d",  # share of the outflow paid to the TOP_PAYEES largest payees
 )
 # Older than this, an account is "established": uncapped, every account older than the
 # training history would be further out than any training row, and so strange to the forest.
-AGE_CAP_DAYS = 30
+AGE_CAP_DAYS = 28  # four weeks: below a training history of 30 days or more, so rows sit at it
 TOP_PAYEES = 3  # "a few accounts" that a collector's money is concentrated into

@@ -132,7 +132,7 @@ class ReferenceFeatures:
         values["mean_inflow_per_payer_yuan_30d"] = _ratio(in_fen / 100, payers_30, 1e12)
         values["str_report_count_30d"] = sum(r.report_type == "STR" for r in window)
         values["large_value_report_count_30d"] = sum(r.report_type == "LTR" for r in window)
-        values["account_age_days"] = min((self.newest_ms - self.first_seen_ms) / DAY_MS, 30)
+        values["account_age_days"] = min((self.newest_ms - self.first_seen_ms) / DAY_MS, 28)
         newest_day = beijing_day(self.newest_ms)
         observed_days = min(30, newest_day - beijing_day(self.first_seen_ms) + 1)
         values["activity_growth_7d_over_30d"] = _ratio(

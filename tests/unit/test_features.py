@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from models.feature_names import FEATURE_NAMES
+from models.feature_names import AGE_CAP_DAYS, FEATURE_NAMES
 from models.features import PAYER_CAP, AccountFeatures
 from models.sketch import HyperLogLog, counterparty_hash
 from schemas.report import TransactionReport, validate_record
@@ -210,5 +210,5 @@ def test_a_decoded_sketch_estimates_exactly_like_the_live_one() -> None:
 def test_an_established_account_is_no_older_than_the_age_cap() -> None:
     # Trained on 30 days of history, an account seen for 60 must not look stranger than any.
     f = features_of([report(0), report(60 * 24 * 60.0)])
-    assert f["account_age_days"] == 30
+    assert f["account_age_days"] == AGE_CAP_DAYS == 28
     assert features_of([report(0), report(36 * 60.0)])["account_age_days"] == 1.5
