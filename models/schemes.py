@@ -75,10 +75,7 @@ class SchemePolicy:
     # The trails' own thresholds: a linked lead is revised when its account crosses one.
     collector_min_participants: int = TrailPolicy.collector_min_payers
     payout_min_payees: int = TrailPolicy.payout_min_payees
-    # A scheme's pool passed on is a large part of what its next account receives (a
-    # controller: a quarter to all of it); one participant's money is a sliver (under 6 % in
-    # the benchmark's merged schemes, where pools passed on were 9-97 % of a controller's).
-    participant_share: float = 0.1
+    participant_share: float = TrailPolicy.participant_share  # models.trails.participant_payment
     lead_policy: LeadPolicy = field(default_factory=LeadPolicy)
 
 

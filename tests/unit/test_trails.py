@@ -127,6 +127,30 @@ def test_a_merchant_paying_into_a_lead_account_is_not_pulled_in() -> None:
     assert "MERCHANT" not in linked_accounts(leads)
 
 
+@dataclass(frozen=True)
+class FlaggedInflowModel(PayersModel):
+    """Flags only an account that received the flagged amount in one transfer."""
+
+    def anomaly_score(self, features: np.ndarray) -> np.ndarray:
+        return (features[:, MAX_INFLOW_30D] == FLAGGED_INFLOW_YUAN).astype(float)
+
+
+def test_tuition_a_schemes_salesperson_pays_a_school_links_neither_the_school_nor_on() -> None:
+    world = TransferWorld()
+    world.fundraising("SCHOOL", 30)  # 30 parents, 1,500,000 yuan of fees
+    world.fundraising(COLLECTOR, 12, hour=2.0)
+    world.transfer("PAYER-X", COLLECTOR, FLAGGED_INFLOW_YUAN, 4)  # the salesperson is flagged
+    for n in range(6):  # 108,000 yuan of tuition for the salesperson's children: 7 % of it
+        world.transfer(COLLECTOR, "SCHOOL", 18_000, 10 + n)
+    world.transfer("SCHOOL", "BUILDER", 400_000, 30, payee_type="corporate")
+    world.transfer(COLLECTOR, "CONTROLLER", 300_000, 31)  # the pool itself is still followed
+    runner = OfflineRunner(PipelineConfig(), FlaggedInflowModel())  # type: ignore[arg-type]
+    leads = [orjson.loads(lead.to_json()) for o in runner.run(world.messages()) for lead in o.leads]
+    scored = {lead["account_id"] for lead in leads if lead["kind"] == "scored"}
+    assert scored == {COLLECTOR}
+    assert set(linked_accounts(leads)) == {"CONTROLLER"}
+
+
 def test_small_payments_and_a_flagged_individual_start_no_trail() -> None:
     world = TransferWorld()
     world.fundraising(COLLECTOR, 12)
