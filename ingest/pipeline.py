@@ -176,6 +176,14 @@ class IngestStage:
         self._tx_time_rules = tx_time_rules if tx_time_rules is not None else TxTimeRules()
         self._partitions = partitions
         self._max_batched = max_batched_reports
+        self._topic_banks: dict[str, str | None] = {}  # topic_bank of each topic read
+
+    def _topic_bank(self, topic: str) -> str | None:
+        try:
+            return self._topic_banks[topic]
+        except KeyError:
+            bank_id = self._topic_banks[topic] = topic_bank(topic)
+            return bank_id
 
     def process(self, messages: Iterable[InputMessage], now: datetime) -> BatchOutcome:
         out = BatchOutcome()
@@ -232,7 +240,7 @@ class IngestStage:
                 )
                 self._reject(message, wrong, now, out, report.identity)
                 return
-        topic_bank_id = topic_bank(source.topic)
+        topic_bank_id = self._topic_bank(source.topic)
         if topic_bank_id is not None and report.bank_id != topic_bank_id:
             # Checked before any state is read: a bank cannot touch another bank's ledgers
             # or report identities by naming it.
