@@ -116,6 +116,7 @@ def time_features(reports: list[TransactionReport], reference: bool) -> float:
 BACKTEST_RUN = """
 import hashlib, json, sys, time
 from pathlib import Path
+from ingest.pipeline import IngestStage
 from models.forest import FundraisingForest
 from offline.backtest import BacktestJob
 from offline.replay import file_messages
@@ -126,12 +127,37 @@ job = BacktestJob(model_dir, lateness_ms)
 runner = job.runner_with(FundraisingForest.load(model_dir))
 leads, lines = hashlib.sha256(), 0
 started = time.process_time()  # CPU time: the machine may be shared
+ingest = IngestStage.process
+ingest_seconds = 0.0
+
+
+def timed_ingest(*args, **kwargs):
+    global ingest_seconds
+    begun = time.process_time()
+    try:
+        return ingest(*args, **kwargs)
+    finally:
+        ingest_seconds += time.process_time() - begun
+
+
+IngestStage.process = timed_ingest
+outcomes = []
+started = time.process_time()
 for outcome in runner.run(messages):
-    for line in job.observe(outcome):
-        leads.update(line)
-        lines += 1
+    outcomes.append(job.observe(outcome))
 seconds = time.process_time() - started
-print(json.dumps({"rate": len(messages) / seconds, "lines": lines, "leads": leads.hexdigest()}))
+for revisions in outcomes:  # the time of the run apart, byte for byte
+    for line in revisions:
+        lead = json.loads(line)
+        lead.pop("emitted_at")
+        leads.update(json.dumps(lead, sort_keys=True, ensure_ascii=False).encode())
+        lines += 1
+print(json.dumps({
+    "rate": len(messages) / seconds,
+    "ingest_us": ingest_seconds / len(messages) * 1e6,
+    "lines": lines,
+    "leads": leads.hexdigest(),
+}))
 """
 
 
@@ -157,16 +183,24 @@ def compare_with(baseline: str, rounds: int, period: Path, model_dir: Path, tmp:
     subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
     trees = [("this tree", REPO), (baseline, old)]
     best: dict[str, float] = {}
+    ingest: dict[str, float] = {}  # CPU microseconds per report in IngestStage.process
     leads: dict[str, set[str]] = {}
     for _ in range(rounds):  # interleaved, best of each: the machine's noise hits both
         trees.reverse()  # and neither always runs first
         for name, tree in trees:
             run = backtest_rate(tree, period, model_dir)
             best[name] = max(best.get(name, 0.0), float(run["rate"]))
+            ingest[name] = min(ingest.get(name, 1e9), float(run["ingest_us"]))
             leads.setdefault(name, set()).add(f"{run['lines']} lines, sha256 {run['leads']}")
     for name, rate in best.items():
-        print(f"backtest, {name:<12} {rate:>8,.0f} reports/s (best of {rounds})")
-    print(f"ratio this tree / {baseline:<9} {best['this tree'] / best[baseline]:>8.3f}")
+        print(
+            f"backtest, {name:<12} {rate:>8,.0f} reports/s, ingest stage "
+            f"{ingest[name]:6.2f} us/report (best of {rounds})"
+        )
+    print(
+        f"ratio this tree / {baseline}: backtest {best['this tree'] / best[baseline]:.3f} "
+        f"(reports/s), ingest stage {ingest['this tree'] / ingest[baseline]:.3f} (us/report)"
+    )
     same = leads["this tree"] == leads[baseline] and len(leads[baseline]) == 1
     print(f"leads: {'identical' if same else 'DIFFERENT'} ({', '.join(sorted(leads[baseline]))})")
 

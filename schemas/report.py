@@ -421,7 +421,7 @@ def _is_region(value: Any) -> bool:
 def plainly_valid(record: Any, key: bytes | None = None) -> TransactionReport | None:
     """The report of a record that is plainly valid (key: the message key, as in
     validate_record), or None: then validate_record decides it."""
-    if type(record) is not dict or not _REQUIRED <= record.keys():
+    if type(record) is not dict or not record.keys() >= _REQUIRED:
         return None
     get = record.get
     for name, shortest, longest in _REQUIRED_TEXT:
