@@ -264,13 +264,10 @@ class IngestStage:
         identity_key = identity_digest(identity)
         seen = self._seen_entry(identity, identity_key, report.account_id)
         digest = report.content_digest()
-        entry = SeenReport(
-            digest, source.partition, source.offset, report.tx_epoch_ms, source.index
-        )
 
         if ledger.already_applied(source.partition, source.offset, source.index):
             if seen is None:  # the crash came between the two table writes: repair
-                self._add_seen(report.account_id, identity_key, entry, out)
+                self._add_seen(report, identity_key, digest, source, out)
             out.verdicts.append((Verdict.REPLAYED, report.bank_id))
             return
         if seen is not None and not seen.is_same_message(
@@ -298,7 +295,7 @@ class IngestStage:
             source.partition,
             ledger.apply(report, source.partition, source.offset, source.index),
         )
-        self._add_seen(report.account_id, identity_key, entry, out)
+        self._add_seen(report, identity_key, digest, source, out)
         out.accepted.append((message, report))
         out.verdicts.append((Verdict.ACCEPTED, report.bank_id))
 
@@ -342,12 +339,21 @@ class IngestStage:
         return seen
 
     def _add_seen(
-        self, account_id: str, identity_key: bytes, entry: SeenReport, out: BatchOutcome
+        self,
+        report: TransactionReport,
+        identity_key: bytes,
+        digest: bytes,
+        source: SourcePosition,
+        out: BatchOutcome,
     ) -> None:
+        """Record the report's identity, content digest and position in its account's value."""
+        account_id = report.account_id
         seen = self._account_seen(account_id)
-        seen.add(identity_key, entry)
+        seen.add_position(
+            identity_key, digest, source.partition, source.offset, source.index, report.tx_epoch_ms
+        )
         self._seen.note(identity_key, account_id)
-        out.seen_writes[account_id] = (entry.partition, seen)
+        out.seen_writes[account_id] = (source.partition, seen)
 
     def _finish_seen(self, out: BatchOutcome) -> None:
         """Each value written keeps the identities within the horizon of its newest report

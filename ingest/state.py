@@ -176,11 +176,21 @@ class AccountSeen:
         return _unpack_item(item) if item is not None else None
 
     def add(self, identity: bytes, entry: SeenReport) -> None:
-        self._items[identity] = _ACCOUNT_SEEN_ITEM.pack(
+        self.add_position(
             identity, entry.digest, entry.partition, entry.offset, entry.index, entry.tx_ms
         )
-        self._oldest_ms = min(self._oldest_ms, entry.tx_ms)
-        self._newest_ms = max(self._newest_ms, entry.tx_ms)
+
+    def add_position(
+        self, identity: bytes, digest: bytes, partition: int, offset: int, index: int, tx_ms: int
+    ) -> None:
+        """``add`` without the SeenReport: the ingest stage's way, once per accepted report."""
+        self._items[identity] = _ACCOUNT_SEEN_ITEM.pack(
+            identity, digest, partition, offset, index, tx_ms
+        )
+        if tx_ms < self._oldest_ms:
+            self._oldest_ms = tx_ms
+        if tx_ms > self._newest_ms:
+            self._newest_ms = tx_ms
         self._encoded = None
 
     def newest_ms(self) -> int:
