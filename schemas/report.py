@@ -2,8 +2,10 @@
 
 The JSON Schema file in ``schemas/json`` is the contract banks validate against; this module
 compiles that same file, so the worker and a bank's own validator accept and reject the same
-records. Valid records take the compiled fast path (fastjsonschema); a rejected record is run
-through the reference validator (jsonschema) once more to list every error, not just the first.
+records. A plainly valid report (printable strings, plain values: what banks send) is decided
+by ``plainly_valid``'s few type, length and membership tests, each implying the schema's rule;
+any other record takes the compiled schema (fastjsonschema), and a rejected one is run through
+the reference validator (jsonschema) once more to list every error, not just the first.
 
 Beyond the schema, the worker refuses what JSON Schema cannot say: an object with a key twice
 (readers disagree on which value counts: orjson keeps the last, others the first), and the
