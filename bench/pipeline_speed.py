@@ -12,12 +12,20 @@ Run by hand (not a test): ``python bench/pipeline_speed.py [--days 14] [--workdi
      test compares it with (tests/reference_features.py), and prints the ratio.
 
 ``--profile FILE`` writes a cProfile of the backtest step (read it with ``python -m pstats``).
+
+``--baseline REV [--rounds N]`` compares instead the backtest step of this tree with that of
+git revision REV over the same simulated period and model: each runs in a fresh interpreter
+with its tree on the path, the two interleaved, best CPU time of N rounds each; it prints the
+reports/s of both, their ratio, and whether the two trees wrote byte-identical leads.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -104,6 +112,99 @@ def time_features(reports: list[TransactionReport], reference: bool) -> float:
     return time.perf_counter() - started
 
 
+# Run in a fresh interpreter with one tree on its path: only what every version offers.
+BACKTEST_RUN = """
+import hashlib, json, sys, time
+from pathlib import Path
+from ingest.pipeline import IngestStage
+from models.forest import FundraisingForest
+from offline.backtest import BacktestJob
+from offline.replay import file_messages
+
+period, model_dir, lateness_ms = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+messages = list(file_messages(period))
+job = BacktestJob(model_dir, lateness_ms)
+runner = job.runner_with(FundraisingForest.load(model_dir))
+leads, lines = hashlib.sha256(), 0
+started = time.process_time()  # CPU time: the machine may be shared
+ingest = IngestStage.process
+ingest_seconds = 0.0
+
+
+def timed_ingest(*args, **kwargs):
+    global ingest_seconds
+    begun = time.process_time()
+    try:
+        return ingest(*args, **kwargs)
+    finally:
+        ingest_seconds += time.process_time() - begun
+
+
+IngestStage.process = timed_ingest
+outcomes = []
+started = time.process_time()
+for outcome in runner.run(messages):
+    outcomes.append(job.observe(outcome))
+seconds = time.process_time() - started
+for revisions in outcomes:  # the time of the run apart, byte for byte
+    for line in revisions:
+        lead = json.loads(line)
+        lead.pop("emitted_at")
+        leads.update(json.dumps(lead, sort_keys=True, ensure_ascii=False).encode())
+        lines += 1
+print(json.dumps({
+    "rate": len(messages) / seconds,
+    "ingest_us": ingest_seconds / len(messages) * 1e6,
+    "lines": lines,
+    "leads": leads.hexdigest(),
+}))
+"""
+
+
+def backtest_rate(tree: Path, period: Path, model_dir: Path) -> dict[str, float | int | str]:
+    """Reports/s, lead lines and the digest of the leads of one backtest run of ``tree``."""
+    result = subprocess.run(
+        [sys.executable, "-c", BACKTEST_RUN, str(period), str(model_dir), str(LATENESS_MS)],
+        cwd=tree,
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        capture_output=True,
+        check=True,
+    )
+    figures: dict[str, float | int | str] = json.loads(result.stdout)
+    return figures
+
+
+def compare_with(baseline: str, rounds: int, period: Path, model_dir: Path, tmp: Path) -> None:
+    old = tmp / "baseline"
+    old.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", baseline], capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
+    trees = [("this tree", REPO), (baseline, old)]
+    best: dict[str, float] = {}
+    ingest: dict[str, float] = {}  # CPU microseconds per report in IngestStage.process
+    leads: dict[str, set[str]] = {}
+    for _ in range(rounds):  # interleaved, best of each: the machine's noise hits both
+        trees.reverse()  # and neither always runs first
+        for name, tree in trees:
+            run = backtest_rate(tree, period, model_dir)
+            best[name] = max(best.get(name, 0.0), float(run["rate"]))
+            ingest[name] = min(ingest.get(name, 1e9), float(run["ingest_us"]))
+            leads.setdefault(name, set()).add(f"{run['lines']} lines, sha256 {run['leads']}")
+    for name, rate in best.items():
+        print(
+            f"backtest, {name:<12} {rate:>8,.0f} reports/s, ingest stage "
+            f"{ingest[name]:6.2f} us/report (best of {rounds})"
+        )
+    print(
+        f"ratio this tree / {baseline}: backtest {best['this tree'] / best[baseline]:.3f} "
+        f"(reports/s), ingest stage {ingest['this tree'] / ingest[baseline]:.3f} (us/report)"
+    )
+    same = leads["this tree"] == leads[baseline] and len(leads[baseline]) == 1
+    print(f"leads: {'identical' if same else 'DIFFERENT'} ({', '.join(sorted(leads[baseline]))})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=9401)
@@ -116,6 +217,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="Keep the files here.")
     parser.add_argument("--reuse", action="store_true", help="Reuse the workdir's files.")
     parser.add_argument("--profile", type=Path, default=None)
+    parser.add_argument("--baseline", help="a git revision to compare the backtest with")
+    parser.add_argument("--rounds", type=int, default=3, help="with --baseline: best of this many")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = args.workdir or Path(tmp)
@@ -129,6 +232,9 @@ def main() -> None:
                 version="speed",
             )
             model.save(model_dir)
+        if args.baseline is not None:
+            compare_with(args.baseline, args.rounds, period, model_dir, Path(tmp))
+            return
         model = FundraisingForest.load(model_dir)
         messages = list(file_messages(period))
         job = BacktestJob(model_dir, LATENESS_MS)

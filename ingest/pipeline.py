@@ -176,6 +176,14 @@ class IngestStage:
         self._tx_time_rules = tx_time_rules if tx_time_rules is not None else TxTimeRules()
         self._partitions = partitions
         self._max_batched = max_batched_reports
+        self._topic_banks: dict[str, str | None] = {}  # topic_bank of each topic read
+
+    def _topic_bank(self, topic: str) -> str | None:
+        try:
+            return self._topic_banks[topic]
+        except KeyError:
+            bank_id = self._topic_banks[topic] = topic_bank(topic)
+            return bank_id
 
     def process(self, messages: Iterable[InputMessage], now: datetime) -> BatchOutcome:
         out = BatchOutcome()
@@ -232,7 +240,7 @@ class IngestStage:
                 )
                 self._reject(message, wrong, now, out, report.identity)
                 return
-        topic_bank_id = topic_bank(source.topic)
+        topic_bank_id = self._topic_bank(source.topic)
         if topic_bank_id is not None and report.bank_id != topic_bank_id:
             # Checked before any state is read: a bank cannot touch another bank's ledgers
             # or report identities by naming it.
@@ -256,13 +264,10 @@ class IngestStage:
         identity_key = identity_digest(identity)
         seen = self._seen_entry(identity, identity_key, report.account_id)
         digest = report.content_digest()
-        entry = SeenReport(
-            digest, source.partition, source.offset, report.tx_epoch_ms, source.index
-        )
 
         if ledger.already_applied(source.partition, source.offset, source.index):
             if seen is None:  # the crash came between the two table writes: repair
-                self._add_seen(report.account_id, identity_key, entry, out)
+                self._add_seen(report, identity_key, digest, source, out)
             out.verdicts.append((Verdict.REPLAYED, report.bank_id))
             return
         if seen is not None and not seen.is_same_message(
@@ -290,7 +295,7 @@ class IngestStage:
             source.partition,
             ledger.apply(report, source.partition, source.offset, source.index),
         )
-        self._add_seen(report.account_id, identity_key, entry, out)
+        self._add_seen(report, identity_key, digest, source, out)
         out.accepted.append((message, report))
         out.verdicts.append((Verdict.ACCEPTED, report.bank_id))
 
@@ -334,12 +339,21 @@ class IngestStage:
         return seen
 
     def _add_seen(
-        self, account_id: str, identity_key: bytes, entry: SeenReport, out: BatchOutcome
+        self,
+        report: TransactionReport,
+        identity_key: bytes,
+        digest: bytes,
+        source: SourcePosition,
+        out: BatchOutcome,
     ) -> None:
+        """Record the report's identity, content digest and position in its account's value."""
+        account_id = report.account_id
         seen = self._account_seen(account_id)
-        seen.add(identity_key, entry)
+        seen.add_position(
+            identity_key, digest, source.partition, source.offset, source.index, report.tx_epoch_ms
+        )
         self._seen.note(identity_key, account_id)
-        out.seen_writes[account_id] = (entry.partition, seen)
+        out.seen_writes[account_id] = (source.partition, seen)
 
     def _finish_seen(self, out: BatchOutcome) -> None:
         """Each value written keeps the identities within the horizon of its newest report

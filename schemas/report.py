@@ -2,8 +2,10 @@
 
 The JSON Schema file in ``schemas/json`` is the contract banks validate against; this module
 compiles that same file, so the worker and a bank's own validator accept and reject the same
-records. Valid records take the compiled fast path (fastjsonschema); a rejected record is run
-through the reference validator (jsonschema) once more to list every error, not just the first.
+records. A plainly valid report (printable strings, plain values: what banks send) is decided
+by ``plainly_valid``'s few type, length and membership tests, each implying the schema's rule;
+any other record takes the compiled schema (fastjsonschema), and a rejected one is run through
+the reference validator (jsonschema) once more to list every error, not just the first.
 
 Beyond the schema, the worker refuses what JSON Schema cannot say: an object with a key twice
 (readers disagree on which value counts: orjson keeps the last, others the first), and the
@@ -15,6 +17,7 @@ for them (bench/ingest.py --stage measures it).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -112,10 +115,15 @@ class TransactionReport:
     str_indicators: tuple[str, ...] = ()
     # Fields this version does not know: kept with the report, ignored by the detector.
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # tx_time in epoch milliseconds, computed once: every stage reads it, several times.
+    _tx_ms: int = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_tx_ms", int(self.tx_time.timestamp() * 1000))
 
     @property
     def tx_epoch_ms(self) -> int:
-        return int(self.tx_time.timestamp() * 1000)
+        return self._tx_ms
 
     @property
     def identity(self) -> tuple[str, str]:
@@ -159,9 +167,46 @@ class TransactionReport:
 
     def content_digest(self) -> bytes:
         """8-byte digest of the normalised content: equal for an exact re-send, whatever the
-        JSON key order or amount spelling ("100" vs "100.00" vs 100)."""
-        blob = orjson.dumps(self.canonical(), option=orjson.OPT_SORT_KEYS)
-        return hashlib.blake2b(blob, digest_size=8).digest()
+        JSON key order or amount spelling ("100" vs "100.00" vs 100).
+
+        The digest of ``canonical()`` with its keys sorted, which the seen-reports state of
+        earlier versions holds; the dict is built here in that sorted order directly, without
+        ``canonical()``'s loop (tests/unit/test_report_fast_path.py compares the bytes)."""
+        out: dict[str, Any] = {
+            "account_id": self.account_id,
+            "account_type": self.account_type,
+            "amount_fen": self.amount_fen,
+            "bank_id": self.bank_id,
+            "channel": self.channel,
+            "counterparty_account": self.counterparty_account,
+        }
+        if self.counterparty_bank is not None:
+            out["counterparty_bank"] = self.counterparty_bank
+        if self.counterparty_name is not None:
+            out["counterparty_name"] = self.counterparty_name
+        if self.counterparty_region is not None:
+            out["counterparty_region"] = self.counterparty_region
+        if self.counterparty_type is not None:
+            out["counterparty_type"] = self.counterparty_type
+        out["currency"] = self.currency
+        if self.customer_id is not None:
+            out["customer_id"] = self.customer_id
+        if self.customer_name is not None:
+            out["customer_name"] = self.customer_name
+        out["direction"] = self.direction
+        if self.industry is not None:
+            out["industry"] = self.industry
+        if self.purpose is not None:
+            out["purpose"] = self.purpose
+        out["region"] = self.region
+        out["report_id"] = self.report_id
+        out["report_type"] = self.report_type
+        out["schema_version"] = 1
+        if self.str_indicators:
+            out["str_indicators"] = list(self.str_indicators)
+        out["tx_id"] = self.tx_id
+        out["tx_time"] = self.tx_time.isoformat()
+        return hashlib.blake2b(orjson.dumps(out), digest_size=8).digest()
 
 
 def report_key(bank_id: str, report_id: str) -> str:
@@ -200,6 +245,9 @@ def parse_report(raw: bytes, key: bytes | None = None) -> TransactionReport:
     record = decode(raw)
     if not _every_member_kept(raw, record):
         refuse_duplicate_keys(raw)
+    report = plainly_valid(record, key)
+    if report is not None:
+        return report
     return validate_record(record, key, raw)
 
 
@@ -244,31 +292,238 @@ def validate_record(
         )
         raise ReportRejected(reason, errors)
     assert tx_time is not None and amount_fen is not None
-    return TransactionReport(
-        report_id=record["report_id"],
-        report_type=record["report_type"],
-        bank_id=record["bank_id"],
-        tx_id=record["tx_id"],
-        tx_time=tx_time,
-        account_id=record["account_id"],
-        account_type=record["account_type"],
-        region=record["region"],
-        direction=record["direction"],
-        amount_fen=amount_fen,
-        currency=record["currency"],
-        channel=record["channel"],
-        counterparty_account=record["counterparty_account"],
-        customer_id=_text(record.get("customer_id")),
-        customer_name=_text(record.get("customer_name")),
-        industry=record.get("industry"),
-        counterparty_name=_text(record.get("counterparty_name")),
-        counterparty_bank=_text(record.get("counterparty_bank")),
-        counterparty_type=record.get("counterparty_type"),
-        counterparty_region=record.get("counterparty_region"),
-        purpose=_text(record.get("purpose")),
-        str_indicators=tuple(t for t in map(_text, record.get("str_indicators", ())) if t),
-        extra=extra,
+    return _report(record, tx_time, amount_fen, extra)
+
+
+# The slots of a TransactionReport in the order of its fields, written directly: the frozen
+# dataclass's __init__ goes through object.__setattr__ once per field, twice as slow, and this
+# is once per report. _report sets every field (an import-time check: a field added to the
+# class must be added there too).
+_FIELD_SETTERS = tuple(
+    getattr(TransactionReport, f.name).__set__ for f in dataclasses.fields(TransactionReport)
+)
+_new_object = object.__new__
+
+
+def _report(
+    record: dict[str, Any], tx_time: datetime, amount_fen: int, extra: dict[str, Any]
+) -> TransactionReport:
+    """The normalised report of a valid record (both paths build it here), as
+    ``TransactionReport(...)`` would."""
+    get = record.get
+    indicators = get("str_indicators")
+    values = (
+        record["report_id"],
+        record["report_type"],
+        record["bank_id"],
+        record["tx_id"],
+        tx_time,
+        record["account_id"],
+        record["account_type"],
+        record["region"],
+        record["direction"],
+        amount_fen,
+        record["currency"],
+        record["channel"],
+        record["counterparty_account"],
+        _text(get("customer_id")),
+        _text(get("customer_name")),
+        get("industry"),
+        _text(get("counterparty_name")),
+        _text(get("counterparty_bank")),
+        get("counterparty_type"),
+        get("counterparty_region"),
+        _text(get("purpose")),
+        tuple(t for t in map(_text, indicators) if t) if indicators else (),
+        extra,
+        int(tx_time.timestamp() * 1000),  # as __post_init__
     )
+    report = _new_object(TransactionReport)
+    for set_field, value in zip(_FIELD_SETTERS, values, strict=False):  # lengths: see above
+        set_field(report, value)
+    return report
+
+
+# The count of values _report gives, checked once here rather than by zip on every report.
+if len(_FIELD_SETTERS) != 24:
+    raise ImportError("TransactionReport changed: _report must set each of its fields")
+
+
+# -- the fast path ---------------------------------------------------------------------------
+#
+# plainly_valid decides the reports that are plainly valid with a few type, length and
+# membership tests, and leaves every other record to validate_record (the compiled schema, then
+# the reference validator for the reasons). It returns a report only where validate_record
+# returns the same one: each test below implies the schema's rule it stands for, never the
+# converse, so a record it is unsure of costs one call more, never a different verdict.
+#
+# - A string passes the schema's character patterns (and schemas.characters' rules, which the
+#   bytes could otherwise trigger) when str.isprintable() holds: Python counts every control,
+#   format (Cf), separator but the space, surrogate, private-use and unassigned character as
+#   unprintable (tests/unit/test_report_fast_path.py checks every code point).
+# - A field the schema does not know passes when its name and value are printable strings, or
+#   its value is a number, a boolean or null (nested values: validate_record).
+# - tx_time: _PLAIN_TX_TIME is narrower than the schema's pattern and format together, but for
+#   the calendar, which datetime.fromisoformat checks.
+
+_PROPERTIES = REPORT_SCHEMA["properties"]
+_MISSING = object()
+
+
+def _text_bounds(name: str) -> tuple[str, int, int]:
+    rule = _PROPERTIES[name]
+    assert rule["type"] == "string" and rule["pattern"] == _PROPERTIES["report_id"]["pattern"]
+    return name, rule["minLength"], rule["maxLength"]
+
+
+_REQUIRED_TEXT = tuple(
+    _text_bounds(n) for n in ("report_id", "bank_id", "tx_id", "account_id", "counterparty_account")
+)
+_OPTIONAL_TEXT = tuple(
+    _text_bounds(n)
+    for n in ("customer_id", "customer_name", "counterparty_name", "counterparty_bank", "purpose")
+)
+_INDICATOR = _PROPERTIES["str_indicators"]
+_MAX_INDICATORS = _INDICATOR["maxItems"]
+_INDICATOR_LENGTH = (_INDICATOR["items"]["minLength"], _INDICATOR["items"]["maxLength"])
+_REPORT_TYPES = frozenset(_PROPERTIES["report_type"]["enum"])
+_ACCOUNT_TYPES = frozenset(_PROPERTIES["account_type"]["enum"])
+_DIRECTIONS = frozenset(_PROPERTIES["direction"]["enum"])
+_CHANNELS = frozenset(_PROPERTIES["channel"]["enum"])
+_INDUSTRIES = frozenset(_PROPERTIES["industry"]["enum"])
+_COUNTERPARTY_TYPES = frozenset(_PROPERTIES["counterparty_type"]["enum"])
+_REQUIRED = frozenset(REPORT_SCHEMA["required"])
+# ECMA-262's "$" is Python's "\Z" (as fastjsonschema compiles it).
+_AMOUNT_TEXT = re.compile(_AMOUNT["oneOf"][0]["pattern"].replace("$", r"\Z"))
+_AMOUNT_LOW = _AMOUNT["oneOf"][1]["exclusiveMinimum"]
+_AMOUNT_HIGH = _AMOUNT["oneOf"][1]["exclusiveMaximum"]
+# Every field the schema knows, as plainly_valid checks it: a new field or rule in the schema
+# must be taught to plainly_valid first (tests/unit/test_report_fast_path.py pins the rules).
+_PLAINLY_CHECKED = frozenset(
+    {
+        *(name for name, _, _ in _REQUIRED_TEXT + _OPTIONAL_TEXT),
+        *("schema_version", "report_type", "account_type", "direction", "channel", "region"),
+        *("currency", "industry", "counterparty_type", "counterparty_region", "str_indicators"),
+        *("amount", "tx_time"),
+    }
+)
+if _PLAINLY_CHECKED != KNOWN_FIELDS:
+    raise ImportError(f"plainly_valid does not check {sorted(KNOWN_FIELDS - _PLAINLY_CHECKED)}")
+_PLAIN_TX_TIME = re.compile(
+    r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:"
+    r"[0-5][0-9](?:\.[0-9]{1,9})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])\Z"
+)
+
+
+def _is_region(value: Any) -> bool:
+    # For an ASCII str, isdigit() is [0-9]: the schema's ^[0-9]{6}$.
+    return type(value) is str and len(value) == 6 and value.isascii() and value.isdigit()
+
+
+def plainly_valid(record: Any, key: bytes | None = None) -> TransactionReport | None:
+    """The report of a record that is plainly valid (key: the message key, as in
+    validate_record), or None: then validate_record decides it."""
+    if type(record) is not dict or not record.keys() >= _REQUIRED:
+        return None
+    get = record.get
+    for name, shortest, longest in _REQUIRED_TEXT:
+        value = record[name]
+        if type(value) is not str or not shortest <= len(value) <= longest:
+            return None
+        if not value.isprintable():
+            return None
+    for name, shortest, longest in _OPTIONAL_TEXT:
+        value = get(name, _MISSING)
+        if value is not _MISSING and (
+            type(value) is not str
+            or not shortest <= len(value) <= longest
+            or not value.isprintable()
+        ):
+            return None
+    version = record["schema_version"]
+    if type(version) is not int or version != 1:
+        return None
+    report_type, account_type = record["report_type"], record["account_type"]
+    direction, channel = record["direction"], record["channel"]
+    if (
+        type(report_type) is not str
+        or report_type not in _REPORT_TYPES
+        or type(account_type) is not str
+        or account_type not in _ACCOUNT_TYPES
+        or type(direction) is not str
+        or direction not in _DIRECTIONS
+        or type(channel) is not str
+        or channel not in _CHANNELS
+        or not _is_region(record["region"])
+    ):
+        return None
+    currency = record["currency"]
+    if currency != "CNY" and not (
+        type(currency) is str
+        and len(currency) == 3
+        and currency.isascii()
+        and currency.isalpha()
+        and currency.isupper()
+    ):
+        return None
+    industry = get("industry", _MISSING)
+    if industry is not _MISSING and (type(industry) is not str or industry not in _INDUSTRIES):
+        return None
+    counterparty_type = get("counterparty_type", _MISSING)
+    if counterparty_type is not _MISSING and (
+        type(counterparty_type) is not str or counterparty_type not in _COUNTERPARTY_TYPES
+    ):
+        return None
+    counterparty_region = get("counterparty_region", _MISSING)
+    if counterparty_region is not _MISSING and not _is_region(counterparty_region):
+        return None
+    indicators = get("str_indicators", _MISSING)
+    if indicators is not _MISSING:
+        if type(indicators) is not list or len(indicators) > _MAX_INDICATORS:
+            return None
+        shortest, longest = _INDICATOR_LENGTH
+        for item in indicators:
+            if type(item) is not str or not shortest <= len(item) <= longest:
+                return None
+            if not item.isprintable():
+                return None
+    if record.keys() <= KNOWN_FIELDS:
+        extra: dict[str, Any] = {}
+    else:
+        extra = {k: v for k, v in record.items() if k not in KNOWN_FIELDS}
+        for name, value in extra.items():
+            if not name.isprintable():
+                return None
+            kind = type(value)
+            if kind is str:
+                if not value.isprintable():
+                    return None
+            elif kind not in (int, float, bool) and value is not None:
+                return None
+    # The message key, then the values the parser reads (their own errors: validate_record).
+    account_id = record["account_id"]
+    if key is not None and key != account_id.encode():
+        return None
+    amount = record["amount"]
+    if type(amount) is str:
+        if _AMOUNT_TEXT.match(amount) is None:
+            return None
+    elif type(amount) is int or type(amount) is float:
+        if not _AMOUNT_LOW < amount < _AMOUNT_HIGH:
+            return None
+    else:
+        return None
+    amount_fen = _parse_amount(amount, [])
+    if amount_fen is None:  # more than 2 decimals, say
+        return None
+    tx_text = record["tx_time"]
+    if type(tx_text) is not str or _PLAIN_TX_TIME.match(tx_text) is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(tx_text)
+    except ValueError:
+        return None
+    return _report(record, moment.astimezone(UTC), amount_fen, extra)
 
 
 CHARACTER_RULES = frozenset({"control_character", "invisible_character", "lone_surrogate"})
