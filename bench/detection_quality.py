@@ -22,8 +22,9 @@ developed or compared on so far (9101-9103 served development, 9201-9202 the REA
 figures); pass others to check that the figures do not depend on a seed.
 
 ``--city`` runs a city of 50,000 accounts (``--workers 2`` splits train and backtest over the
-cores; ``--no-baseline`` leaves out the baseline, which holds every report in memory); ``--report`` also prints ``fundwatch evaluate``'s report for each seed: the workload,
-per typology and per look-alike kind, and how precision and recall move with the alert rate.
+cores; ``--no-baseline`` leaves out the baseline, which holds every report in memory);
+``--report`` also prints ``fundwatch evaluate``'s report for each seed: the workload, per
+typology and per look-alike kind, and how precision and recall move with the alert rate.
 """
 
 from __future__ import annotations
