@@ -150,9 +150,8 @@ class AccountFeatures:
     payees: dict[int, int] = field(default_factory=dict)  # short hash -> last day
     # short hash -> {day: fen paid to it that day}, over the days in the 30-day window
     payee_fen: dict[int, dict[int, int]] = field(default_factory=dict)
-    # Derived from payee_fen (not encoded): each payee's 30-day total, and the TOP_PAYEES
-    # largest as [fen, payee] in descending order (None: to be recomputed).
-    payee_fen_30d: dict[int, int] = field(default_factory=dict)
+    # Derived from payee_fen (not encoded): the TOP_PAYEES largest 30-day totals as
+    # [fen, payee], descending (None: to be recomputed, after money left the window).
     top_payees: list[list[int]] | None = None
     prefectures: dict[int, int] = field(default_factory=dict)  # 4-digit code -> last day
     # outflows within the lateness whose payee has not (yet) paid in earlier: [hash, tx_ms]
@@ -320,7 +319,7 @@ class AccountFeatures:
                 self.payees, lambda d: d, lambda d: self._count_last_seen(d, PAYEES, -1)
             )
             self.payee_fen = {k: v for k, v in self.payee_fen.items() if k in self.payees}
-            self._add_up_payees()
+            self.top_payees = None
         if last is None or day > last:
             if last is not None:
                 self._count_last_seen(last, PAYEES, -1)
@@ -334,10 +333,10 @@ class AccountFeatures:
         if amounts is None:
             amounts = self.payee_fen[key] = {}
         amounts[day] = amounts.get(day, 0) + fen
-        total = self.payee_fen_30d[key] = self.payee_fen_30d.get(key, 0) + fen
         top = self.top_payees
         if top is None:
             return
+        total = sum(amounts.values())
         for entry in top:
             if entry[1] == key:
                 entry[0] = total
@@ -349,16 +348,11 @@ class AccountFeatures:
         top.sort(reverse=True)
         del top[TOP_PAYEES:]
 
-    def _add_up_payees(self) -> None:
-        self.payee_fen_30d = {k: sum(days.values()) for k, days in self.payee_fen.items()}
-        self.top_payees = None
-
     def _top_payees_fen(self) -> int:
         if self.top_payees is None:
-            largest = heapq.nlargest(
-                TOP_PAYEES, ([fen, k] for k, fen in self.payee_fen_30d.items())
+            self.top_payees = heapq.nlargest(
+                TOP_PAYEES, ([sum(days.values()), k] for k, days in self.payee_fen.items())
             )
-            self.top_payees = largest
         return sum(entry[0] for entry in self.top_payees)
 
     def _count_last_seen(self, day: int, column: int, delta: int, individual: bool = False) -> None:
@@ -409,7 +403,7 @@ class AccountFeatures:
                 if amounts:
                     kept[key] = amounts
             self.payee_fen = kept
-            self._add_up_payees()
+            self.top_payees = None
         self.prefectures = {k: d for k, d in self.prefectures.items() if d >= oldest}
         horizon = self.newest_ms - self.lateness_ms
         self.pending_outflows = [p for p in self.pending_outflows if p[1] >= horizon]
@@ -620,7 +614,6 @@ class AccountFeatures:
         state.payee_fen = {
             row[0]: dict(zip(row[1::2], row[2::2], strict=True)) for row in data.get("pa", ())
         }
-        state._add_up_payees()
         state.prefectures = {k: d for k, d in data["pf"]}
         state.pending_outflows = data["po"]
         state.recent_tx_ids = data["tx"]
