@@ -51,7 +51,7 @@ import orjson
 
 from models.leads import LeadPolicy, is_cross_province_major, severity_of
 from models.sketch import union_estimate
-from models.trails import TrailPolicy
+from models.trails import TrailPolicy, is_participant_share
 from schemas.glossary import (  # noqa: F401 (the role names, importable where the roles are)
     DIRECTION_NAMES_EN,
     DIRECTION_NAMES_ZH,
@@ -240,13 +240,12 @@ def _participant_payment(
 ) -> bool:
     """Whether a trail link is one participant's money into a collector of its own (see the
     module's joining rules); ``figures``: the linked account's (``_figures``)."""
-    participants: int = figures["participants"]
-    raised: int = figures["money_raised_fen"]
-    amount: int = link["amount_fen"]
-    return (
-        link["direction"] == "downstream"
-        and participants >= policy.collector_min_participants
-        and amount < policy.participant_share * raised
+    return link["direction"] == "downstream" and is_participant_share(
+        link["amount_fen"],
+        figures["participants"],
+        figures["money_raised_fen"],
+        policy.collector_min_participants,
+        policy.participant_share,
     )
 
 

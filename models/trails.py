@@ -383,17 +383,27 @@ def followed(counterparty: str, account_id: str, amount_fen: int, policy: TrailP
     )
 
 
+def is_participant_share(
+    amount_fen: int, participants: int, money_raised_fen: int, min_payers: int, share: float
+) -> bool:
+    """Whether downstream money into an account is a participant's sliver of its takings: the
+    account has ``min_payers`` payers of its own and the money is under ``share`` of what it
+    raised (the one rule of models.trails and models.schemes)."""
+    return participants >= min_payers and amount_fen < share * money_raised_fen
+
+
 def participant_payment(
     trail: TrailState, participants: int, money_raised_fen: int, policy: TrailPolicy
 ) -> bool:
     """Whether the money linked to an account is only participants' payments into a collector
-    of its own (see the module rules): downstream, to an account with ``collector_min_payers``
-    payers, less than ``participant_share`` of the money it raised."""
-    return (
-        participants >= policy.collector_min_payers
-        and trail.amount_fen < policy.participant_share * money_raised_fen
-        and all(s.direction == TrailDirection.DOWNSTREAM.value for s in trail.sources.values())
-    )
+    of its own (see the module rules)."""
+    return is_participant_share(
+        trail.amount_fen,
+        participants,
+        money_raised_fen,
+        policy.collector_min_payers,
+        policy.participant_share,
+    ) and all(s.direction == TrailDirection.DOWNSTREAM.value for s in trail.sources.values())
 
 
 def passed_on(
@@ -603,6 +613,10 @@ class TrailStage:
         hit = followed_report.hit
         account_id, tx_ms = report.account_id, report.tx_epoch_ms
         trail = self._trail(account_id, followed_report.partition)
+        if trail is not None and participant_payment(
+            trail, snapshot.participants, snapshot.money_raised_fen, policy
+        ):
+            trail = None  # this account carries no trail on, and has no linked lead
         if policy.max_hops >= 1 and followed(
             report.counterparty_account, account_id, report.amount_fen, policy
         ):
@@ -655,18 +669,13 @@ class TrailStage:
                 and trail is not None
                 and trail.open_at(tx_ms, policy)
                 and trail.hop < policy.max_hops
-                and not participant_payment(
-                    trail, snapshot.participants, snapshot.money_raised_fen, policy
-                )
             ):
                 out.movements.append(
                     downstream(
                         trail, account_id, counterparty, report.amount_fen, report.tx_id, tx_ms
                     )
                 )
-        if trail is None or participant_payment(
-            trail, snapshot.participants, snapshot.money_raised_fen, policy
-        ):
+        if trail is None:
             return None
         figures = (snapshot.participants, int(snapshot.features[PAYEES_30D]))
         if not trail.revision_due(snapshot.newest_tx_ms, policy, figures):
