@@ -121,12 +121,20 @@ class Pipeline:
         seen: ReadView,
         config: PipelineConfig,
         trails: ReadView | None = None,
+        write_back: bool = False,
     ) -> None:
+        """``write_back``: for a run with no changelog to feed (a backtest, training). A
+        touched account's state then stays decoded and is encoded only when it leaves the
+        decoded cache, or at ``flush``: ``account_writes`` holds only those. A worker encodes
+        every touched state once per batch, as its changelog needs."""
         self._accounts = accounts
         self._config = config
+        self._write_back = write_back
         self._batch_states: dict[str, AccountState] = {}
-        # account -> (the value written for it, that value decoded), least recently used first
-        self._decoded: OrderedDict[str, tuple[bytes, AccountState]] = OrderedDict()
+        # account -> (the value written for it, or None while write-back holds a newer state
+        # than the table; its partition; the state decoded), least recently used first
+        self._decoded: OrderedDict[str, tuple[bytes | None, int, AccountState]] = OrderedDict()
+        self._broken = False
         self._ingest = IngestStage(self._ledger_of, seen, config.tx_time_rules, config.partitions)
         self._trails = TrailStage(
             trails if trails is not None else {},
@@ -143,17 +151,39 @@ class Pipeline:
         watchlist: Watchlist | None = None,
     ) -> PipelineOutcome:
         """``watchlist``: the negative list as it stands for this batch (None: empty)."""
+        if self._broken:
+            raise RuntimeError("a write-back pipeline that failed has lost unwritten states")
         self._batch_states = {}
         try:
             out, written = self._process(messages, model, now, watchlist)
         except BaseException:
-            self._decoded.clear()  # states may be half-updated: decode afresh next time
+            # States may be half-updated: decode afresh next time. Under write-back the
+            # newest states were only here, so this pipeline cannot go on.
+            self._broken = self._write_back and any(e[0] is None for e in self._decoded.values())
+            self._decoded.clear()
             raise
         for account_id, (partition, state) in written.items():
-            blob = state.to_bytes()
-            out.account_writes[account_id] = (partition, blob)
-            self._remember(account_id, blob, state)
+            blob = None if self._write_back else state.to_bytes()
+            if blob is not None:
+                out.account_writes[account_id] = (partition, blob)
+            self._decoded.pop(account_id, None)  # now the most recently used
+            self._decoded[account_id] = (blob, partition, state)
+        while len(self._decoded) > self._config.decoded_cache_accounts:
+            account_id, (blob, partition, state) = self._decoded.popitem(last=False)
+            if blob is None:
+                out.account_writes[account_id] = (partition, state.to_bytes())
         return out
+
+    def flush(self) -> dict[str, tuple[int, bytes]]:
+        """Under write-back: encode every state newer than the table's value, for the table
+        (the states stay decoded). Otherwise there is none."""
+        writes: dict[str, tuple[int, bytes]] = {}
+        for account_id, (blob, partition, state) in list(self._decoded.items()):
+            if blob is None:
+                blob = state.to_bytes()
+                writes[account_id] = (partition, blob)
+                self._decoded[account_id] = (blob, partition, state)
+        return writes
 
     def _process(
         self,
@@ -284,7 +314,11 @@ class Pipeline:
 
     def _existing_state(self, account_id: str) -> AccountState | None:
         """The account's state if it has reported anything (never creates one)."""
-        if account_id in self._batch_states or self._accounts.get(account_id) is not None:
+        if (
+            account_id in self._batch_states
+            or account_id in self._decoded
+            or self._accounts.get(account_id) is not None
+        ):
             return self._state(account_id)
         return None
 
@@ -292,21 +326,16 @@ class Pipeline:
         state = self._batch_states.get(account_id)
         if state is None:
             blob = self._accounts.get(account_id)
-            cached = self._decoded.pop(account_id, None)
+            cached = self._decoded.get(account_id)
             lateness = self._config.lateness_ms
-            if blob is None:
+            if cached is not None and (cached[0] is None or cached[0] is blob):
+                state = cached[2]
+            elif blob is None:
                 state = AccountState.new(lateness)
-            elif cached is not None and cached[0] is blob:
-                state = cached[1]
             else:
                 state = AccountState.from_bytes(blob, lateness)
             self._batch_states[account_id] = state
         return state
-
-    def _remember(self, account_id: str, blob: bytes, state: AccountState) -> None:
-        self._decoded[account_id] = (blob, state)
-        while len(self._decoded) > self._config.decoded_cache_accounts:
-            self._decoded.popitem(last=False)
 
     def _ledger_of(self, account_id: str) -> AccountLedger:
         return self._state(account_id).ledger

@@ -1,7 +1,9 @@
 """The pipeline over a file or a topic without a worker: for training and backtests.
 
-Tables are plain dicts holding the same encoded values a worker's tables hold, written back
-after every batch exactly as the agent writes them. The movements of money trails a batch
+Tables are plain dicts holding the same encoded values a worker's tables hold. The seen-reports
+and trail values are written after every batch as the agent writes them; the account states
+stay decoded between batches (write-back, models.pipeline) and reach the table when they leave
+the decoded cache or when the table is read. The movements of money trails a batch
 sends (models.trails) are read back before the next batch of reports, as a worker reads them
 from the trails topic.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import gc
 import sys
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
@@ -28,6 +31,7 @@ from models.watchlist import Watchlist
 from schemas.envelopes import SourcePosition
 
 GC_YOUNG_THRESHOLD = 50_000  # allocations between two young-generation collections
+OFFLINE_DECODED_ACCOUNTS = 100_000  # about 30 KB each decoded
 
 
 def file_messages(path: Path) -> Iterator[InputMessage]:
@@ -81,15 +85,31 @@ class OfflineRunner:
         config: PipelineConfig,
         model: FundraisingForest | None = None,
         watchlist: Watchlist | None = None,
+        write_back: bool = True,
+        decoded_accounts: int = OFFLINE_DECODED_ACCOUNTS,
     ) -> None:
+        """``write_back=False``: encode every touched state once per batch, as a worker does
+        for its changelog (to count those writes); the results are the same either way.
+        ``decoded_accounts``: how many states write-back keeps decoded."""
         self.watchlist = watchlist
-        self.accounts: dict[str, bytes] = {}
+        self._accounts: dict[str, bytes] = {}
         self.seen: dict[str, bytes] = {}
         self.trails: dict[str, bytes] = {}
         self.config = config
         self.model = model
-        self._pipeline = Pipeline(self.accounts, self.seen, config, self.trails)
+        # No changelog to feed: the states stay decoded (write-back), as many as a province's
+        # active accounts, and are encoded when they leave the cache or are asked for.
+        if write_back:
+            config = replace(config, decoded_cache_accounts=decoded_accounts)
+        self._pipeline = Pipeline(self._accounts, self.seen, config, self.trails, write_back)
         self._movements = 0
+
+    @property
+    def accounts(self) -> dict[str, bytes]:
+        """The account table as a worker's would hold it after the batches so far."""
+        for account_id, (_, blob) in self._pipeline.flush().items():
+            self._accounts[account_id] = blob
+        return self._accounts
 
     def run(
         self, messages: Iterable[InputMessage], batch_size: int = 1000
@@ -117,7 +137,7 @@ class OfflineRunner:
         them) before the next."""
         outcome = self._pipeline.process(batch, self.model, datetime.now(UTC), self.watchlist)
         for account_id, (_, blob) in outcome.account_writes.items():
-            self.accounts[account_id] = blob
+            self._accounts[account_id] = blob
         for identity, (_, entry) in outcome.ingest.seen_writes.items():
             self.seen[identity] = entry.to_bytes()
         for account_id, (_, blob) in outcome.trail_writes.items():

@@ -86,6 +86,60 @@ def test_batch_boundaries_do_not_change_features_or_leads(
             np.testing.assert_array_equal(other_vectors[account], vector, err_msg=account)
 
 
+def test_offline_write_back_gives_what_a_worker_writes_each_batch(
+    world: dict[str, Path], model: Path
+) -> None:
+    """A backtest keeps the states decoded and encodes them only when they leave its cache; a
+    worker encodes each touched state every batch. Same leads, same table at the end, even
+    with a cache of 5 accounts that evicts and decodes again on nearly every batch."""
+    messages = list(file_messages(world["live"]))
+    forest = FundraisingForest.load(model)
+    config = PipelineConfig(lateness_ms=LATENESS_MS)
+    runs = {
+        "worker": OfflineRunner(config, forest, write_back=False),
+        "write-back": OfflineRunner(config, forest),
+        "write-back, 5 kept": OfflineRunner(config, forest, decoded_accounts=5),
+    }
+    leads: dict[str, list[dict]] = {}
+    writes: dict[str, int] = {}
+    for name, runner in runs.items():
+        leads[name], writes[name] = [], 0
+        for outcome in runner.run(messages, batch_size=200):
+            writes[name] += len(outcome.account_writes)
+            for lead in outcome.leads:
+                record = orjson.loads(lead.to_json())
+                record.pop("emitted_at")
+                leads[name].append(record)
+    assert leads["worker"], "the simulated schemes should produce leads"
+    tables = {name: runner.accounts for name, runner in runs.items()}
+    for name in ("write-back", "write-back, 5 kept"):
+        assert leads[name] == leads["worker"], name
+        assert tables[name] == tables["worker"], name
+    # What the write-back saves: the worker writes every touched account every batch, the
+    # backtest none until it is asked for the table (or its cache is full).
+    assert writes["write-back"] == 0
+    assert 0 < writes["write-back, 5 kept"] < writes["worker"]
+
+
+def test_a_failed_write_back_batch_stops_the_run(world: dict[str, Path], model: Path) -> None:
+    """The newest states of a write-back run are only in memory: after a batch fails half-way
+    they cannot be trusted, and the run says so instead of going on with older ones."""
+    messages = list(file_messages(world["live"]))
+    runner = OfflineRunner(PipelineConfig(lateness_ms=LATENESS_MS), FundraisingForest.load(model))
+    runner.process(messages[:300])
+
+    class Broken(FundraisingForest):
+        def anomaly_score(self, features: np.ndarray) -> np.ndarray:
+            raise RuntimeError("scoring failed")
+
+    runner.model = Broken.load(model)
+    with pytest.raises(RuntimeError, match="scoring failed"):
+        runner.process(messages[300:600])
+    runner.model = FundraisingForest.load(model)
+    with pytest.raises(RuntimeError, match="lost unwritten states"):
+        runner.process(messages[600:900])
+
+
 def test_resent_and_reordered_reports_give_the_same_features(
     world: dict[str, Path], model: Path
 ) -> None:
