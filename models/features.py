@@ -387,12 +387,32 @@ class AccountFeatures:
 
     def _forget_old_days(self) -> None:
         oldest = beijing_day(self.newest_ms) - (KEEP_DAYS - 1)
+        freed = False
         for slot, label in enumerate(self.labels):
             if 0 <= label < oldest:
                 self.labels[slot] = -1
                 self.days[slot] = _FREE_DAY
                 self.bins[slot] = _FREE_BINS
                 self.seen_on[slot] = _FREE_SEEN
+                freed = True
+        if freed:  # else no counterparty was last seen before oldest (days_cover_the_maps)
+            self._forget_counterparties_before(oldest)
+        horizon = self.newest_ms - self.lateness_ms
+        self.pending_outflows = [p for p in self.pending_outflows if p[1] >= horizon]
+        self._add_up_windows()
+
+    def days_cover_the_maps(self) -> bool:
+        """Whether each day in the counterparty maps is a day a slot holds: what lets
+        _forget_old_days leave the maps alone on a new day that frees no slot. A day enters
+        the maps only through a report applied to its slot, and leaves with it."""
+        held = {label for label in self.labels if label >= 0}
+        days = {entry[1] for entry in self.payers.values()}
+        days.update(self.payees.values(), self.prefectures.values())
+        for amounts in self.payee_fen.values():
+            days.update(amounts)
+        return days <= held
+
+    def _forget_counterparties_before(self, oldest: int) -> None:
         self.payers = {k: v for k, v in self.payers.items() if v[1] >= oldest}
         self.payees = {k: d for k, d in self.payees.items() if d >= oldest}
         if self.payee_fen:
@@ -405,9 +425,6 @@ class AccountFeatures:
             self.payee_fen = kept
             self.top_payees = None
         self.prefectures = {k: d for k, d in self.prefectures.items() if d >= oldest}
-        horizon = self.newest_ms - self.lateness_ms
-        self.pending_outflows = [p for p in self.pending_outflows if p[1] >= horizon]
-        self._add_up_windows()
 
     def _add_up_windows(self) -> None:
         """The window totals from the day slots, for the newest day (when it has moved)."""

@@ -94,6 +94,7 @@ def test_fast_features_equal_the_reference_on_random_streams(
         plain = reference.setdefault(account, ReferenceFeatures(LATENESS_MS))
         assert state.features.apply(report) == plain.apply(report)
         assert state.features.vector().tolist() == plain.vector()
+        assert state.features.days_cover_the_maps()
     # The rows every free slot shares were only read, never written.
     assert features._FREE_DAY == [0] * features.BUCKET_SIZE
     assert features._FREE_SEEN == [0, 0, 0] and features._FREE_BINS == {}
