@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, ItemsView, Mapping
 from datetime import UTC, datetime
 
 import orjson
+from aiokafka.errors import IllegalStateError
 from faust import EventT, StreamT
 from faust.tables import Table
 from faust.types import TP
@@ -278,7 +279,14 @@ async def _seek_back(batch: ContiguousBatch) -> None:
             offset,
         )
         metrics.CONSUMER_REWINDS.inc()
-        await app.consumer.seek(TP(topic, partition), offset)
+        # seek_wait, not seek: Faust's seek calls aiokafka from this thread while the
+        # consumer's own thread may be walking its fetched records, and the fetcher then
+        # crashes with a KeyError (and the worker with it). seek_wait runs in that thread.
+        try:
+            await app.consumer.seek_wait({TP(topic, partition): offset})
+        except IllegalStateError:
+            # Revoked meanwhile: its new owner starts from the watermark kept with the state.
+            log.info("%s[%d] was revoked before the seek: left to its new owner", topic, partition)
     for (topic, partition), (watermark, offset) in batch.passed_gaps.items():
         log.warning(
             "offsets %d..%d of %s[%d] hold no reports (a transactional producer?): passed over",
