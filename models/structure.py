@@ -6,8 +6,10 @@ collector of illegal fundraising does that they do not (domain.md; the simulator
 feeds.simulated_schemes against feeds.lookalikes):
 
 * FAN_IN_FAST_OUT (分散转入、集中转出): money from many individuals leaves the account the same
-  day it came in (快进快出), to a few accounts: at most 0.3 payees per individual payer, or at
-  least 90 % of the money paid out going to the three largest payees. The second form finds a
+  day it came in (快进快出), to a few accounts: at most 0.3 payees per individual payer with the
+  three largest taking most of the money, or at least 90 % of the money paid out going to the
+  three largest payees. A lender that lends the day's repayments out again pays them to dozens
+  of borrowers, no three of whom take most of it: that is not concentration. The second form finds a
   salesperson collecting in their own account, which also pays shops and family (many payees,
   little money); with it, 10 individual payers are enough (a personal account that takes money
   from ten people and hands nine tenths of it on the same day is collecting for someone: 代收).
@@ -65,10 +67,12 @@ _PASS_THROUGH_30D = FEATURE_NAMES.index("pass_through_ratio_30d")
 MIN_INDIVIDUAL_PAYERS = 20  # "many individuals": fewer is a family or a club
 MIN_EMERGING_PAYERS = 5  # a scheme's shape with this many: neither bonus nor penalty
 FAST_OUT_SHARE = 0.6  # of the 30-day inflow, paid out again on the day it came in
-# ...and the money out is the money in: an account paying out several times what it took in
-# pays from a balance (a hospital's suppliers, a lender's new loans), as a collector does not.
-FAST_OUT_MAX_PASS_THROUGH = 2.0
-FEW_PAYEES_PER_PAYER = 0.3  # "into a few accounts": payees at most this many per payer
+# ...and the money out is the money in: an account paying out more than it took in pays from
+# a balance (a hospital's suppliers, a developer's builders paid from earlier presales), as a
+# collector does not. The margin is for money that came in just before the 30-day window.
+FAST_OUT_MAX_PASS_THROUGH = 1.2
+FEW_PAYEES_PER_PAYER = 0.3  # "into a few accounts": payees at most this many per payer...
+FEW_PAYEES_TOP_SHARE = 0.5  # ...and the three largest of them take most of the money
 TOP_PAYEES_SHARE = 0.9  # ...or this share of the money paid out to the three largest payees
 MIN_CONCENTRATED_PAYERS = 10  # enough individual payers when the money is concentrated so
 REPEAT_PAYOUT_SHARE = 0.3  # of the 30-day payments, to counterparties who paid in earlier
@@ -85,8 +89,11 @@ def fan_in_fast_out(features: np.ndarray, min_payers: int = MIN_INDIVIDUAL_PAYER
     """Rows (n, features) -> bool (n,): many individual payers, money out the same day, to a
     few accounts."""
     payers = features[..., _INDIVIDUAL_PAYERS_30D]
-    few = features[..., _PAYEES_30D] <= FEW_PAYEES_PER_PAYER * payers
-    concentrated = features[..., _TOP_PAYEES_SHARE] >= TOP_PAYEES_SHARE
+    top_share = features[..., _TOP_PAYEES_SHARE]
+    few = (features[..., _PAYEES_30D] <= FEW_PAYEES_PER_PAYER * payers) & (
+        top_share >= FEW_PAYEES_TOP_SHARE
+    )
+    concentrated = top_share >= TOP_PAYEES_SHARE
     fast = (features[..., _SAME_DAY_OUT] >= FAST_OUT_SHARE) & (
         features[..., _PASS_THROUGH_30D] <= FAST_OUT_MAX_PASS_THROUGH
     )

@@ -436,6 +436,8 @@ def test_lead_reasons_say_which_scheme_structure_raised_it() -> None:
         same_day_outflow_share_30d=0.8,
         repeat_payout_share_30d=0.45,
         outflow_count_30d=300,
+        distinct_payees_30d=60,
+        top_payees_outflow_share_30d=0.7,  # most to a few, not all: no "concentrated"
     )
     _, lead = observe(None, snap(T0, features=features), HIGH, MODEL, POLICY, EMITTED)
     assert lead is not None

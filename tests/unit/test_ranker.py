@@ -53,6 +53,7 @@ def account_rows(kind: str, accounts: int, rng: np.random.Generator) -> np.ndarr
     rows[:, COLUMN["inflow_count_30d"]] = payers * 1.2
     rows[:, COLUMN["outflow_count_30d"]] = rng.uniform(10, 20, n)
     rows[:, COLUMN["distinct_payees_30d"]] = rng.uniform(2, 4, n)
+    rows[:, COLUMN["top_payees_outflow_share_30d"]] = 1.0  # three payees or fewer take it all
     rows[:, COLUMN["same_day_outflow_share_30d"]] = rng.uniform(0.7, 0.9, n)
     rows[:, COLUMN["individual_payer_share_30d"]] = rng.uniform(0.9, 1.0, n)
     if kind == "scheme":
