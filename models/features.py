@@ -184,10 +184,10 @@ class AccountFeatures:
             self.late_count += 1
             return False
         if tx_ms > self.newest_ms:
-            new_day = beijing_day(tx_ms) != beijing_day(self.newest_ms)
+            previous_day = beijing_day(self.newest_ms)
             self.newest_ms = tx_ms
-            if new_day:
-                self._forget_old_days()
+            if beijing_day(tx_ms) != previous_day:
+                self._forget_old_days(previous_day)
         self._apply_windows(report, tx_ms)
         self.recent_tx_ids = [*self.recent_tx_ids[-(RECENT_TX_IDS - 1) :], report.tx_id]
         return True
@@ -385,8 +385,15 @@ class AccountFeatures:
         for totals in self._windows_of(day):
             totals[REPEAT_OUT] += 1
 
-    def _forget_old_days(self) -> None:
-        oldest = beijing_day(self.newest_ms) - (KEEP_DAYS - 1)
+    def _forget_old_days(self, previous_day: int) -> None:
+        """The newest day moved on from ``previous_day``: move the windows with it, and free
+        the slots of the days no window holds any more."""
+        newest_day = beijing_day(self.newest_ms)
+        if self.totals_day == previous_day:
+            self._advance_windows(previous_day, newest_day)
+        else:  # the totals were for another day (a state emptied of a far-future date)
+            self.totals_day = -1
+        oldest = newest_day - (KEEP_DAYS - 1)
         freed = False
         for slot, label in enumerate(self.labels):
             if 0 <= label < oldest:
@@ -399,7 +406,67 @@ class AccountFeatures:
             self._forget_counterparties_before(oldest)
         horizon = self.newest_ms - self.lateness_ms
         self.pending_outflows = [p for p in self.pending_outflows if p[1] >= horizon]
-        self._add_up_windows()
+        if self.totals_day != newest_day:
+            self._add_up_windows()
+
+    def windows_are_added_up(self) -> bool:
+        """Whether the window totals kept as days come and go are what adding up the slots
+        gives (what _advance_windows keeps so). The max-inflow column of the totals is not
+        kept (max_in_30d is), so it is left out."""
+        added = AccountFeatures(self.lateness_ms, newest_ms=self.newest_ms)
+        added.labels, added.days, added.bins, added.seen_on = (
+            self.labels,
+            self.days,
+            self.bins,
+            self.seen_on,
+        )
+        added._add_up_windows()
+
+        def kept(totals: list[list[int]]) -> list[list[int]]:
+            return [[v for c, v in enumerate(row) if c != MAX_IN_FEN] for row in totals]
+
+        return (
+            self.totals_day == added.totals_day
+            and kept(self.totals) == kept(added.totals)
+            and self.bins_30d == added.bins_30d
+            and self.max_in_30d == added.max_in_30d
+            and self.same_day_out_30d == added.same_day_out_30d
+        )
+
+    def _advance_windows(self, previous_day: int, newest_day: int) -> None:
+        """Window totals exact for ``previous_day`` -> exact for ``newest_day``: take out the
+        days that leave each window (all counters are sums), rather than add up the 30 days
+        again. The new day itself holds nothing yet."""
+        totals = self.totals
+        left_month = False
+        for slot, label in enumerate(self.labels):
+            if label < 0:
+                continue
+            old_age, new_age = previous_day - label, newest_day - label
+            if new_age < 1 or old_age >= KEEP_DAYS:
+                continue
+            row = self.days[slot] + self.seen_on[slot]
+            for window, days in enumerate((1, 7, KEEP_DAYS)):
+                if old_age < days <= new_age:
+                    target = totals[window]
+                    for column, value in enumerate(row):
+                        if value:
+                            target[column] -= value
+            if old_age < KEEP_DAYS <= new_age:
+                left_month = True
+                for index, count in self.bins[slot].items():
+                    self.bins_30d[index] -= count
+                self.same_day_out_30d -= min(row[IN_FEN], row[OUT_FEN])
+        if left_month:
+            self.max_in_30d = max(
+                (
+                    self.days[slot][MAX_IN_FEN]
+                    for slot, label in enumerate(self.labels)
+                    if label >= 0 and newest_day - label < KEEP_DAYS
+                ),
+                default=0,
+            )
+        self.totals_day = newest_day
 
     def days_cover_the_maps(self) -> bool:
         """Whether each day in the counterparty maps is a day a slot holds: what lets

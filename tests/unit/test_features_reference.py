@@ -95,6 +95,7 @@ def test_fast_features_equal_the_reference_on_random_streams(
         assert state.features.apply(report) == plain.apply(report)
         assert state.features.vector().tolist() == plain.vector()
         assert state.features.days_cover_the_maps()
+        assert state.features.windows_are_added_up()
     # The rows every free slot shares were only read, never written.
     assert features._FREE_DAY == [0] * features.BUCKET_SIZE
     assert features._FREE_SEEN == [0, 0, 0] and features._FREE_BINS == {}
@@ -118,3 +119,32 @@ def test_the_reference_sees_the_windows_the_fast_path_sees() -> None:
     assert vector == plain.vector()
     assert vector[FEATURE_INDEX["repeat_payout_share_30d"]] == 1.0
     assert vector[FEATURE_INDEX["distinct_payers_30d"]] == 1.0
+
+
+def test_days_leave_each_window_as_the_reference_says_day_after_day() -> None:
+    """Forty days of money in and out on every day, each day's largest inflow smaller than the
+    day before's: each day leaves the 1-, 7- and 30-day windows in turn, the month's largest
+    inflow and its same-day outflow with it (what the random streams above rarely reach)."""
+    fast = AccountFeatures(LATENESS_MS)
+    plain = ReferenceFeatures(LATENESS_MS)
+    base = {"channel": "transfer", "report_type": "TX", "region": "530521", "purpose": "货款"}
+    number = 0
+    for day in range(40):
+        for direction, amount, counterparty in (
+            ("in", 90_000_000 - day * 1_000_000, 2 + day % 9),
+            ("out", 40_000_000 + day * 700_000, 3 + day % 7),
+            ("in", 1_000_000 + day, 4),
+        ):
+            item = {**base, "account": 0, "direction": direction, "amount_fen": amount}
+            item["counterparty"] = counterparty
+            at = START + timedelta(days=day, hours=number % 3)
+            report = report_of(number, item, at)
+            number += 1
+            fast.apply(report)
+            plain.apply(report)
+            assert fast.windows_are_added_up(), (day, direction)
+            assert fast.vector().tolist() == plain.vector(), (day, direction)
+    # The last reports fall on Beijing day 40 (START is 23:30 in Beijing): the window holds
+    # days 11-40, and its largest inflow is day 11's.
+    vector = fast.vector().tolist()
+    assert vector[FEATURE_INDEX["max_inflow_yuan_30d"]] == (90_000_000 - 11 * 1_000_000) / 100
