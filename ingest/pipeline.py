@@ -145,6 +145,7 @@ class BatchOutcome:
     # the ledger (inside the account's state) and the account's report identities (the
     # seen-reports table).
     ledger_writes: dict[str, tuple[int, AccountLedger]] = field(default_factory=dict)
+    # Under write-back (IngestStage) only the values the stage stops keeping decoded.
     seen_writes: dict[str, tuple[int, AccountSeen]] = field(default_factory=dict)
 
 
@@ -163,9 +164,16 @@ class IngestStage:
         tx_time_rules: TxTimeRules | None = None,
         partitions: int | None = None,
         max_batched_reports: int = MAX_BATCHED_REPORTS,
+        write_back: bool = False,
+        decoded_seen_accounts: int = DECODED_SEEN_ACCOUNTS,
     ) -> None:
         """``partitions``: of the input topics, to check that each report of a batched
-        message belongs to the message's partition (None: not checked, as offline)."""
+        message belongs to the message's partition (None: not checked, as offline).
+
+        ``write_back``: for a run with no changelog to feed (a backtest, training). A touched
+        account's identities then stay decoded and are written only when they leave the
+        ``decoded_seen_accounts`` kept, or at ``flush_seen``: ``seen_writes`` holds only
+        those. A worker writes every touched account's identities once per batch."""
         self._ledger_of = ledger_of
         # A ReadView that is not a SeenTable is a dict (the offline paths and the tests).
         self._seen = seen if isinstance(seen, SeenTable) else SeenTable(cast(SeenValues, seen))
@@ -173,6 +181,13 @@ class IngestStage:
         # Decoded values kept between batches, each used only while the table still holds
         # the exact value it encoded (least recently used first).
         self._decoded_seen: OrderedDict[str, AccountSeen] = OrderedDict()
+        self._decoded_limit = decoded_seen_accounts
+        self._write_back = write_back
+        # Under write-back: the decoded values newer than the table's, as seen_writes holds
+        # them (each also in _decoded_seen); whether there were any when the batch began.
+        self._unwritten: dict[str, tuple[int, AccountSeen]] = {}
+        self._unwritten_before = False
+        self._lost = False
         self._tx_time_rules = tx_time_rules if tx_time_rules is not None else TxTimeRules()
         self._partitions = partitions
         self._max_batched = max_batched_reports
@@ -186,16 +201,41 @@ class IngestStage:
             return bank_id
 
     def process(self, messages: Iterable[InputMessage], now: datetime) -> BatchOutcome:
+        if self._lost:
+            raise RuntimeError("a write-back ingest stage that failed has lost unwritten values")
         out = BatchOutcome()
         self._batch_seen = {}
-        for message in messages:
-            if message.batched:
-                for line in self._lines(message, now, out):
-                    self._process_one(line, now, out)
-            else:
-                self._process_one(message, now, out)
-        self._finish_seen(out)
+        self._unwritten_before = bool(self._unwritten)
+        try:
+            for message in messages:
+                if message.batched:
+                    for line in self._lines(message, now, out):
+                        self._process_one(line, now, out)
+                else:
+                    self._process_one(message, now, out)
+            self._finish_seen(out)
+        except BaseException:
+            self.abandon_batch()
+            raise
         return out
+
+    def abandon_batch(self) -> bool:
+        """The batch failed (here or in a later stage): none of its values is written.
+        Whether values of the batches before, newer than the table's, were lost with it
+        (write-back only): the stage then refuses to go on, as its caller must."""
+        if self._write_back:
+            # Values may be half-updated: decode afresh from the table next time.
+            self._lost = self._lost or self._unwritten_before
+            self._unwritten.clear()
+            self._decoded_seen.clear()
+        return self._lost
+
+    def flush_seen(self) -> dict[str, tuple[int, AccountSeen]]:
+        """Under write-back: every value newer than the table's, for the table (they stay
+        decoded, and match the table once written with ``to_bytes``). Otherwise none."""
+        writes, self._unwritten = self._unwritten, {}
+        self._seen.expect(writes)
+        return writes
 
     def _lines(self, message: InputMessage, now: datetime, out: BatchOutcome) -> list[InputMessage]:
         """The reports of a batched message, each with its line as its position's index."""
@@ -316,7 +356,7 @@ class IngestStage:
         blob = self._seen.get(identity)
         if blob is not None and not is_account_seen(blob):
             return SeenReport.from_bytes(blob)
-        holder = self._seen.holder(identity_key)
+        holder = self._seen.holder(identity_key, self._unwritten)
         if holder is not None and holder != account_id:
             return self._account_seen(holder).get(identity_key)
         return None
@@ -324,17 +364,23 @@ class IngestStage:
     def _account_seen(self, account_id: str) -> AccountSeen:
         seen = self._batch_seen.get(account_id)
         if seen is None:
-            blob = self._seen.get(account_id)
-            cached = self._decoded_seen.pop(account_id, None)
-            if blob is None:
-                seen = AccountSeen()
-            elif cached is not None and cached.encodes(blob):
-                seen = cached
+            unwritten = self._unwritten.get(account_id)
+            if unwritten is not None:  # newer than the table's value (write-back)
+                seen = unwritten[1]
+                self._decoded_seen.move_to_end(account_id)
             else:
-                seen = AccountSeen.from_bytes(blob)
+                blob = self._seen.get(account_id)
+                cached = self._decoded_seen.pop(account_id, None)
+                if blob is None:
+                    seen = AccountSeen()
+                elif cached is not None and cached.encodes(blob):
+                    seen = cached
+                else:
+                    seen = AccountSeen.from_bytes(blob)
+                self._decoded_seen[account_id] = seen
             self._batch_seen[account_id] = seen
-            self._decoded_seen[account_id] = seen
-            while len(self._decoded_seen) > DECODED_SEEN_ACCOUNTS:
+            # Write-back evicts at the end of the batch, writing what it evicts.
+            while not self._write_back and len(self._decoded_seen) > self._decoded_limit:
                 self._decoded_seen.popitem(last=False)
         return seen
 
@@ -360,6 +406,16 @@ class IngestStage:
         (the sweep forgets those of accounts that report no more)."""
         for _, seen in out.seen_writes.values():
             seen.forget_before(seen.newest_ms() - self._seen.horizon_ms)
+        if self._write_back:
+            # Each touched value stays decoded (in _decoded_seen since it was read); the table
+            # gets those the cache no longer keeps, least recently used first.
+            self._unwritten.update(out.seen_writes)
+            out.seen_writes = {}
+            while len(self._decoded_seen) > self._decoded_limit:
+                account_id, _ = self._decoded_seen.popitem(last=False)
+                evicted = self._unwritten.pop(account_id, None)
+                if evicted is not None:
+                    out.seen_writes[account_id] = evicted
         self._seen.expect(out.seen_writes)
 
     @staticmethod

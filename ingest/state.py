@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -193,6 +193,10 @@ class AccountSeen:
             self._newest_ms = tx_ms
         self._encoded = None
 
+    def identities(self) -> Iterable[bytes]:
+        """The identity digests it holds."""
+        return self._items.keys()
+
     def newest_ms(self) -> int:
         return self._newest_ms if self._items else 0
 
@@ -285,7 +289,8 @@ class SeenTable:
     writes (a rebalance, a recovery, the sweep): the stage tells it what it will write
     (``expect``), and a count of values that differs from what it expects, or ``invalidate``,
     makes the next lookup rebuild it. An index entry is only a hint: the holder's value is
-    read to confirm it.
+    read to confirm it. Under an offline run's write-back (ingest.pipeline) the stage holds
+    values newer than the table's: a rebuild takes those instead (``holder``'s ``unwritten``).
     """
 
     def __init__(self, values: SeenValues, horizon_ms: int = DEFAULT_DEDUP_HORIZON_MS) -> None:
@@ -300,10 +305,13 @@ class SeenTable:
     def invalidate(self) -> None:
         self._expected_len = None
 
-    def holder(self, identity: bytes) -> str | None:
-        """The account whose value holds ``identity``, as far as the index knows."""
+    def holder(
+        self, identity: bytes, unwritten: Mapping[str, tuple[int, AccountSeen]] | None = None
+    ) -> str | None:
+        """The account whose value holds ``identity``, as far as the index knows.
+        ``unwritten``: values newer than the table's, by account (not yet written to it)."""
         if self._expected_len != len(self.values):
-            self._rebuild()
+            self._rebuild(unwritten or {})
         return self._holders.get(identity)
 
     def note(self, identity: bytes, account_id: str) -> None:
@@ -314,11 +322,13 @@ class SeenTable:
         if self._expected_len == len(self.values):
             self._expected_len += sum(1 for key in written if self.values.get(key) is None)
 
-    def _rebuild(self) -> None:
+    def _rebuild(self, unwritten: Mapping[str, tuple[int, AccountSeen]]) -> None:
         holders: dict[bytes, str] = {}
         for key, blob in self.values.items():
-            if is_account_seen(blob):
+            if is_account_seen(blob) and key not in unwritten:
                 holders.update(dict.fromkeys(_identity_digests(blob), key))
+        for key, (_, seen) in unwritten.items():
+            holders.update(dict.fromkeys(seen.identities(), key))
         self._holders = holders
         self._expected_len = len(self.values)
 

@@ -23,8 +23,15 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from ingest.pipeline import BatchOutcome, IngestStage, InputMessage, ReadView, TxTimeRules
-from ingest.state import AccountLedger
+from ingest.pipeline import (
+    DECODED_SEEN_ACCOUNTS,
+    BatchOutcome,
+    IngestStage,
+    InputMessage,
+    ReadView,
+    TxTimeRules,
+)
+from ingest.state import AccountLedger, AccountSeen
 from models.account_state import AccountState
 from models.forest import FundraisingForest
 from models.leads import LeadPolicy, observe
@@ -125,8 +132,9 @@ class Pipeline:
     ) -> None:
         """``write_back``: for a run with no changelog to feed (a backtest, training). A
         touched account's state then stays decoded and is encoded only when it leaves the
-        decoded cache, or at ``flush``: ``account_writes`` holds only those. A worker encodes
-        every touched state once per batch, as its changelog needs."""
+        decoded cache, or at ``flush``: ``account_writes`` holds only those; so do its report
+        identities (``ingest.seen_writes``, ``flush_seen``), in a cache as large. A worker
+        encodes every touched state once per batch, as its changelog needs."""
         self._accounts = accounts
         self._config = config
         self._write_back = write_back
@@ -135,7 +143,16 @@ class Pipeline:
         # than the table; its partition; the state decoded), least recently used first
         self._decoded: OrderedDict[str, tuple[bytes | None, int, AccountState]] = OrderedDict()
         self._broken = False
-        self._ingest = IngestStage(self._ledger_of, seen, config.tx_time_rules, config.partitions)
+        self._ingest = IngestStage(
+            self._ledger_of,
+            seen,
+            config.tx_time_rules,
+            config.partitions,
+            write_back=write_back,
+            decoded_seen_accounts=(
+                config.decoded_cache_accounts if write_back else DECODED_SEEN_ACCOUNTS
+            ),
+        )
         self._trails = TrailStage(
             trails if trails is not None else {},
             self._existing_state,
@@ -158,8 +175,12 @@ class Pipeline:
             out, written = self._process(messages, model, now, watchlist)
         except BaseException:
             # States may be half-updated: decode afresh next time. Under write-back the
-            # newest states were only here, so this pipeline cannot go on.
-            self._broken = self._write_back and any(e[0] is None for e in self._decoded.values())
+            # newest states (and report identities) were only here, so this pipeline cannot
+            # go on.
+            seen_lost = self._ingest.abandon_batch()
+            self._broken = self._write_back and (
+                seen_lost or any(e[0] is None for e in self._decoded.values())
+            )
             self._decoded.clear()
             raise
         for account_id, (partition, state) in written.items():
@@ -184,6 +205,10 @@ class Pipeline:
                 writes[account_id] = (partition, blob)
                 self._decoded[account_id] = (blob, partition, state)
         return writes
+
+    def flush_seen(self) -> dict[str, tuple[int, AccountSeen]]:
+        """``flush`` for the report identities (IngestStage.flush_seen)."""
+        return self._ingest.flush_seen()
 
     def _process(
         self,

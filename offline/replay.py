@@ -1,11 +1,11 @@
 """The pipeline over a file or a topic without a worker: for training and backtests.
 
-Tables are plain dicts holding the same encoded values a worker's tables hold. The seen-reports
-and trail values are written after every batch as the agent writes them; the account states
-stay decoded between batches (write-back, models.pipeline) and reach the table when they leave
-the decoded cache or when the table is read. The movements of money trails a batch
-sends (models.trails) are read back before the next batch of reports, as a worker reads them
-from the trails topic.
+Tables are plain dicts holding the same encoded values a worker's tables hold. The trail values
+are written after every batch as the agent writes them; the account states and the report
+identities (seen-reports) stay decoded between batches (write-back, models.pipeline) and reach
+their table when they leave the decoded cache or when the table is read. The movements of
+money trails a batch sends (models.trails) are read back before the next batch of reports, as
+a worker reads them from the trails topic.
 """
 
 from __future__ import annotations
@@ -88,12 +88,13 @@ class OfflineRunner:
         write_back: bool = True,
         decoded_accounts: int = OFFLINE_DECODED_ACCOUNTS,
     ) -> None:
-        """``write_back=False``: encode every touched state once per batch, as a worker does
-        for its changelog (to count those writes); the results are the same either way.
-        ``decoded_accounts``: how many states write-back keeps decoded."""
+        """``write_back=False``: encode every touched state and report identities once per
+        batch, as a worker does for its changelogs (to count those writes); the results are
+        the same either way. ``decoded_accounts``: how many accounts' states (and, apart,
+        identities) write-back keeps decoded."""
         self.watchlist = watchlist
         self._accounts: dict[str, bytes] = {}
-        self.seen: dict[str, bytes] = {}
+        self._seen: dict[str, bytes] = {}
         self.trails: dict[str, bytes] = {}
         self.config = config
         self.model = model
@@ -101,7 +102,7 @@ class OfflineRunner:
         # active accounts, and are encoded when they leave the cache or are asked for.
         if write_back:
             config = replace(config, decoded_cache_accounts=decoded_accounts)
-        self._pipeline = Pipeline(self._accounts, self.seen, config, self.trails, write_back)
+        self._pipeline = Pipeline(self._accounts, self._seen, config, self.trails, write_back)
         self._movements = 0
 
     @property
@@ -110,6 +111,13 @@ class OfflineRunner:
         for account_id, (_, blob) in self._pipeline.flush().items():
             self._accounts[account_id] = blob
         return self._accounts
+
+    @property
+    def seen(self) -> dict[str, bytes]:
+        """The seen-reports table as a worker's would hold it after the batches so far."""
+        for account_id, (_, entry) in self._pipeline.flush_seen().items():
+            self._seen[account_id] = entry.to_bytes()
+        return self._seen
 
     def run(
         self, messages: Iterable[InputMessage], batch_size: int = 1000
@@ -139,7 +147,7 @@ class OfflineRunner:
         for account_id, (_, blob) in outcome.account_writes.items():
             self._accounts[account_id] = blob
         for identity, (_, entry) in outcome.ingest.seen_writes.items():
-            self.seen[identity] = entry.to_bytes()
+            self._seen[identity] = entry.to_bytes()
         for account_id, (_, blob) in outcome.trail_writes.items():
             self.trails[account_id] = blob
         return outcome

@@ -19,12 +19,12 @@ import orjson
 import pytest
 
 from feeds.simulate import Simulation, SimulationConfig, write_jsonl, write_truth
-from ingest.pipeline import InputMessage
+from ingest.pipeline import InputMessage, Verdict
 from models.forest import FundraisingForest
 from models.pipeline import PipelineConfig
 from offline.backtest import run_backtest
 from offline.evaluate import evaluate_files
-from offline.replay import OfflineRunner, file_messages, with_progress
+from offline.replay import OfflineRunner, file_messages, line_message, with_progress
 from tests.outlines import linked_outline, scheme_outline
 from tests.worlds import small_model
 
@@ -86,13 +86,37 @@ def test_batch_boundaries_do_not_change_features_or_leads(
             np.testing.assert_array_equal(other_vectors[account], vector, err_msg=account)
 
 
+def with_resends(messages: list[InputMessage], source: str) -> list[InputMessage]:
+    """The stream with re-sent reports among its second half: exact copies (duplicates),
+    copies with another amount (conflicts), and copies under another account (conflicts
+    found through the identity index), each well after the first copy."""
+    rng = random.Random(7)
+    half = len(messages) // 2
+    accounts = sorted({orjson.loads(m.value)["account_id"] for m in messages})
+    resent: list[bytes] = []
+    for message in rng.sample(messages[:half], 60):
+        record = orjson.loads(message.value)
+        kind = len(resent) % 3
+        if kind == 1:
+            record["amount"] = f"{float(record['amount']) + 1:.2f}"
+        elif kind == 2:
+            record["account_id"] = rng.choice([a for a in accounts if a != record["account_id"]])
+        resent.append(orjson.dumps(record))
+    lines = [m.value for m in messages]
+    for line in resent:
+        lines.insert(rng.randrange(half, len(lines) + 1), line)
+    return [line_message(line, source, number) for number, line in enumerate(lines)]
+
+
 def test_offline_write_back_gives_what_a_worker_writes_each_batch(
     world: dict[str, Path], model: Path
 ) -> None:
-    """A backtest keeps the states decoded and encodes them only when they leave its cache; a
-    worker encodes each touched state every batch. Same leads, same table at the end, even
-    with a cache of 5 accounts that evicts and decodes again on nearly every batch."""
-    messages = list(file_messages(world["live"]))
+    """A backtest keeps the states and report identities decoded and encodes them only when
+    they leave its cache; a worker encodes each touched one every batch. Same verdicts, dead
+    letters, leads and tables at the end, even with a cache of 5 accounts that evicts and
+    decodes again on nearly every batch (a report re-sent under another account is then
+    found in the table, else in the cache only)."""
+    messages = with_resends(list(file_messages(world["live"])), world["live"].name)
     forest = FundraisingForest.load(model)
     config = PipelineConfig(lateness_ms=LATENESS_MS)
     runs = {
@@ -101,43 +125,83 @@ def test_offline_write_back_gives_what_a_worker_writes_each_batch(
         "write-back, 5 kept": OfflineRunner(config, forest, decoded_accounts=5),
     }
     leads: dict[str, list[dict]] = {}
-    writes: dict[str, int] = {}
+    verdicts: dict[str, list[Verdict]] = {}
+    dead: dict[str, list[tuple[object, ...]]] = {}  # each dead letter but its time
+    writes: dict[str, tuple[int, int]] = {}  # account states, seen-reports values
     for name, runner in runs.items():
-        leads[name], writes[name] = [], 0
+        leads[name], verdicts[name], dead[name], writes[name] = [], [], [], (0, 0)
         for outcome in runner.run(messages, batch_size=200):
-            writes[name] += len(outcome.account_writes)
+            ingest = outcome.ingest
+            states, seen = writes[name]
+            writes[name] = (states + len(outcome.account_writes), seen + len(ingest.seen_writes))
+            verdicts[name] += [verdict for verdict, _ in ingest.verdicts]
+            dead[name] += [(d.reason, d.errors, d.source, d.original) for d in ingest.dead_letters]
             for lead in outcome.leads:
                 record = orjson.loads(lead.to_json())
                 record.pop("emitted_at")
                 leads[name].append(record)
     assert leads["worker"], "the simulated schemes should produce leads"
-    tables = {name: runner.accounts for name, runner in runs.items()}
+    # The 60 re-sends: 20 exact copies, 40 conflicts (20 under another account).
+    assert verdicts["worker"].count(Verdict.DUPLICATE) == 20
+    assert [d[0] for d in dead["worker"]] == ["conflict"] * 40
+    tables = {name: (runner.accounts, runner.seen) for name, runner in runs.items()}
     for name in ("write-back", "write-back, 5 kept"):
+        assert verdicts[name] == verdicts["worker"], name
+        assert dead[name] == dead["worker"], name
         assert leads[name] == leads["worker"], name
         assert tables[name] == tables["worker"], name
     # What the write-back saves: the worker writes every touched account every batch, the
-    # backtest none until it is asked for the table (or its cache is full).
-    assert writes["write-back"] == 0
-    assert 0 < writes["write-back, 5 kept"] < writes["worker"]
+    # backtest none until it is asked for the tables (or its caches are full).
+    assert writes["write-back"] == (0, 0)
+    for kept, every in zip(writes["write-back, 5 kept"], writes["worker"], strict=True):
+        assert 0 < kept < every
 
 
-def test_a_failed_write_back_batch_stops_the_run(world: dict[str, Path], model: Path) -> None:
-    """The newest states of a write-back run are only in memory: after a batch fails half-way
-    they cannot be trusted, and the run says so instead of going on with older ones."""
+class BrokenForest(FundraisingForest):
+    def anomaly_score(self, features: np.ndarray) -> np.ndarray:
+        raise RuntimeError("scoring failed")
+
+
+@pytest.mark.parametrize("read_first", ["no table", "the account table"])
+def test_a_failed_write_back_batch_stops_the_run(
+    world: dict[str, Path], model: Path, read_first: str
+) -> None:
+    """The newest states and report identities of a write-back run are only in memory: after
+    a batch fails half-way they cannot be trusted, and the run says so instead of going on
+    with older ones; so it does when only the identities are newer than their table."""
     messages = list(file_messages(world["live"]))
     runner = OfflineRunner(PipelineConfig(lateness_ms=LATENESS_MS), FundraisingForest.load(model))
     runner.process(messages[:300])
-
-    class Broken(FundraisingForest):
-        def anomaly_score(self, features: np.ndarray) -> np.ndarray:
-            raise RuntimeError("scoring failed")
-
-    runner.model = Broken.load(model)
+    if read_first == "the account table":
+        assert runner.accounts  # every state written: only the identities are not
+    runner.model = BrokenForest.load(model)
     with pytest.raises(RuntimeError, match="scoring failed"):
         runner.process(messages[300:600])
     runner.model = FundraisingForest.load(model)
-    with pytest.raises(RuntimeError, match="lost unwritten states"):
+    with pytest.raises(RuntimeError, match="lost unwritten"):
         runner.process(messages[600:900])
+
+
+def test_a_write_back_run_with_its_tables_read_goes_on_after_a_failed_batch(
+    world: dict[str, Path], model: Path
+) -> None:
+    """Once the tables were read nothing is only in memory: the failed batch leaves no trace,
+    the run goes on as if it had never been given it."""
+    messages = list(file_messages(world["live"]))
+    config = PipelineConfig(lateness_ms=LATENESS_MS)
+    clean = OfflineRunner(config, FundraisingForest.load(model))
+    clean.process(messages[:300])
+    clean.process(messages[600:900])
+    runner = OfflineRunner(config, FundraisingForest.load(model))
+    runner.process(messages[:300])
+    assert runner.accounts and runner.seen
+    runner.model = BrokenForest.load(model)
+    with pytest.raises(RuntimeError, match="scoring failed"):
+        runner.process(messages[300:600])
+    runner.model = FundraisingForest.load(model)
+    runner.process(messages[600:900])
+    assert runner.seen == clean.seen
+    assert runner.accounts == clean.accounts
 
 
 def test_resent_and_reordered_reports_give_the_same_features(

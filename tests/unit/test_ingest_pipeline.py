@@ -642,3 +642,58 @@ def test_the_identity_index_follows_values_that_change_under_it() -> None:
     values.update(moved_in.seen)
     table.invalidate()
     assert verdicts(stage.process([message(resent, 2)], NOW)) == [Verdict.REJECTED]
+
+
+# -- write-back (offline runs): identities kept decoded between batches ---------------------
+
+
+def test_a_rebuilt_identity_index_counts_the_values_write_back_holds() -> None:
+    values: dict[str, bytes] = {}
+    stage = IngestStage(lambda _: AccountLedger(), values, write_back=True)
+    outcome = stage.process([message(valid_report(report_id="R1"), 0)], NOW)
+    assert verdicts(outcome) == [Verdict.ACCEPTED]
+    assert not outcome.seen_writes and not values  # R1's identity is only in memory
+    # The table changes under the stage (values carried over from another run): the index
+    # is rebuilt from the table and from what the stage holds newer than it.
+    carried = AccountSeen()
+    carried.add(b"carried!", SeenReport(b"d" * 8, 0, 7, NOW_MS))
+    values["6222000077776666"] = carried.to_bytes()
+    values[ACCOUNT] = AccountSeen().to_bytes()  # an older value of the account, without R1
+    moved = valid_report(report_id="R1", account_id=OTHER_ACCOUNT)
+    outcome = stage.process([message(moved, 1)], NOW)
+    assert verdicts(outcome) == [Verdict.REJECTED]
+    assert outcome.dead_letters[0].reason == "conflict"
+    assert "offset 0" in outcome.dead_letters[0].errors[0].message
+    # Flushed, the table holds R1 under its account.
+    values.update({a: v.to_bytes() for a, (_, v) in stage.flush_seen().items()})
+    assert set(AccountSeen.from_bytes(values[ACCOUNT]).entries) == {
+        identity_digest(report_key("BSCB", "R1"))
+    }
+
+
+def test_a_failed_write_back_batch_keeps_nothing_of_itself_and_stops_if_it_lost_values() -> None:
+    def ledger_of(account: str) -> AccountLedger:
+        if account == OTHER_ACCOUNT:
+            raise RuntimeError("ledger store failed")
+        return AccountLedger()
+
+    values: dict[str, bytes] = {}
+    stage = IngestStage(ledger_of, values, write_back=True)
+    failing = message(valid_report(report_id="Q1", account_id=OTHER_ACCOUNT), 9)
+    stage.process([message(valid_report(report_id="R1"), 0)], NOW)
+    values.update({a: v.to_bytes() for a, (_, v) in stage.flush_seen().items()})
+    # Everything written: the batch that fails after R2 leaves no trace and the stage goes on.
+    r2 = valid_report(report_id="R2", tx_id="T2")
+    with pytest.raises(RuntimeError, match="ledger store failed"):
+        stage.process([message(r2, 1), failing], NOW)
+    assert verdicts(stage.process([message(r2, 2)], NOW)) == [Verdict.ACCEPTED]
+    # R2's identity is only in memory: a batch that fails now loses it, and the stage stops.
+    with pytest.raises(RuntimeError, match="ledger store failed"):
+        stage.process([message(valid_report(report_id="R3"), 3), failing], NOW)
+    with pytest.raises(RuntimeError, match="lost unwritten"):
+        stage.process([message(valid_report(report_id="R4"), 4)], NOW)
+    # A worker's stage (every value written each batch) loses nothing and goes on.
+    worker = IngestStage(ledger_of, {})
+    with pytest.raises(RuntimeError, match="ledger store failed"):
+        worker.process([message(r2, 1), failing], NOW)
+    assert verdicts(worker.process([message(r2, 2)], NOW)) == [Verdict.ACCEPTED]
