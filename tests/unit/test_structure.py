@@ -200,17 +200,3 @@ def test_a_lender_lending_the_days_repayments_out_again_is_no_concentration() ->
     }
     collector = {**lender, "top_payees_outflow_share_30d": 0.7}
     assert structured(feature_rows(lender, collector)).tolist() == [False, True]
-
-
-def test_paying_out_more_than_came_in_is_paying_from_a_balance() -> None:
-    # A developer's presale deposits left the same day, but its builders were paid half as
-    # much again as came in: from the balance of earlier launches, as no collector can.
-    developer = {
-        "distinct_individual_payers_30d": 60,
-        "distinct_payees_30d": 4,
-        "top_payees_outflow_share_30d": 0.95,
-        "same_day_outflow_share_30d": 0.65,
-        "pass_through_ratio_30d": 1.5,
-    }
-    collector = {**developer, "pass_through_ratio_30d": 0.8}
-    assert structured(feature_rows(developer, collector)).tolist() == [False, True]
