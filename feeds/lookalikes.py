@@ -306,6 +306,9 @@ def _hospital(rng: random.Random, lk: Lookalike, day_start: datetime, out: list[
     _suppliers(rng, lk, day_start, out, 0.6, 60_000)
 
 
+PRESALE_DEPOSITS = (20_000, 50_000, 50_000, 100_000)  # yuan
+
+
 def _developer(rng: random.Random, lk: Lookalike, day_start: datetime, out: list[Transfer]) -> None:
     launch_day = (day_start.toordinal() + lk.phase) % LAUNCH_CYCLE_DAYS
     batch = (day_start.toordinal() + lk.phase) // LAUNCH_CYCLE_DAYS
@@ -317,14 +320,16 @@ def _developer(rng: random.Random, lk: Lookalike, day_start: datetime, out: list
                 continue
             first = int((_h(lk.serial, "bd", batch, i) % 1000 / 1000) ** 1.5 * 10)
             buyer = member(lk, i)
+            # The buyer's 认筹金, the same sum when it is refunded.
+            deposit = PRESALE_DEPOSITS[_h(lk.serial, "bf", batch, i) % len(PRESALE_DEPOSITS)]
             if first == launch_day:
-                fen = _round_yuan(rng, (20_000, 50_000, 50_000, 100_000))
+                fen = deposit * 100
                 out.append(
                     _t(rng, day_start, HOURS_OFFICE, buyer, lk.account, fen, "transfer", "presale")
                 )
             elif first + 11 == launch_day:
                 if i % 5 == 0:
-                    fen = _round_yuan(rng, (20_000, 50_000))
+                    fen = deposit * 100
                     out.append(
                         _t(
                             rng,

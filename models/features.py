@@ -145,7 +145,9 @@ class AccountFeatures:
     # A copy of ``participants`` for the snapshots, shared by them until a payer is added
     # (a snapshot only reads its sketch); not encoded.
     participants_copy: HyperLogLog | None = None
-    # counterparty short hash -> [first inflow tx_ms, last day, is individual]
+    # counterparty short hash -> [first inflow tx_ms, last day, is individual, first inflow
+    # fen (the smallest of those at that tx_ms; -1: unknown, in a state from before it was
+    # kept)]
     payers: dict[int, list[int]] = field(default_factory=dict)
     payees: dict[int, int] = field(default_factory=dict)  # short hash -> last day
     # short hash -> {day: fen paid to it that day}, over the days in the 30-day window
@@ -154,8 +156,9 @@ class AccountFeatures:
     # [fen, payee], descending (None: to be recomputed, after money left the window).
     top_payees: list[list[int]] | None = None
     prefectures: dict[int, int] = field(default_factory=dict)  # 4-digit code -> last day
-    # outflows within the lateness whose payee has not (yet) paid in earlier: [hash, tx_ms]
-    pending_outflows: list[list[int]] = field(default_factory=list)
+    # Outflows within the lateness, by payee: [tx_ms, fen, counted as a repeat payout]. An
+    # earlier deposit arriving late can still change what such a payout is (_is_repeat).
+    recent_payouts: dict[int, list[list[int]]] = field(default_factory=dict)
     recent_tx_ids: list[str] = field(default_factory=list)
 
     @property
@@ -279,35 +282,38 @@ class AccountFeatures:
             self.same_day_out_30d += min(bucket[IN_FEN], bucket[OUT_FEN]) - before
         if channel_has_counterparty:
             if report.direction == "in":
-                self._see_payer(key, tx_ms, day, individual)
+                self._see_payer(key, tx_ms, fen, day, individual)
             else:
                 self._see_payee(key, day)
                 self._pay(key, day, fen)
-                self._count_payout(key, tx_ms, slot, day)
+                self._count_payout(key, tx_ms, fen, slot, day)
 
-    def _see_payer(self, key: int, tx_ms: int, day: int, individual: bool) -> None:
+    def _see_payer(self, key: int, tx_ms: int, fen: int, day: int, individual: bool) -> None:
         entry = self.payers.get(key)
         if entry is None:
             if len(self.payers) >= PAYER_CAP:
                 _forget_least_recent(self.payers, lambda e: e[1], self._unsee_payer)
-            entry = self.payers[key] = [tx_ms, day, int(individual)]
+            entry = self.payers[key] = [tx_ms, day, int(individual), fen]
             self._count_last_seen(day, PAYERS, 1, individual)
+            first_changed = True
         else:
-            entry[0] = min(entry[0], tx_ms)
+            first_changed = tx_ms < entry[0] or (tx_ms == entry[0] and fen < entry[3])
+            if first_changed:
+                entry[0], entry[3] = tx_ms, fen
             if day > entry[1] or (individual and not entry[2]):
                 self._unsee_payer(entry)
                 entry[1] = max(entry[1], day)
                 entry[2] |= individual
                 self._count_last_seen(entry[1], PAYERS, 1, bool(entry[2]))
-        # A payout to this payer that arrived before this (earlier) deposit is a repeat payout.
-        if self.pending_outflows:
-            still_pending = []
-            for payee, out_ms in self.pending_outflows:
-                if payee == key and out_ms > tx_ms:
-                    self._add_repeat(out_ms)
-                else:
-                    still_pending.append([payee, out_ms])
-            self.pending_outflows = still_pending
+        # The payouts to this payer within the lateness, judged again against its (earlier)
+        # first deposit: a payout arriving before the deposit it follows, a refund that is not.
+        payouts = self.recent_payouts.get(key) if first_changed else None
+        if payouts:
+            for payout in payouts:
+                counted = int(_is_repeat(entry, payout[0], payout[1]))
+                if counted != payout[2]:
+                    payout[2] = counted
+                    self._add_repeat(payout[0], 1 if counted else -1)
 
     def _unsee_payer(self, entry: list[int]) -> None:
         self._count_last_seen(entry[1], PAYERS, -1, bool(entry[2]))
@@ -367,23 +373,26 @@ class AccountFeatures:
                 if individual:
                     totals[BUCKET_SIZE + INDIVIDUAL_PAYERS] += delta
 
-    def _count_payout(self, key: int, tx_ms: int, slot: int, day: int) -> None:
+    def _count_payout(self, key: int, tx_ms: int, fen: int, slot: int, day: int) -> None:
         payer = self.payers.get(key)
-        if payer is not None and payer[0] < tx_ms:
-            self._add_repeat_on(slot, day)
-        else:
-            self.pending_outflows.append([key, tx_ms])
+        counted = payer is not None and _is_repeat(payer, tx_ms, fen)
+        if counted:
+            self._add_repeat_on(slot, day, 1)
+        payouts = self.recent_payouts.get(key)
+        if payouts is None:
+            payouts = self.recent_payouts[key] = []
+        payouts.append([tx_ms, fen, int(counted)])
 
-    def _add_repeat(self, out_ms: int) -> None:
+    def _add_repeat(self, out_ms: int, delta: int) -> None:
         day = beijing_day(out_ms)
         slot = day % KEEP_DAYS
         if self.labels[slot] == day:
-            self._add_repeat_on(slot, day)
+            self._add_repeat_on(slot, day, delta)
 
-    def _add_repeat_on(self, slot: int, day: int) -> None:
-        self.days[slot][REPEAT_OUT] += 1
+    def _add_repeat_on(self, slot: int, day: int, delta: int) -> None:
+        self.days[slot][REPEAT_OUT] += delta
         for totals in self._windows_of(day):
-            totals[REPEAT_OUT] += 1
+            totals[REPEAT_OUT] += delta
 
     def _forget_old_days(self, previous_day: int) -> None:
         """The newest day moved on from ``previous_day``: move the windows with it, and free
@@ -404,8 +413,8 @@ class AccountFeatures:
                 freed = True
         if freed:  # else no counterparty was last seen before oldest (days_cover_the_maps)
             self._forget_counterparties_before(oldest)
-        horizon = self.newest_ms - self.lateness_ms
-        self.pending_outflows = [p for p in self.pending_outflows if p[1] >= horizon]
+        if self.recent_payouts:
+            self._forget_payouts_before(self.newest_ms - self.lateness_ms)
         if self.totals_day != newest_day:
             self._add_up_windows()
 
@@ -467,6 +476,16 @@ class AccountFeatures:
                 default=0,
             )
         self.totals_day = newest_day
+
+    def _forget_payouts_before(self, horizon: int) -> None:
+        """Drop the payouts no deposit can change any more: one that arrives on time is at or
+        after the horizon, and changes only the payouts after it."""
+        kept: dict[int, list[list[int]]] = {}
+        for key, payouts in self.recent_payouts.items():
+            recent = [p for p in payouts if p[0] >= horizon]
+            if recent:
+                kept[key] = recent
+        self.recent_payouts = kept
 
     def days_cover_the_maps(self) -> bool:
         """Whether each day in the counterparty maps is a day a slot holds: what lets
@@ -651,7 +670,10 @@ class AccountFeatures:
                 for s, label in enumerate(self.labels)
                 if label >= 0
             ],
-            "py": [[k, *v] for k, v in self.payers.items()],
+            # [payer, first tx_ms, last day, is individual]; first fen in "pv", in the same
+            # order (a worker from before it was kept reads "py" alone)
+            "py": [[k, *v[:3]] for k, v in self.payers.items()],
+            "pv": [v[3] for v in self.payers.values()],
             "pe": [[k, d] for k, d in self.payees.items()],
             # [payee, then day, fen pairs]
             "pa": [
@@ -659,7 +681,18 @@ class AccountFeatures:
                 for k, days in self.payee_fen.items()
             ],
             "pf": [[k, d] for k, d in self.prefectures.items()],
-            "po": self.pending_outflows,
+            # [payee, then tx_ms, fen, counted triples]; "po": the uncounted ones as
+            # [payee, tx_ms], what a worker from before "rp" reads
+            "rp": [
+                [k, *[v for payout in payouts for v in payout]]
+                for k, payouts in self.recent_payouts.items()
+            ],
+            "po": [
+                [k, payout[0]]
+                for k, payouts in self.recent_payouts.items()
+                for payout in payouts
+                if not payout[2]
+            ],
             "tx": self.recent_tx_ids,
         }
 
@@ -691,7 +724,12 @@ class AccountFeatures:
             state.seen_on[slot] = [0, 0, 0]
             pairs = row[1 + BUCKET_SIZE :]
             state.bins[slot] = dict(zip(pairs[0::2], pairs[1::2], strict=True))
-        state.payers = {row[0]: row[1:] for row in data["py"]}
+        first_fen = data.get("pv")
+        if first_fen is None or len(first_fen) != len(data["py"]):
+            first_fen = [-1] * len(data["py"])  # written before it was kept (or by such a worker)
+        state.payers = {
+            row[0]: [*row[1:4], fen] for row, fen in zip(data["py"], first_fen, strict=True)
+        }
         state.payees = {k: d for k, d in data["pe"]}
         # A state written before the payees' money was kept has none: the share of the top
         # payees then counts only what is paid from here on, for up to 30 days.
@@ -699,12 +737,18 @@ class AccountFeatures:
             row[0]: dict(zip(row[1::2], row[2::2], strict=True)) for row in data.get("pa", ())
         }
         state.prefectures = {k: d for k, d in data["pf"]}
-        state.pending_outflows = data["po"]
+        if "rp" in data:
+            state.recent_payouts = {
+                row[0]: [list(row[i : i + 3]) for i in range(1, len(row), 3)] for row in data["rp"]
+            }
+        else:  # from before "rp": the payouts waiting for an earlier deposit, fen unknown
+            for key, out_ms in data["po"]:
+                state.recent_payouts.setdefault(key, []).append([out_ms, -1, 0])
         state.recent_tx_ids = data["tx"]
         # The counterparty counts per day, straight into the slots (the window totals are
         # added up from the slots once, below).
         labels, seen_on = state.labels, state.seen_on
-        for _, last_day, individual in state.payers.values():
+        for _, last_day, individual, _ in state.payers.values():
             if labels[last_day % KEEP_DAYS] == last_day:
                 seen = seen_on[last_day % KEEP_DAYS]
                 seen[PAYERS] += 1
@@ -721,6 +765,13 @@ class AccountFeatures:
     @classmethod
     def from_bytes(cls, blob: bytes, lateness_ms: int) -> AccountFeatures:
         return cls.from_dict(orjson.loads(blob), lateness_ms)
+
+
+def _is_repeat(payer: list[int], out_ms: int, fen: int) -> bool:
+    """Whether a payout to a payer is a repeat payout: it follows the payer's first deposit and
+    does not give back that same sum (a refund: a presale's 认筹金, a shop's order). A sum
+    not kept (-1, from an older state) is no refund."""
+    return payer[0] < out_ms and (fen != payer[3] or fen < 0)
 
 
 def _yuan(fen: int) -> float:

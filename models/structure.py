@@ -18,8 +18,8 @@ feeds.simulated_schemes against feeds.lookalikes):
   this: the residual false leads of the benchmark.)
 * REPEAT_PAYOUTS (向先前付款人反复付款): many individuals pay in and a large share of the
   account's payments go back to people who paid in earlier ("interest", "rebates"), at least
-  one for every five payers. A lender pays out first and is repaid after; a shop refunds a few
-  buyers, a developer a few presale deposits.
+  one for every five payers. A lender pays out first and is repaid after; a refund, which gives
+  a payer's first sum back (a developer's 认筹金), is no repeat payout (models.features).
 * ACCELERATING (参与人数加速增长): most of the 30-day individual payers first appeared in the
   last 7 days. Shown as a reason; on its own it does not count as structure (term starts and
   presale launches recruit fast too).

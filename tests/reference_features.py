@@ -111,18 +111,21 @@ class ReferenceFeatures:
         values["night_share_30d"] = _ratio(night, count)
         memo = sum(bool(r.purpose and FUNDRAISING_MEMO.search(r.purpose)) for r in window)
         values["fundraising_memo_share_30d"] = _ratio(memo, count)
-        # A payout is a repeat payout when its payee paid in (with a counterparty) earlier.
-        repeat = sum(
-            any(
-                i.counterparty_account == o.counterparty_account
-                and i.channel not in NO_COUNTERPARTY_CHANNELS
-                and i.tx_epoch_ms < o.tx_epoch_ms
-                for i in self.windowed
-                if i.direction == "in"
-            )
-            for o in outflows
-            if o.channel not in NO_COUNTERPARTY_CHANNELS
-        )
+        # A payout is a repeat payout when its payee paid in (with a counterparty) earlier and
+        # it is not a refund: the sum of the payee's first deposit (the smallest of several
+        # at that time) given back.
+        first_deposits: dict[str, tuple[int, int]] = {}
+        for i in self.windowed:
+            if i.direction == "in" and i.channel not in NO_COUNTERPARTY_CHANNELS:
+                first = (i.tx_epoch_ms, i.amount_fen)
+                first_deposits[i.counterparty_account] = min(
+                    first_deposits.get(i.counterparty_account, first), first
+                )
+        repeat = 0
+        for o in outflows:
+            first = first_deposits.get(o.counterparty_account)
+            if o.channel not in NO_COUNTERPARTY_CHANNELS and first is not None:
+                repeat += first[0] < o.tx_epoch_ms and first[1] != o.amount_fen
         values["repeat_payout_share_30d"] = _ratio(repeat, len(outflows))
         cash = sum(r.channel in NO_COUNTERPARTY_CHANNELS for r in window)
         values["cash_share_30d"] = _ratio(cash, count)

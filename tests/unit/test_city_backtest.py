@@ -86,12 +86,6 @@ def test_a_property_developers_presale_raises_no_lead(city: City) -> None:
     assert [a for a in developers if a in city.led] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: a backtest starts with no state, and in a lender's first days watched "
-    "a dozen borrowers' repayments lent out again to one borrower look like a scheme's "
-    "many-in, quickly-out to one account (test_structure.py)",
-)
 def test_a_microloan_lender_raises_no_lead(city: City) -> None:
     assert [a for a in city.of_kind("microloan") if a in city.led] == []
 

@@ -69,7 +69,10 @@ def test_any_arrival_order_within_the_lateness_gives_the_same_features() -> None
         payer = f"P{rng.randrange(60)}"
         reports.append(report(minutes, "in", payer, str(rng.choice([100, 5000, 10000]))))
         if i % 4 == 0:
-            reports.append(report(minutes + 1, "out", f"P{rng.randrange(80)}", "300"))
+            # some the sum a payer paid in: refunds, or repeat payouts after all once that
+            # payer's earlier deposit of another sum arrives
+            amount = rng.choice(["300", "100", "5000"])
+            reports.append(report(minutes + 1, "out", f"P{rng.randrange(80)}", amount))
     in_order = sorted(reports, key=lambda r: r.tx_time)
     expected = features_of(in_order)
     for seed in range(5):
@@ -99,13 +102,33 @@ def test_payouts_to_earlier_payers_are_repeat_payouts() -> None:
         [
             report(0, "in", "P1"),
             report(10, "in", "P2"),
-            report(60, "out", "P1"),
+            report(60, "out", "P1", amount="1.50"),  # "interest" on the 100 paid in
             report(61, "out", "SUPPLIER"),
         ]
     )
     assert f["repeat_payout_share_30d"] == 0.5
     assert f["distinct_payers_1d"] == 2
     assert f["distinct_payees_30d"] == 2
+
+
+def test_a_deposit_given_back_is_a_refund_not_a_repeat_payout() -> None:
+    """A developer refunds a buyer's 认筹金: the sum of the buyer's first deposit, whatever
+    the buyer paid after it; any other sum back to a payer is a repeat payout."""
+    deposit_then_refund = [
+        report(0, "in", "BUYER", amount="20000"),
+        report(30, "in", "BUYER", amount="150000"),  # a down payment
+        report(60, "out", "BUYER", amount="20000"),
+    ]
+    assert features_of(deposit_then_refund)["repeat_payout_share_30d"] == 0.0
+    # Arriving in any order within the lateness, the refund is still one...
+    assert features_of(deposit_then_refund[::-1])["repeat_payout_share_30d"] == 0.0
+    # ...until an earlier deposit of another sum shows it was not the first one given back.
+    earlier = report(-10, "in", "BUYER", amount="5000")
+    for reports in ([*deposit_then_refund, earlier], [earlier, *deposit_then_refund]):
+        assert features_of(reports)["repeat_payout_share_30d"] == 1.0
+    # Paying back the down payment instead is a repeat payout too.
+    down_payment_back = [*deposit_then_refund[:2], report(60, "out", "BUYER", amount="150000")]
+    assert features_of(down_payment_back)["repeat_payout_share_30d"] == 1.0
 
 
 def test_fundraising_vocabulary_round_amounts_and_night() -> None:
@@ -160,6 +183,26 @@ def test_a_state_from_before_the_payees_money_was_kept_still_decodes() -> None:
     assert f["top_payees_outflow_share_30d"] == pytest.approx(100 / 1000)
 
 
+def test_states_from_before_the_first_sums_were_kept_decode_both_ways() -> None:
+    """A rolling upgrade: a new worker reads a state written by the previous release (no
+    first sums, no recent payouts) as that release would have gone on; the previous release
+    reads a new state's payers and waiting payouts in its own shape."""
+    state = AccountFeatures(LATENESS_MS)
+    for r in (report(0, "in", "P1", "1000"), report(30, "out", "P2", "500")):
+        state.apply(r)
+    new = state.to_dict()
+    assert [len(row) for row in new["py"]] == [4]  # [payer, first tx_ms, last day, individual]
+    assert new["po"] == [[new["rp"][0][0], new["rp"][0][1]]]  # [payee, tx_ms]: still waiting
+    older = {k: v for k, v in new.items() if k not in ("pv", "rp")}
+    copy = AccountFeatures.from_dict(older, LATENESS_MS)
+    # P2 paid in before the payout waiting for it: a repeat payout, as before; and with P1's
+    # first sum unknown, giving P1 back its 1,000 yuan counts as one too.
+    for r in (report(20, "in", "P2", "500"), report(40, "out", "P1", "1000")):
+        copy.apply(r)
+    f = dict(zip(FEATURE_NAMES, copy.vector(), strict=True))
+    assert f["repeat_payout_share_30d"] == 1.0
+
+
 def test_state_round_trips_through_its_encoding() -> None:
     state = AccountFeatures(LATENESS_MS)
     for i in range(200):
@@ -178,7 +221,7 @@ def test_state_stays_bounded_for_a_busy_collector() -> None:
         state.apply(report(i * 4.3, "in", f"P{i}", "10000"))
     assert len(state.payers) <= PAYER_CAP
     assert state.active_days <= 30
-    assert len(state.to_bytes()) < 40_000
+    assert len(state.to_bytes()) < 48_000  # 1,024 payers: each one's first time and sum
     f = dict(zip(FEATURE_NAMES, state.vector(), strict=True))
     assert f["distinct_payers_30d"] <= PAYER_CAP
     assert abs(state.participants.estimate() - 20_000) < 20_000 * 4 * 0.046

@@ -60,10 +60,9 @@ def city() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
             "property_developer",
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="known gap: a presale's refunds look like a scheme's returns to its "
-                "participants (telling a refund from a return needs what each payer paid in, "
-                "which the features do not keep yet), and early in a launch the deposits "
-                "moved on to the builders look like a collector's",
+                reason="known gap: in its first days watched, early in a launch, the "
+                "deposits moved on to the builders the same day look like a collector's "
+                "(its refunds of 认筹金 are no repeat payouts: they give back the first sum)",
             ),
         ),
         pytest.param(
