@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from feeds.lookalikes import MEMOS
 from feeds.model import CST, pools
 from feeds.simulate import (
     Simulation,
@@ -419,6 +420,27 @@ def test_a_microloan_lender_is_repaid_by_the_people_it_lent_to(
     }
     payers = {r["counterparty_account"] for r in mine if r["direction"] == "in"}
     assert borrowers and payers and len(payers) > 20
+
+
+def test_a_developer_refunds_a_buyers_presale_deposit_in_the_sum_paid() -> None:
+    """Refunds of 认筹金 give back what that buyer paid (models.features tells them from a
+    scheme's returns by that)."""
+    reports = list(
+        Simulation(
+            SimulationConfig(seed=29, days=60, individuals=40, businesses=10, lookalikes=60)
+        ).reports()
+    )
+    refunds = [
+        r for r in reports if r["purpose"] in MEMOS["refund_presale"] and r["direction"] == "out"
+    ]
+    assert refunds
+    deposits: dict[tuple[str, str], list[Decimal]] = {}
+    for r in reports:
+        if r["purpose"] in MEMOS["presale"] and r["direction"] == "in":
+            key = (r["account_id"], r["counterparty_account"])
+            deposits.setdefault(key, []).append(Decimal(r["amount"]))
+    for r in refunds:
+        assert Decimal(r["amount"]) in deposits[(r["account_id"], r["counterparty_account"])]
 
 
 def test_camouflaged_schemes_are_quiet(city: tuple[list[dict[str, Any]], dict[str, Any]]) -> None:
