@@ -414,7 +414,7 @@ class AccountFeatures:
         if freed:  # else no counterparty was last seen before oldest (days_cover_the_maps)
             self._forget_counterparties_before(oldest)
         if self.recent_payouts:
-            self._forget_payouts_before(self.newest_ms - self.lateness_ms)
+            self.recent_payouts = _payouts_since(self.recent_payouts, self._payout_horizon())
         if self.totals_day != newest_day:
             self._add_up_windows()
 
@@ -477,15 +477,10 @@ class AccountFeatures:
             )
         self.totals_day = newest_day
 
-    def _forget_payouts_before(self, horizon: int) -> None:
-        """Drop the payouts no deposit can change any more: one that arrives on time is at or
-        after the horizon, and changes only the payouts after it."""
-        kept: dict[int, list[list[int]]] = {}
-        for key, payouts in self.recent_payouts.items():
-            recent = [p for p in payouts if p[0] >= horizon]
-            if recent:
-                kept[key] = recent
-        self.recent_payouts = kept
+    def _payout_horizon(self) -> int:
+        """No deposit can change a payout before this any more: one that arrives on time is at
+        or after it, and changes only the payouts after it."""
+        return self.newest_ms - self.lateness_ms
 
     def days_cover_the_maps(self) -> bool:
         """Whether each day in the counterparty maps is a day a slot holds: what lets
@@ -644,6 +639,11 @@ class AccountFeatures:
     # -- encoding --------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
+        # Only the payouts a deposit can still change (memory drops the rest on a new day),
+        # by payee: the same bytes whenever the state is encoded, decoded in between or not.
+        recent_payouts = dict(
+            sorted(_payouts_since(self.recent_payouts, self._payout_horizon()).items())
+        )
         return {
             "v": STATE_VERSION,
             "m": [
@@ -685,11 +685,11 @@ class AccountFeatures:
             # [payee, tx_ms], what a worker from before "rp" reads
             "rp": [
                 [k, *[v for payout in payouts for v in payout]]
-                for k, payouts in self.recent_payouts.items()
+                for k, payouts in recent_payouts.items()
             ],
             "po": [
                 [k, payout[0]]
-                for k, payouts in self.recent_payouts.items()
+                for k, payouts in recent_payouts.items()
                 for payout in payouts
                 if not payout[2]
             ],
@@ -724,9 +724,8 @@ class AccountFeatures:
             state.seen_on[slot] = [0, 0, 0]
             pairs = row[1 + BUCKET_SIZE :]
             state.bins[slot] = dict(zip(pairs[0::2], pairs[1::2], strict=True))
-        first_fen = data.get("pv")
-        if first_fen is None or len(first_fen) != len(data["py"]):
-            first_fen = [-1] * len(data["py"])  # written before it was kept (or by such a worker)
+        # Unknown (-1) in a state written before the first sums were kept.
+        first_fen = data.get("pv", [-1] * len(data["py"]))
         state.payers = {
             row[0]: [*row[1:4], fen] for row, fen in zip(data["py"], first_fen, strict=True)
         }
@@ -765,6 +764,17 @@ class AccountFeatures:
     @classmethod
     def from_bytes(cls, blob: bytes, lateness_ms: int) -> AccountFeatures:
         return cls.from_dict(orjson.loads(blob), lateness_ms)
+
+
+def _payouts_since(
+    payouts_by_payee: dict[int, list[list[int]]], horizon: int
+) -> dict[int, list[list[int]]]:
+    kept: dict[int, list[list[int]]] = {}
+    for key, payouts in payouts_by_payee.items():
+        recent = [p for p in payouts if p[0] >= horizon]
+        if recent:
+            kept[key] = recent
+    return kept
 
 
 def _is_repeat(payer: list[int], out_ms: int, fen: int) -> bool:
