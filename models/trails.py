@@ -24,7 +24,11 @@ Rules (``TrailPolicy`` defaults)
   * Hops: a linked account passes the trail on one hop further, up to 3 hops from the scored
     lead. Cash and transfers to the account itself are not followed.
   * A linked lead is raised once the money linked to the account reaches 100,000 yuan in one
-    episode; the episode ends after 14 days with no linked money.
+    episode, in at least 3 transfers; the episode ends after 14 days with no linked money. A
+    scheme's pool moves on in repeated sweeps (快进快出); one or two large payments out of a
+    lead's account are a deal (a purchase, a loan, a refund) that the source lead names, not
+    a pool passed on. One or two transfers link from 1,000,000 yuan, the sum from which taking
+    public deposits is prosecuted; money from a listed sender (upstream) links from one.
   * Except a participant's payment: money from downstream only, into an account that has 20
     or more payers of its own and had raised ten times as much (a school paid tuition by
     parents who are a scheme's salespeople, a developer paid a deposit by one of them) is a
@@ -81,7 +85,9 @@ class TrailPolicy:
     max_hops: int = 3
     min_source_payers: int = 10  # a scored lead starts a trail from this many payers
     min_transfer_yuan: float = 10_000  # a transfer is followed from this amount
-    min_linked_yuan: float = 100_000  # a linked lead is raised from this much linked money
+    min_linked_yuan: float = 100_000  # a linked lead is raised from this much linked money...
+    min_linked_transfers: int = 3  # ...in this many transfers (see the module rules)...
+    few_transfers_linked_yuan: float = 1_000_000  # ...or from this much in fewer
     quiet_days_to_close: float = 14.0  # a linked episode ends after this long without money
     outflows_kept: int = 32  # large outflows an account remembers for a late link...
     outflows_kept_days: float = 30.0  # ...and for how long
@@ -104,6 +110,10 @@ class TrailPolicy:
     @property
     def min_linked_fen(self) -> int:
         return round(self.min_linked_yuan * 100)
+
+    @property
+    def few_transfers_linked_fen(self) -> int:
+        return round(self.few_transfers_linked_yuan * 100)
 
     @property
     def quiet_ms(self) -> int:
@@ -227,7 +237,16 @@ class TrailState:
         return min((s.hop for s in self.sources.values()), default=0)
 
     def linked(self, policy: TrailPolicy) -> bool:
-        return bool(self.sources) and self.amount_fen >= policy.min_linked_fen
+        """Whether the linked money makes a linked lead (see the module rules). Only grows
+        within an episode: movements only add money and transfers."""
+        amount = self.amount_fen
+        if not self.sources or amount < policy.min_linked_fen:
+            return False
+        return (
+            amount >= policy.few_transfers_linked_fen
+            or sum(s.transfers for s in self.sources.values()) >= policy.min_linked_transfers
+            or any(s.direction == TrailDirection.UPSTREAM for s in self.sources.values())
+        )
 
     def open_at(self, tx_ms: int, policy: TrailPolicy) -> bool:
         """Whether money sent at tx_ms carries the trail on (see the module rules)."""

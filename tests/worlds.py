@@ -91,6 +91,12 @@ class TransferWorld:
                 record.update(report_type="STR", str_indicators=list(suspicious))
             self.records.append(record)
 
+    def sweeps(self, payer: str, payee: str, yuan: int, hour: float, times: int = 3) -> None:
+        """``yuan`` passed on in ``times`` equal transfers six minutes apart, as a scheme's
+        pool moves on (a money trail links from three transfers, models.trails)."""
+        for n in range(times):
+            self.transfer(payer, payee, yuan // times, hour + n * 0.1)
+
     def fundraising(self, collector: str, people: int, hour: float = 0.0) -> None:
         for n in range(people):
             self.transfer(f"P{collector}-{n:03d}", collector, 50_000, hour + n * 0.1)

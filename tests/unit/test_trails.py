@@ -97,10 +97,11 @@ def linked_accounts(leads: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def test_a_quiet_controller_gets_a_linked_lead_with_the_path_and_the_money() -> None:
     world = TransferWorld()
     world.fundraising(COLLECTOR, 12)
-    # The pool goes on to a controller in two sweeps, then to a third account.
+    # The pool goes on to a controller in three sweeps, then to a third account.
     world.transfer(COLLECTOR, "CONTROLLER", 300_000, 5)
     world.transfer(COLLECTOR, "CONTROLLER", 200_000, 6)
-    world.transfer("CONTROLLER", "OUTSIDE", 450_000, 30)
+    world.transfer(COLLECTOR, "CONTROLLER", 100_000, 7)
+    world.sweeps("CONTROLLER", "OUTSIDE", 450_000, 30)
     leads, _ = run(world.messages())
     scored = [lead for lead in latest(leads).values() if lead["kind"] == "scored"]
     assert [lead["account_id"] for lead in scored] == [COLLECTOR]
@@ -110,12 +111,31 @@ def test_a_quiet_controller_gets_a_linked_lead_with_the_path_and_the_money() -> 
     [link] = controller["trail"]
     assert link["source_lead_id"] == scored[0]["lead_id"]
     assert link["direction"] == "downstream"
-    assert (link["amount_fen"], link["transfers"]) == (50_000_000, 2)
+    assert (link["amount_fen"], link["transfers"]) == (60_000_000, 3)
     assert link["path"] == [COLLECTOR]
     assert "资金去向" in controller["reasons"][0]["text_zh"]
     # One hop further: the controller's own outflow links the next account.
     assert linked["OUTSIDE"]["hop"] == 2
     assert linked["OUTSIDE"]["trail"][0]["path"] == [COLLECTOR, "CONTROLLER"]
+
+
+def test_one_large_payment_out_of_a_lead_account_is_a_deal_not_a_pool_passed_on() -> None:
+    world = TransferWorld()
+    world.fundraising(COLLECTOR, 12)
+    # A deal: the lead's account buys a car. The seller pays the money on: no trail reaches
+    # the seller's supplier either.
+    world.transfer(COLLECTOR, "CAR-DEALER", 400_000, 5, payee_type="corporate")
+    world.sweeps("CAR-DEALER", "CAR-MAKER", 390_000, 8)
+    world.transfer(COLLECTOR, "LENDER", 30_000, 6)  # two payments, under the sweeps' three
+    world.transfer(COLLECTOR, "LENDER", 90_000, 7)
+    # The pool: three sweeps to the controller, and one transfer of 1,000,000 yuan (the sum
+    # from which taking public deposits is prosecuted) to a second one.
+    world.sweeps(COLLECTOR, "CONTROLLER", 150_000, 9)
+    world.transfer(COLLECTOR, "SECOND-CONTROLLER", 1_000_000, 10)
+    leads, _ = run(world.messages())
+    linked = linked_accounts(leads)
+    assert set(linked) == {"CONTROLLER", "SECOND-CONTROLLER"}
+    assert linked["CONTROLLER"]["trail"][0]["transfers"] == 3
 
 
 def test_a_merchant_paying_into_a_lead_account_is_not_pulled_in() -> None:
@@ -143,7 +163,7 @@ def test_tuition_a_schemes_salesperson_pays_a_school_links_neither_the_school_no
     for n in range(6):  # 108,000 yuan of tuition for the salesperson's children: 7 % of it
         world.transfer(COLLECTOR, "SCHOOL", 18_000, 10 + n)
     world.transfer("SCHOOL", "BUILDER", 400_000, 30, payee_type="corporate")
-    world.transfer(COLLECTOR, "CONTROLLER", 300_000, 31)  # the pool itself is still followed
+    world.sweeps(COLLECTOR, "CONTROLLER", 300_000, 31)  # the pool itself is still followed
     runner = OfflineRunner(PipelineConfig(), FlaggedInflowModel())  # type: ignore[arg-type]
     leads = [orjson.loads(lead.to_json()) for o in runner.run(world.messages()) for lead in o.leads]
     scored = {lead["account_id"] for lead in leads if lead["kind"] == "scored"}
@@ -171,7 +191,7 @@ def test_links_stop_after_three_hops_and_below_the_minimum() -> None:
     world.fundraising(COLLECTOR, 12)
     chain = [COLLECTOR, "HOP1", "HOP2", "HOP3", "HOP4"]
     for n, (payer, payee) in enumerate(pairwise(chain)):
-        world.transfer(payer, payee, 200_000, 5 + n)
+        world.sweeps(payer, payee, 210_000, 5 + n)
     world.transfer(COLLECTOR, "SMALL", 90_000, 10)  # under 100,000 yuan in all
     leads, _ = run(world.messages())
     linked = linked_accounts(leads)
@@ -181,8 +201,8 @@ def test_links_stop_after_three_hops_and_below_the_minimum() -> None:
 def test_a_link_that_arrives_after_the_accounts_own_outflows_still_passes_them_on() -> None:
     world = TransferWorld()
     world.fundraising(COLLECTOR, 12)
-    world.transfer(COLLECTOR, "CONTROLLER", 300_000, 5)
-    world.transfer("CONTROLLER", "NEXT", 250_000, 6)
+    world.sweeps(COLLECTOR, "CONTROLLER", 300_000, 5)
+    world.sweeps("CONTROLLER", "NEXT", 250_000, 6)
     messages = world.messages()
     in_order, _ = run(messages, batch_size=1)
     # The controller's outflow is read long before the movement that links it.
@@ -196,10 +216,10 @@ def test_a_link_that_arrives_after_the_accounts_own_outflows_still_passes_them_o
 def test_a_late_movement_that_extends_the_linked_span_passes_on_the_outflows_it_covers() -> None:
     world = TransferWorld()
     world.fundraising(COLLECTOR, 12)
-    world.transfer(COLLECTOR, "CONTROLLER", 300_000, 5)
-    world.transfer(COLLECTOR, "CONTROLLER", 300_000, 5 + 10 * 24)
+    world.sweeps(COLLECTOR, "CONTROLLER", 300_000, 5)
+    world.sweeps(COLLECTOR, "CONTROLLER", 300_000, 5 + 10 * 24)
     # 20 days after the first sum, 10 after the second: inside the span only the second opens.
-    world.transfer("CONTROLLER", "NEXT", 250_000, 5 + 20 * 24)
+    world.sweeps("CONTROLLER", "NEXT", 250_000, 5 + 20 * 24)
     messages = world.messages()
     in_order, _ = run(messages, batch_size=1)
     # One batch of every report, then both movements together: the account's outflow was
@@ -238,6 +258,8 @@ def test_a_replayed_movement_counts_once_and_the_state_round_trips() -> None:
     assert not trail.apply(movement, policy)
     assert trail.amount_fen == 6_000_000 and not trail.linked(policy)
     trail.apply(Movement("B", "downstream", "L1", "A", 0, ("A",), 6_000_000, "T2", 2_000), policy)
+    assert trail.amount_fen == 12_000_000 and not trail.linked(policy)  # two transfers
+    trail.apply(Movement("B", "downstream", "L1", "A", 0, ("A",), 1_000_000, "T3", 3_000), policy)
     assert trail.linked(policy) and trail.hop == 1
     assert TrailState.from_bytes(trail.to_bytes()) == trail
     assert Movement.from_json(movement.to_json()) == movement
@@ -259,7 +281,7 @@ def test_the_outflow_log_keeps_the_largest_sums_when_full() -> None:
 def test_linked_leads_and_schemes_validate_against_their_schemas() -> None:
     world = TransferWorld()
     world.fundraising(COLLECTOR, 12)
-    world.transfer(COLLECTOR, "CONTROLLER", 300_000, 5)
+    world.sweeps(COLLECTOR, "CONTROLLER", 300_000, 5)
     leads, _ = run(world.messages())
     lead_schema = Draft202012Validator(
         load_schema("lead.v1"), format_checker=Draft202012Validator.FORMAT_CHECKER
@@ -280,8 +302,9 @@ def test_linked_leads_and_schemes_validate_against_their_schemas() -> None:
 
 def test_the_trail_stage_on_its_own_links_an_account_then_carries_its_outflow_on() -> None:
     """TrailStage, the pipeline's last stage, given one batch's movements and then the next
-    batch's report: 300,000 yuan from a lead's account raises the receiver's linked lead; the
-    receiver's own 50,000-yuan transfer an hour later carries the trail one hop further."""
+    batch's report: 1,000,000 yuan in one transfer from a lead's account raises the receiver's
+    linked lead (below that sum it takes three transfers); the receiver's own 50,000-yuan
+    transfer an hour later carries the trail one hop further."""
     report = parse_report(
         encode(
             valid_report(
@@ -295,7 +318,7 @@ def test_the_trail_stage_on_its_own_links_an_account_then_carries_its_outflow_on
     table: dict[str, bytes] = {}  # the trail table, as the worker's holds it between batches
     stage = TrailStage(table, accounts.get, TrailPolicy(), LeadPolicy())
     arrived = Movement(
-        "RECEIVER", "downstream", "LSOURCE", "SOURCE", 0, ("SOURCE",), 30_000_000, "T-1",
+        "RECEIVER", "downstream", "LSOURCE", "SOURCE", 0, ("SOURCE",), 100_000_000, "T-1",
         report.tx_epoch_ms - 3_600_000,
     )  # fmt: skip
     message = InputMessage(b"RECEIVER", arrived.to_json(), SourcePosition("trails", 3, 0, 1_000))
