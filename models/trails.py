@@ -26,9 +26,10 @@ Rules (``TrailPolicy`` defaults)
   * A linked lead is raised once the money linked to the account reaches 100,000 yuan in one
     episode, in at least 3 transfers; the episode ends after 14 days with no linked money. A
     scheme's pool moves on in repeated sweeps (快进快出); one or two large payments out of a
-    lead's account are a deal (a purchase, a loan, a refund) that the source lead names, not
-    a pool passed on. One or two transfers link from 1,000,000 yuan, the sum from which taking
-    public deposits is prosecuted; money from a listed sender (upstream) links from one.
+    lead's account are a deal (a purchase, a loan, a refund), which stays among the source
+    account's transactions, not a pool passed on. One or two transfers link from 1,000,000
+    yuan, the sum from which taking public deposits is prosecuted; money from a listed sender
+    (upstream) links from one.
   * Except a participant's payment: money from downstream only, into an account that has 20
     or more payers of its own and had raised ten times as much (a school paid tuition by
     parents who are a scheme's salespeople, a developer paid a deposit by one of them) is a
