@@ -5,12 +5,29 @@ Pure, so the offline replay can split accounts exactly as the broker does.
 
 from __future__ import annotations
 
+import re
+
 import orjson
+
+# The account_id member of a report line, written plainly: no escape in the name or the value.
+_PLAIN_ACCOUNT_MEMBER = re.compile(rb'"account_id"[ \t\r\n]*:[ \t\r\n]*"([^"\\]*)"')
 
 
 def account_key(line: bytes) -> bytes | None:
     """The message key of a report line: its account_id, as the schema requires."""
     return key_and_bank(line)[0]
+
+
+def routing_key(line: bytes) -> bytes | None:
+    """Where a report line goes, without decoding all of it: ``account_key(line)`` for every
+    valid report. A line naming ``"account_id"`` once, plainly, is routed by that value
+    (a valid report names it once, at the top: a second one in a nested value, or an escape,
+    and the line is decoded); a line that is no report is still routed to one place only."""
+    if line.count(b'"account_id"') == 1:
+        plain = _PLAIN_ACCOUNT_MEMBER.search(line)
+        if plain is not None:
+            return plain.group(1)
+    return account_key(line)
 
 
 def key_and_bank(line: bytes) -> tuple[bytes | None, str | None]:

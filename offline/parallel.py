@@ -3,7 +3,9 @@
 Worker ``i`` of ``N`` owns the accounts whose key ``partition_for(key, N)`` is ``i`` and keeps
 their tables, exactly as the worker owning partition ``i`` of an ``N``-partition topic does; a
 line whose key cannot be read goes to worker 0, so it is dead-lettered once. The parent reads
-the file and sends each worker its lines, as bytes.
+the file and sends each worker its lines, as bytes (``FileLines``: routed by
+``routing_key``, the same key for every valid report, without decoding the line; the worker
+decodes it).
 
 Money trails cross partitions, as in the stream: the movements worker ``i`` sends are for the
 owner of their ``to_account``. The workers run in lockstep rounds: in each, every worker takes
@@ -19,6 +21,7 @@ lead's revisions depend on when its movements arrive, its account, hop and sourc
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import multiprocessing
 import struct
@@ -33,10 +36,10 @@ from multiprocessing.context import ForkContext, ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
 from typing import Generic, Protocol, TypeVar
 
-from ingest.partitioning import account_key, partition_for
+from ingest.partitioning import account_key, partition_for, routing_key
 from ingest.pipeline import InputMessage
 from models.pipeline import PipelineOutcome
-from offline.replay import OfflineRunner
+from offline.replay import GC_YOUNG_THRESHOLD, FileLines, OfflineRunner
 from schemas.envelopes import SourcePosition
 from schemas.errors import FundwatchError
 
@@ -147,6 +150,9 @@ def _batch(runner: OfflineRunner, frame: bytes) -> list[InputMessage]:
 
 def _serve(connection: Connection, job: ReplayJob[object]) -> None:
     """A worker: one batch per frame until the empty frame, then the job's result."""
+    # Each worker is a replay of its own: the young generation collected as rarely as
+    # OfflineRunner.run collects it (GC_YOUNG_THRESHOLD).
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     try:
         runner = job.runner()
         while frame := connection.recv_bytes():
@@ -205,10 +211,20 @@ class ParallelReplay(Generic[R]):
         # The rounds' busiest workers' CPU time, summed: the run's length on idle cores.
         self.critical_seconds = 0.0
 
-    def run(self, messages: Iterable[InputMessage]) -> Iterator[RoundOutput]:
+    def run(self, messages: Iterable[InputMessage] | FileLines) -> Iterator[RoundOutput]:
+        """A file's lines (``FileLines``) are split as they are read, each by its account
+        (``routing_key``) without decoding it here: the workers do, and this process's share
+        of the work, which the workers wait for, stays small."""
+        if isinstance(messages, FileLines):
+            self._topic = messages.source
+            items: Iterator[tuple[bytes | None, int, bytes]] = (
+                (routing_key(line), offset, line) for offset, line in enumerate(messages.lines)
+            )
+        else:
+            items = (self._position(message) for message in messages)
         try:
             self._start()
-            yield from self._rounds(iter(messages))
+            yield from self._rounds(items)
             self.results = self._finish()
             log.info(
                 "replay on %d workers: the busiest worker of each round took %.1f s of CPU in all",
@@ -218,7 +234,7 @@ class ParallelReplay(Generic[R]):
         finally:
             self._stop()
 
-    def _rounds(self, messages: Iterator[InputMessage]) -> Iterator[RoundOutput]:
+    def _rounds(self, messages: Iterator[tuple[bytes | None, int, bytes]]) -> Iterator[RoundOutput]:
         chunks = self._next_chunks(messages)
         while any(chunks):
             busy = [w for w, chunk in enumerate(chunks) if chunk]
@@ -231,22 +247,25 @@ class ParallelReplay(Generic[R]):
             self.critical_seconds += output.busiest_seconds
             yield output
 
-    def _next_chunks(self, messages: Iterator[InputMessage]) -> list[_Chunk]:
+    def _next_chunks(self, messages: Iterator[tuple[bytes | None, int, bytes]]) -> list[_Chunk]:
+        """The next round's lines, (routing key, offset, line) each, split by owner."""
         chunks = [_Chunk() for _ in range(self.workers)]
-        for message in islice(messages, self.batch_size * self.workers):
-            self._check_source(message.source)
-            chunk = chunks[self._owner(message.key)]
-            chunk.offsets.append(message.source.offset)
-            chunk.lines.append(message.value)
+        for key, offset, line in islice(messages, self.batch_size * self.workers):
+            chunk = chunks[self._owner(key)]
+            chunk.offsets.append(offset)
+            chunk.lines.append(line)
         return chunks
 
-    def _check_source(self, source: SourcePosition) -> None:
+    def _position(self, message: InputMessage) -> tuple[bytes | None, int, bytes]:
+        """A message of one file as (key, offset, line)."""
+        source = message.source
         if self._topic is None:
             self._topic = source.topic
         if source.topic != self._topic or source.partition != 0 or source.timestamp_ms:
             raise ParallelReplayError(
                 f"a parallel replay reads one file; {source.topic}:{source.partition} is not it"
             )
+        return message.key, source.offset, message.value
 
     def _owner(self, key: bytes | None) -> int:
         if key is None:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from tqdm import tqdm
 
@@ -34,34 +34,74 @@ GC_YOUNG_THRESHOLD = 50_000  # allocations between two young-generation collecti
 OFFLINE_DECODED_ACCOUNTS = 100_000  # about 30 KB each decoded
 
 
-def file_messages(path: Path) -> Iterator[InputMessage]:
-    """Each non-empty line of a JSONL file as a message keyed by its account_id, as the
-    bank-side producer sends it."""
-    with path.open("rb") as f:
-        lines = (line.rstrip(b"\r\n") for line in f)
-        yield from line_messages((line for line in lines if line), path.name)
+class FileLines:
+    """The non-empty lines of a JSONL file: iterated, the messages the replay reads (each
+    keyed by its account_id, as the bank-side producer sends it); ``lines``, the bytes alone,
+    which a parallel replay's parent splits by account without building a message of each
+    (offline.parallel). Read once, as a generator is."""
+
+    def __init__(self, path: Path, lines: Iterable[bytes] | None = None) -> None:
+        self.path = path
+        self.lines: Iterable[bytes] = lines if lines is not None else self._read()
+        # "file:" cannot begin a topic name, so a file is never taken for a bank's topic.
+        self.source = f"file:{path.name}"
+
+    def _read(self) -> Iterator[bytes]:
+        with self.path.open("rb") as f:
+            lines = (line.rstrip(b"\r\n") for line in f)
+            yield from (line for line in lines if line)
+
+    def __iter__(self) -> Iterator[InputMessage]:
+        return line_messages(self.lines, self.path.name)
+
+
+def file_messages(path: Path) -> FileLines:
+    """Each non-empty line of a JSONL file as a message keyed by its account_id."""
+    return FileLines(path)
+
+
+M = TypeVar("M", InputMessage, bytes)
 
 
 def with_progress(
-    messages: Iterable[InputMessage],
+    messages: Iterable[InputMessage] | FileLines,
     total_bytes: int | None,
     description: str,
     output: TextIO = sys.stderr,
     every: int = 1_000,
-) -> Iterator[InputMessage]:
+) -> Iterable[InputMessage] | FileLines:
     """The messages, showing on ``output`` the reports read, the rate and an ETA as they are
     read. ``total_bytes``: the size of the file they come from (None: no ETA); the total
-    shown is estimated from the bytes read so far, so it settles within the first batches."""
+    shown is estimated from the bytes read so far, so it settles within the first batches.
+    A file's lines stay a file's (``FileLines``)."""
+    if isinstance(messages, FileLines):
+        shown = _progress(messages.lines, len, total_bytes, description, output, every)
+        return FileLines(messages.path, shown)
+    return _progress(messages, _value_length, total_bytes, description, output, every)
+
+
+def _value_length(message: InputMessage) -> int:
+    return len(message.value)
+
+
+def _progress(
+    items: Iterable[M],
+    length: Callable[[M], int],
+    total_bytes: int | None,
+    description: str,
+    output: TextIO,
+    every: int,
+) -> Iterator[M]:
     read = read_bytes = 0
     with tqdm(desc=description, unit=" reports", file=output) as bar:
-        for message in messages:
+        for item in items:
             read += 1
-            read_bytes += len(message.value) + 1  # the line and its newline
+            read_bytes += length(item) + 1  # the line and its newline
             if read % every == 0:
                 if total_bytes:
                     bar.total = max(read, round(read * total_bytes / read_bytes))
                 bar.update(every)
-            yield message
+            yield item
         if total_bytes:
             bar.total = read
         bar.update(read % every)

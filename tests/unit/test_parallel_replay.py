@@ -8,15 +8,18 @@ the same order, so the same forest.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from feeds.simulate import Simulation, SimulationConfig, write_jsonl
-from ingest.partitioning import account_key, partition_for
+from ingest.partitioning import account_key, partition_for, routing_key
 from models.forest import FundraisingForest
 from models.pipeline import PipelineOutcome
 from offline import parallel
@@ -192,6 +195,34 @@ def test_a_failing_worker_stops_the_replay_with_its_error(world: dict[str, Path]
     with pytest.raises(ParallelReplayError, match="this worker breaks"):
         for _ in replay.run(file_messages(world["history"])):
             pass
+
+
+def test_the_parent_routes_every_line_of_a_file_by_its_account(world: dict[str, Path]) -> None:
+    lines = [line for path in world.values() for line in path.read_bytes().splitlines() if line]
+    assert [routing_key(line) for line in lines] == [account_key(line) for line in lines]
+
+
+_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
+
+
+@given(
+    account=st.one_of(_TEXT, st.integers(), st.none()),
+    others=st.dictionaries(_TEXT, st.one_of(_TEXT, st.integers())),
+    nested=st.one_of(st.none(), _TEXT),
+    ascii_only=st.booleans(),
+    spaced=st.booleans(),
+)
+def test_a_line_is_routed_as_it_is_keyed_however_it_is_written(
+    account: object, others: dict[str, object], nested: str | None, ascii_only: bool, spaced: bool
+) -> None:
+    """The parent's routing key, read without decoding the line, is the key a worker decodes
+    for any JSON object: an escaped, nested, missing or non-text account_id included."""
+    record: dict[str, object] = {**others, "account_id": account}
+    if nested is not None:
+        record["extra"] = {"account_id": nested}
+    separators = (" , ", " : ") if spaced else (",", ":")
+    line = json.dumps(record, ensure_ascii=ascii_only, separators=separators).encode()
+    assert routing_key(line) == account_key(line)
 
 
 def test_packed_byte_strings_come_back_as_they_were() -> None:
