@@ -21,7 +21,6 @@ lead's revisions depend on when its movements arrive, its account, hop and sourc
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import multiprocessing
 import struct
@@ -38,8 +37,8 @@ from typing import Generic, Protocol, TypeVar
 
 from ingest.partitioning import account_key, partition_for, routing_key
 from ingest.pipeline import InputMessage
-from models.pipeline import PipelineOutcome
-from offline.replay import GC_YOUNG_THRESHOLD, FileLines, OfflineRunner
+from models.pipeline import PipelineOutcome, collect_garbage_rarely
+from offline.replay import FileLines, OfflineRunner
 from schemas.envelopes import SourcePosition
 from schemas.errors import FundwatchError
 
@@ -150,9 +149,7 @@ def _batch(runner: OfflineRunner, frame: bytes) -> list[InputMessage]:
 
 def _serve(connection: Connection, job: ReplayJob[object]) -> None:
     """A worker: one batch per frame until the empty frame, then the job's result."""
-    # Each worker is a replay of its own: the young generation collected as rarely as
-    # OfflineRunner.run collects it (GC_YOUNG_THRESHOLD).
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+    collect_garbage_rarely()  # a replay of its own, as OfflineRunner.run's
     try:
         runner = job.runner()
         while frame := connection.recv_bytes():

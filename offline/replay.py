@@ -25,12 +25,11 @@ from ingest.partitioning import account_key
 from ingest.pipeline import InputMessage
 from models.account_state import AccountState
 from models.forest import FundraisingForest
-from models.pipeline import Pipeline, PipelineConfig, PipelineOutcome
+from models.pipeline import Pipeline, PipelineConfig, PipelineOutcome, collect_garbage_rarely
 from models.trails import Movement
 from models.watchlist import Watchlist
 from schemas.envelopes import SourcePosition
 
-GC_YOUNG_THRESHOLD = 50_000  # allocations between two young-generation collections
 OFFLINE_DECODED_ACCOUNTS = 100_000  # about 30 KB each decoded
 
 
@@ -164,11 +163,7 @@ class OfflineRunner:
     ) -> Iterator[PipelineOutcome]:
         iterator = iter(messages)
         pending: list[InputMessage] = []
-        # A batch allocates a few hundred thousand short-lived objects among the millions the
-        # account states hold: at the default threshold (700) the collector scans the young
-        # ones every few reports, a fifth of the run. Rarely enough while this replay runs.
-        thresholds = gc.get_threshold()
-        gc.set_threshold(GC_YOUNG_THRESHOLD, *thresholds[1:])
+        thresholds = collect_garbage_rarely()  # while this replay runs
         try:
             while True:
                 batch = pending + list(islice(iterator, batch_size))

@@ -7,8 +7,12 @@ commands declared in ``cli.commands``.
 
 from __future__ import annotations
 
+import gc
+from typing import Any
+
 import faust
 
+from models.pipeline import collect_garbage_rarely
 from schemas.sectors import DEPARTMENTS
 from streams.kafka_clients import faust_credentials
 from streams.settings import Settings
@@ -43,6 +47,16 @@ app = faust.App(
     web_router_enabled=False,
     autodiscover=False,
 )
+
+
+@app.on_worker_init.connect
+def _collect_garbage_rarely(sender: faust.App, **_: Any) -> None:
+    """A worker runs the pipeline for as long as it lives: its collector works as a replay's
+    (models.pipeline.collect_garbage_rarely), and what was made before the first batch (the
+    modules, Faust's services) is left out of every full collection (gc.freeze): such a
+    collection pauses the stream for as long as it takes."""
+    collect_garbage_rarely()
+    gc.freeze()
 
 
 def bytes_topic(*names: str, partitions: int = settings.partitions) -> faust.TopicT:
