@@ -30,8 +30,10 @@ the forest alone did.
 ``adjust`` turns the forest's scores into the scores leads are raised on: an account showing
 FAN_IN_FAST_OUT or REPEAT_PAYOUTS gets ``STRUCTURE_BONUS`` added; any other account has
 ``UNSTRUCTURED_PENALTY`` taken off, so only a far outlier without a scheme's structure still
-reaches the threshold. An account within its peers' limits (models.peers: a school against
-schools) has ``WITHIN_PEERS_PENALTY`` taken off as well. A scheme's controllers and payout
+reaches the threshold. A scheme's shape with fewer payers (EMERGING: 5 or more) gets
+``EMERGING_BONUS``, so a collector's first lead need not wait for its many payers. An account
+within its peers' limits (models.peers: a school against schools) has
+``WITHIN_PEERS_PENALTY`` taken off as well. A scheme's controllers and payout
 accounts, which have few payers of their own, are reached by the money trails from its
 collectors' leads (models.trails).
 
@@ -65,7 +67,7 @@ _TOP_PAYEES_SHARE = FEATURE_NAMES.index("top_payees_outflow_share_30d")
 _PASS_THROUGH_30D = FEATURE_NAMES.index("pass_through_ratio_30d")
 
 MIN_INDIVIDUAL_PAYERS = 20  # "many individuals": fewer is a family or a club
-MIN_EMERGING_PAYERS = 5  # a scheme's shape with this many: neither bonus nor penalty
+MIN_EMERGING_PAYERS = 5  # a scheme's shape with this many: EMERGING_BONUS
 FAST_OUT_SHARE = 0.6  # of the 30-day inflow, paid out again on the day it came in
 # ...and the money out is the money in: an account paying out several times what it took in
 # pays from a balance (a hospital's suppliers, a lender's new loans), as a collector does not.
@@ -81,6 +83,11 @@ REPEAT_PAYOUTS_PER_PAYER = 0.2  # ...and that many of them per individual payer:
 # a good part of the participants, where a developer refunds a few presale deposits
 ACCELERATING_SHARE = 0.6  # of the 30-day individual payers, seen in the last 7 days
 STRUCTURE_BONUS = 0.05
+# A scheme's shape with 5-19 individual payers counts up too: at 0, a collector's first lead
+# waited for its tenth payer (the concentrated form's minimum), days into the scheme. Less
+# than STRUCTURE_BONUS: at 0.05 a microloan lender's first days (a dozen repayments lent out
+# again to one borrower) raised leads in two of three development cities.
+EMERGING_BONUS = 0.03
 UNSTRUCTURED_PENALTY = 0.1
 WITHIN_PEERS_PENALTY = 0.1  # more than the bonus: a peer's busy day is no scheme's structure
 # Structure, and five times the individual payers its kind has at its busiest: two pieces of
@@ -158,7 +165,7 @@ def adjust(
     scores: np.ndarray = forest_scores + np.where(
         structured_rows,
         STRUCTURE_BONUS,
-        np.where(emerging(features, structured_rows), 0.0, -UNSTRUCTURED_PENALTY),
+        np.where(emerging(features, structured_rows), EMERGING_BONUS, -UNSTRUCTURED_PENALTY),
     )
     if within_peers is not None:
         scores = scores - np.where(within_peers, WITHIN_PEERS_PENALTY, 0.0)

@@ -16,6 +16,7 @@ from models.feature_names import FEATURE_NAMES
 from models.features import AccountFeatures
 from models.reasons import CONCENTRATED, EMERGING, FAN_IN_FAST_OUT
 from models.structure import (
+    EMERGING_BONUS,
     STRUCTURE_BONUS,
     UNSTRUCTURED_PENALTY,
     adjust,
@@ -133,7 +134,7 @@ def test_structure_moves_the_forest_score_up_or_down_row_by_row() -> None:
     assert [adjust(np.array([0.5]), rows[i : i + 1])[0] for i in range(2)] == adjusted.tolist()
 
 
-def test_a_scheme_in_its_first_days_is_judged_by_the_forest_alone() -> None:
+def test_a_scheme_in_its_first_days_counts_up_before_its_many_payers() -> None:
     rows = feature_rows(
         # Eight people have paid in, and their money left the same day for one account.
         {
@@ -152,7 +153,11 @@ def test_a_scheme_in_its_first_days_is_judged_by_the_forest_alone() -> None:
         },
     )
     adjusted = adjust(np.array([0.5, 0.5, 0.5]), rows)
-    assert adjusted.tolist() == [0.5, 0.5 - UNSTRUCTURED_PENALTY, 0.5 - UNSTRUCTURED_PENALTY]
+    assert adjusted.tolist() == [
+        0.5 + EMERGING_BONUS,
+        0.5 - UNSTRUCTURED_PENALTY,
+        0.5 - UNSTRUCTURED_PENALTY,
+    ]
     assert [r.feature for r in structure_reasons(rows[0])] == [EMERGING]
 
 
