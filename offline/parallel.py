@@ -37,7 +37,7 @@ from typing import Generic, Protocol, TypeVar
 
 from ingest.partitioning import partition_for, routing_key
 from ingest.pipeline import InputMessage
-from models.pipeline import PipelineOutcome, collect_garbage_rarely
+from models.pipeline import PipelineOutcome, replay_collection
 from offline.replay import FileLines, OfflineRunner
 from schemas.envelopes import SourcePosition
 from schemas.errors import FundwatchError
@@ -149,19 +149,20 @@ def _batch(runner: OfflineRunner, frame: bytes) -> list[InputMessage]:
 
 def _serve(connection: Connection, job: ReplayJob[object]) -> None:
     """A worker: one batch per frame until the empty frame, then the job's result."""
-    collect_garbage_rarely()  # a replay of its own, as OfflineRunner.run's
     try:
         runner = job.runner()
-        while frame := connection.recv_bytes():
-            started = time.process_time()
-            outcome = runner.process(_batch(runner, frame))
-            lines = job.observe(outcome)
-            cpu_us = round((time.process_time() - started) * 1e6)
-            ingest = outcome.ingest
-            counts = array("q", [len(ingest.verdicts), len(ingest.dead_letters), cpu_us])
-            keys = [m.to_account.encode() for m in outcome.movements]
-            movements = [m.to_json() for m in outcome.movements]
-            connection.send_bytes(_ROUND + pack([counts.tobytes()], lines, keys, movements))
+        with replay_collection() as settle:  # a replay of its own, as OfflineRunner.run's
+            while frame := connection.recv_bytes():
+                started = time.process_time()
+                outcome = runner.process(_batch(runner, frame))
+                lines = job.observe(outcome)
+                settle()
+                cpu_us = round((time.process_time() - started) * 1e6)
+                ingest = outcome.ingest
+                counts = array("q", [len(ingest.verdicts), len(ingest.dead_letters), cpu_us])
+                keys = [m.to_account.encode() for m in outcome.movements]
+                movements = [m.to_json() for m in outcome.movements]
+                connection.send_bytes(_ROUND + pack([counts.tobytes()], lines, keys, movements))
         connection.send_bytes(_DONE + job.encode(job.result()))
     except EOFError:
         return  # the parent closed the pipe: it stopped the replay

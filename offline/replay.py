@@ -10,7 +10,6 @@ a worker reads them from the trails topic.
 
 from __future__ import annotations
 
-import gc
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
@@ -25,7 +24,7 @@ from ingest.partitioning import routing_key
 from ingest.pipeline import InputMessage
 from models.account_state import AccountState
 from models.forest import FundraisingForest
-from models.pipeline import Pipeline, PipelineConfig, PipelineOutcome, collect_garbage_rarely
+from models.pipeline import Pipeline, PipelineConfig, PipelineOutcome, replay_collection
 from models.trails import Movement
 from models.watchlist import Watchlist
 from schemas.envelopes import SourcePosition
@@ -164,17 +163,15 @@ class OfflineRunner:
     ) -> Iterator[PipelineOutcome]:
         iterator = iter(messages)
         pending: list[InputMessage] = []
-        thresholds = collect_garbage_rarely()  # while this replay runs
-        try:
+        with replay_collection() as settle:
             while True:
                 batch = pending + list(islice(iterator, batch_size))
                 if not batch:
                     return
                 outcome = self.process(batch)
                 pending = [self._loop_back(m) for m in outcome.movements]
+                settle()
                 yield outcome
-        finally:
-            gc.set_threshold(*thresholds)
 
     def process(self, batch: list[InputMessage]) -> PipelineOutcome:
         """One batch through the pipeline, its table writes applied (as the agent applies

@@ -7,6 +7,7 @@ re-sent and late reports do not change the outcome, and that a trained model fin
 
 from __future__ import annotations
 
+import gc
 import io
 import random
 import re
@@ -155,6 +156,35 @@ def test_offline_write_back_gives_what_a_worker_writes_each_batch(
     assert writes["write-back"] == (0, 0)
     for kept, every in zip(writes["write-back, 5 kept"], writes["worker"], strict=True):
         assert 0 < kept < every
+
+
+def test_a_replay_leaves_the_collector_as_it_found_it(world: dict[str, Path], model: Path) -> None:
+    """Between batches a replay leaves what is alive out of the collector's walks (gc.freeze);
+    when it ends, or is stopped half-way, the process collects as before: nothing it froze
+    stays frozen and the thresholds are back. Objects a process froze itself stay frozen."""
+    thresholds = gc.get_threshold()
+    forest = FundraisingForest.load(model)
+    runner = OfflineRunner(PipelineConfig(lateness_ms=LATENESS_MS), forest)
+    frozen = [gc.get_freeze_count() for _ in runner.run(file_messages(world["live"]), 200)]
+    assert len(frozen) > 1 and min(frozen) > 0
+    assert (gc.get_freeze_count(), gc.get_threshold()) == (0, thresholds)
+    stopped = OfflineRunner(PipelineConfig(lateness_ms=LATENESS_MS), forest).run(
+        file_messages(world["live"]), 200
+    )
+    next(stopped)
+    assert gc.get_freeze_count() > 0
+    stopped.close()
+    assert (gc.get_freeze_count(), gc.get_threshold()) == (0, thresholds)
+    gc.freeze()  # as a worker does at start-up
+    try:
+        own = gc.get_freeze_count()
+        for _ in OfflineRunner(PipelineConfig(lateness_ms=LATENESS_MS), forest).run(
+            file_messages(world["live"]), 200
+        ):
+            pass
+        assert gc.get_freeze_count() >= own
+    finally:
+        gc.unfreeze()
 
 
 class BrokenForest(FundraisingForest):
