@@ -35,7 +35,7 @@ from multiprocessing.context import ForkContext, ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
 from typing import Generic, Protocol, TypeVar
 
-from ingest.partitioning import partition_for, routing_key
+from ingest.partitioning import account_key, partition_for, routing_key
 from ingest.pipeline import InputMessage
 from models.pipeline import PipelineOutcome, replay_collection
 from offline.replay import FileLines, OfflineRunner
@@ -143,7 +143,7 @@ def _batch(runner: OfflineRunner, frame: bytes) -> list[InputMessage]:
     batch = [runner.movement_message(k, v) for k, v in zip(movement_keys, movements, strict=True)]
     source = topic.decode()
     for offset, line in zip(offsets, lines, strict=True):
-        batch.append(InputMessage(routing_key(line), line, SourcePosition(source, 0, offset)))
+        batch.append(InputMessage(account_key(line), line, SourcePosition(source, 0, offset)))
     return batch
 
 

@@ -20,7 +20,7 @@ from typing import TextIO, TypeVar
 
 from tqdm import tqdm
 
-from ingest.partitioning import routing_key
+from ingest.partitioning import account_key
 from ingest.pipeline import InputMessage
 from models.account_state import AccountState
 from models.forest import FundraisingForest
@@ -114,8 +114,9 @@ def line_messages(lines: Iterable[bytes], source: str) -> Iterator[InputMessage]
 def line_message(line: bytes, source: str, number: int) -> InputMessage:
     """Report line ``number`` (among the file's non-empty lines) of file ``source``."""
     # "file:" cannot begin a topic name, so a file is never taken for a bank's topic. The key
-    # is read without decoding the line (the ingest stage does that once).
-    return InputMessage(routing_key(line), line, SourcePosition(f"file:{source}", 0, number))
+    # is the one feeds.producer sends (None for a line that is no JSON object, which
+    # routing_key may still read an account_id from): the dead letters then match a stream's.
+    return InputMessage(account_key(line), line, SourcePosition(f"file:{source}", 0, number))
 
 
 class OfflineRunner:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from feeds.simulate import Simulation, SimulationConfig, write_jsonl
-from ingest.partitioning import account_key, partition_for, routing_key
+from ingest.partitioning import account_key, key_and_bank, partition_for, routing_key
 from models.forest import FundraisingForest
-from models.pipeline import PipelineOutcome
+from models.pipeline import PipelineConfig, PipelineOutcome
 from offline import parallel
 from offline.backtest import run_backtest
 from offline.parallel import ParallelReplay, ParallelReplayError, pack, unpack
-from offline.replay import OfflineRunner, file_messages
+from offline.replay import OfflineRunner, file_messages, line_messages
 from offline.training import TrainingJob, train, training_set
 from tests.outlines import linked_outline, scheme_outline
 from tests.worlds import small_model
@@ -223,6 +224,18 @@ def test_a_line_is_routed_as_it_is_keyed_however_it_is_written(
     separators = (" , ", " : ") if spaced else (",", ":")
     line = json.dumps(record, ensure_ascii=ascii_only, separators=separators).encode()
     assert routing_key(line) == account_key(line)
+
+
+def test_a_replayed_line_carries_the_key_a_bank_producer_sends() -> None:
+    """A line that is no JSON object has no key on Kafka (feeds.producer), so its dead letter
+    has none in a replay either, though routing_key may read an account_id from it."""
+    broken = b'{"account_id":"A1","amount":'
+    assert routing_key(broken) == b"A1"
+    messages = list(line_messages([broken, b'{"account_id":"A2"}'], "f.jsonl"))
+    assert [m.key for m in messages] == [key_and_bank(broken)[0], b"A2"] == [None, b"A2"]
+    frame = parallel._Chunk(array("q", [0]), [broken]).frame("file:f.jsonl")
+    runner = OfflineRunner(PipelineConfig())
+    assert [m.key for m in parallel._batch(runner, frame)] == [None]
 
 
 def test_packed_byte_strings_come_back_as_they_were() -> None:
