@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import gc
 import json
 import os
 import subprocess
@@ -42,6 +41,7 @@ from feeds.simulate import Simulation, SimulationConfig, write_jsonl  # noqa: E4
 from ingest.pipeline import InputMessage  # noqa: E402
 from models.features import AccountFeatures  # noqa: E402
 from models.forest import FundraisingForest  # noqa: E402
+from models.pipeline import replay_collection  # noqa: E402
 from offline.backtest import BacktestJob  # noqa: E402
 from offline.replay import file_messages  # noqa: E402
 from offline.training import train, training_set  # noqa: E402
@@ -102,22 +102,20 @@ def time_backtest(
 def time_features(reports: list[TransactionReport], reference: bool) -> float:
     """Seconds to apply each report to its account's features and read the vector."""
     states: dict[str, AccountFeatures | ReferenceFeatures] = {}
-    # The backtest's heap (the messages, the states) left out of the collections: otherwise
-    # they time the collector walking it, not the features.
-    gc.collect()
-    gc.freeze()
-    started = time.perf_counter()
-    for report in reports:
-        state = states.get(report.account_id)
-        if state is None:
-            state = states[report.account_id] = (
-                ReferenceFeatures(LATENESS_MS) if reference else AccountFeatures(LATENESS_MS)
-            )
-        state.apply(report)
-        state.vector()
-    seconds = time.perf_counter() - started
-    gc.unfreeze()
-    return seconds
+    # Collected as a replay is, the backtest's heap (the messages, the states) left out:
+    # otherwise this times the collector walking it, not the features.
+    with replay_collection() as settle:
+        settle()
+        started = time.perf_counter()
+        for report in reports:
+            state = states.get(report.account_id)
+            if state is None:
+                state = states[report.account_id] = (
+                    ReferenceFeatures(LATENESS_MS) if reference else AccountFeatures(LATENESS_MS)
+                )
+            state.apply(report)
+            state.vector()
+        return time.perf_counter() - started
 
 
 # Run in a fresh interpreter with one tree on its path: only what every version offers.
