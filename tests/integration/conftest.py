@@ -14,9 +14,10 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,11 +100,13 @@ class Worker:
     web_port: int
     log_path: Path
 
-    def metrics(self) -> dict[str, float]:
-        """Sum of each fundwatch metric over its labels, by series name with labels."""
+    def metrics(self, names: Sequence[str] = ()) -> dict[str, float]:
+        """Each fundwatch series' value, by series name with labels (``names``: only those
+        series, as the worker's ``/metrics?name[]=`` gives them)."""
+        query = urllib.parse.urlencode([("name[]", name) for name in names])
         try:
             with urllib.request.urlopen(
-                f"http://127.0.0.1:{self.web_port}/metrics", timeout=5
+                f"http://127.0.0.1:{self.web_port}/metrics?{query}", timeout=5
             ) as resp:
                 text = resp.read().decode()
         except OSError:

@@ -172,15 +172,9 @@ def test_prometheus_sees_the_workers_counts_and_evaluates_the_rules(
             f"{target['health']} ({target['lastError']})"
         ) from None
     # A script that polls one counter asks for it by name and gets that series alone.
-    worker = deployment.workers[0]
-    query = urllib.parse.urlencode({"name[]": "fundwatch_reports_accepted_total"})
-    with urllib.request.urlopen(
-        f"http://127.0.0.1:{worker.web_port}/metrics?{query}", timeout=5
-    ) as resp:
-        samples = [line.split() for line in resp.read().decode().splitlines()]
-    values = [s for s in samples if s and not s[0].startswith("#")]
-    assert {s[0].split("{")[0] for s in values} == {"fundwatch_reports_accepted_total"}
-    assert sum(float(s[-1]) for s in values) == 30.0
+    accepted = deployment.workers[0].metrics(["fundwatch_reports_accepted_total"])
+    assert {series.split("{")[0] for series in accepted} == {"fundwatch_reports_accepted_total"}
+    assert sum(accepted.values()) == 30.0
     prometheus.wait_until(
         "sum by (reason) (fundwatch_reports_rejected_total)",
         {"reason=undecodable": 1.0, "reason=schema": 1.0},
