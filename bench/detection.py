@@ -5,7 +5,8 @@ Run by hand (not a test): ``python bench/detection.py [--reports 1000000]``. On 
   1. trains a model on a simulated history (another seed) and publishes it on the models topic;
   2. preloads ``--reports`` simulated reports and reads them with a raw aiokafka consumer (the
      ceiling of this machine and broker) and with a bare Faust agent that only decodes and
-     forwards each report (bench/bare_agent.py: what Faust itself costs), then starts one
+     forwards each report (bench/bare_agent.py: what Faust itself costs; run twice, by Faust's
+     own worker class and by fundwatch's, streams.worker), then starts one
      worker and measures reports/s through validation, de-duplication, features, scoring and
      leads;
   3. streams more reports at half the throughput just measured (or ``--rate``), for
@@ -60,6 +61,10 @@ NOVEMBER = datetime(2026, 11, 1, tzinfo=CST)
 LEAD_LATENCY = "fundwatch_lead_latency_seconds"
 # Every accepted report's, to the publication of its batch's leads: many more samples.
 REPORT_LATENCY = "fundwatch_report_latency_seconds"
+# The bare agent's worker classes: Faust's own, and fundwatch's (streams.worker), which puts
+# the root logger back at its level after start-up instead of leaving it at DEBUG.
+FAUST_WORKER = "faust.worker:Worker"
+FUNDWATCH_WORKER = "streams.worker:Worker"
 
 
 def train_first_model(directory: Path) -> None:
@@ -177,9 +182,13 @@ def print_run(name: str, run: WorkerRun, backlog: int) -> None:
         )
 
 
-def bare_agent_rate(settings: Settings, env: dict[str, str], count: int) -> float:
-    """Reports/s of bench/bare_agent.py, from the growth of its output topic."""
-    output = f"{settings.topic_prefix}.bare-forwarded"
+def bare_agent_rate(
+    settings: Settings, env: dict[str, str], count: int, worker_class: str = FAUST_WORKER
+) -> float:
+    """Reports/s of bench/bare_agent.py run by ``worker_class``, from the growth of its output
+    topic; each worker class is its own run (consumer group and output topic)."""
+    name = "bare" if worker_class == FAUST_WORKER else "bare-quiet"
+    output = f"{settings.topic_prefix}.{name}-forwarded"
     ensure_topics(settings, {output: TopicSpec(output, settings.partitions)})
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
     partitions = [TopicPartition(output, p) for p in range(settings.partitions)]
@@ -190,7 +199,7 @@ def bare_agent_rate(settings: Settings, env: dict[str, str], count: int) -> floa
     with tempfile.TemporaryDirectory() as tmp, open(Path(tmp) / "bare.log", "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, str(REPO / "bench" / "bare_agent.py"), "worker", "-l", "warn"],
-            env=env,
+            env={**env, "BARE_AGENT_WORKER": worker_class, "BARE_AGENT_NAME": name},
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=tmp,
@@ -286,6 +295,7 @@ def main() -> None:
     print(f"preloaded {sent.sent:,} reports ({sent.rate:,.0f}/s)")
     raw = asyncio.run(raw_read(settings, len(backlog)))
     bare = bare_agent_rate(settings, env, len(backlog))
+    bare_quiet = bare_agent_rate(settings, env, len(backlog), FUNDWATCH_WORKER)
     single = measure_worker(env, settings, args.web_port, len(backlog), paced_pool, args)
     rate = single.rate
     batched_run = (
@@ -297,13 +307,17 @@ def main() -> None:
     model_tmp.cleanup()
     print(f"raw aiokafka read                {raw:>10,.0f} reports/s")
     print(f"bare Faust agent (decode, forward) {bare:>8,.0f} reports/s")
+    print(f"bare agent, fundwatch's worker class {bare_quiet:>6,.0f} reports/s")
     print(f"fundwatch worker (detection)     {rate:>10,.0f} reports/s")
     print(f"ratio fundwatch / raw read       {rate / raw:>10.4f}")
     print(f"ratio fundwatch / bare agent     {rate / bare:>10.4f}")
+    print(f"ratio fundwatch / bare agent with fundwatch's worker class {rate / bare_quiet:.4f}")
     if batched is not None:
         print(f"fundwatch worker, {args.batch} reports per message {batched:>8,.0f} reports/s")
         print(f"ratio batched fundwatch / bare agent {batched / bare:>6.4f}")
         print(f"ratio batched / one per message  {batched / rate:>10.4f}")
+        quiet_ratio = batched / bare_quiet
+        print(f"ratio batched / bare agent with fundwatch's worker class {quiet_ratio:.4f}")
     print_run("one report per message", single, len(backlog))
     if batched_run is not None:
         print_run(f"{args.batch} reports per message", batched_run, len(backlog))

@@ -46,6 +46,8 @@ app = faust.App(
     web_tables_enabled=False,
     web_router_enabled=False,
     autodiscover=False,
+    # Faust's worker, with the root logger's level restored after start-up (streams.worker).
+    Worker="streams.worker:Worker",
 )
 
 
