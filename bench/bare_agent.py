@@ -20,7 +20,9 @@ import faust
 import orjson
 from faust import StreamT
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for streams.worker
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for streams.*
+
+from streams.settings import Settings
 
 PREFIX = os.environ["FUNDWATCH_TOPIC_PREFIX"]
 # Each run its own consumer group and output topic, so that a second run reads the backlog anew.
@@ -31,7 +33,7 @@ app = faust.App(
     f"{PREFIX}-{NAME}",
     broker=f"kafka://{os.environ['FUNDWATCH_BOOTSTRAP_SERVERS']}",
     store="memory://",
-    producer_linger=0.02,
+    producer_linger=Settings.from_env().linger_ms / 1000,  # the worker's
     broker_commit_interval=1.0,
     web_enabled=False,
     autodiscover=False,

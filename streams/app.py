@@ -38,7 +38,7 @@ app = faust.App(
     # A worker that dies is noticed after this long and its partitions move to the others.
     broker_session_timeout=settings.session_timeout_seconds,
     broker_heartbeat_interval=settings.session_timeout_seconds / 5,
-    producer_linger=0.02,
+    producer_linger=settings.linger_ms / 1000,
     table_standby_replicas=settings.standby_replicas,
     web_enabled=True,
     # Faust's table and router views would show account state to anyone who reaches the
