@@ -43,6 +43,7 @@ from streams.app import (
     trails_topic,
 )
 from streams.casework_topics import CaseworkFollower
+from streams.changelog import ChangelogChain
 from streams.model_registry import ModelRegistry
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ models = ModelRegistry(settings)
 # The leads, their status and the negative list, as this worker knows them: the watchlist
 # for detection, everything for the web console.
 casework = CaseworkFollower(settings)
+changelog = ChangelogChain()
 
 
 @app.task
@@ -123,8 +125,13 @@ async def ingest(stream: StreamT[bytes]) -> AsyncIterator[None]:
         await _seek_back(batch)
         # Batched messages hold many reports each: the pipeline takes at most about
         # batch_size reports at a time, so a batch's latency stays that of batch_size reports.
-        for chunk in _chunks(batch.accepted, settings.batch_size):
-            await _process(chunk)
+        # A chunk's writes wait on Kafka while the next chunk is computed (_process); all are
+        # acknowledged before the watermarks are written and the batch is given back.
+        try:
+            for chunk in _chunks(batch.accepted, settings.batch_size):
+                await _process(chunk)
+        finally:
+            await changelog.drain()
         for (topic, partition), watermark in batch.watermarks.items():
             await _put(progress, partition, f"{topic}:{partition}", str(watermark).encode())
         metrics.REPORTS_REDELIVERED.inc(batch.redelivered)
@@ -147,8 +154,12 @@ def _chunks(messages: list[InputMessage], reports: int) -> list[list[InputMessag
 
 
 async def _process(messages: list[InputMessage]) -> None:
-    """Run the pipeline over messages and write what it returns: dead letters, leads,
-    movements, then the tables."""
+    """Run the pipeline over messages and send what it returns: dead letters, leads and
+    movements now; the tables' changelog once those are acknowledged (``_finish``, the
+    next step of ``changelog``).
+
+    The tables' local values are set at once, so the next chunk reads this one's states:
+    they are this worker's memory, and a crash loses them with the rest of it."""
     started = time.perf_counter()
     model = models.current  # one model for the whole batch
     watchlist = casework.book.watchlist
@@ -181,6 +192,18 @@ async def _process(messages: list[InputMessage]) -> None:
             )
         )
         metrics.TRAIL_MOVEMENTS_SENT.labels(movement.direction).inc()
+    writes = _store_tables(outcome)
+    changelog.then(_finish(outcome, deliveries, writes, len(messages), started))
+    await asyncio.sleep(0)  # let the producer send this chunk's records while the next runs
+
+
+async def _finish(
+    outcome: PipelineOutcome,
+    deliveries: list[Awaitable[object]],
+    writes: list[tuple[Table, int, str, bytes | None]],
+    batch_size: int,
+    started: float,
+) -> None:
     # Leads and movements are acknowledged before the state that marks their reports as
     # applied is written, and that state before the watermarks: a crash in between
     # replays the reports (re-sending the same revisions) instead of losing them.
@@ -192,9 +215,9 @@ async def _process(messages: list[InputMessage]) -> None:
     for message, _ in outcome.ingest.accepted:
         if message.source.timestamp_ms is not None:
             metrics.REPORT_LATENCY.observe(max(0.0, published - message.source.timestamp_ms / 1000))
-    await asyncio.gather(*(await _write_tables(outcome)))
+    await _send_all(writes)
     metrics.TRAIL_MOVEMENTS_APPLIED.inc(outcome.movements_applied)
-    _record(outcome, len(messages), time.perf_counter() - started)
+    _record(outcome, batch_size, time.perf_counter() - started)
 
 
 def _account_partition(key: bytes) -> int:
@@ -306,14 +329,18 @@ async def forget_old_report_identities() -> None:
     latest_ms = int(time.time() * 1000) + settings.tx_time_rules.future_tolerance_ms
     cutoff = sweep_cutoff(list(seen_reports.data.items()), horizon_ms, latest_ms)
     forgotten = 0
+    rewrites: list[tuple[Table, int, str, bytes | None]] = []
     for key in list(seen_reports.data.keys()):
-        # Read and rewritten with no await in between (_put sets the value before it awaits
-        # the send): a batch's newer value of the account is never overwritten by an older one.
+        # Read and rewritten with no await in between: a batch's newer value of the account
+        # is never overwritten by an older one. The records go after those of the chunks
+        # whose values were set before (changelog), so the changelog ends on the same value.
         blob = seen_reports.data.get(key)
         rewrite = sweep_seen(key, blob, cutoff, latest_ms) if blob is not None else None
         if rewrite is not None:
             forgotten += rewrite.forgotten
-            await _put(seen_reports, rewrite.partition, key, rewrite.value)
+            _store(seen_reports, key, rewrite.value)
+            rewrites.append((seen_reports, rewrite.partition, key, rewrite.value))
+    changelog.then(_send_all(rewrites))  # a failure surfaces in the ingest agent's drain
     seen_identities.invalidate()  # drop the forgotten identities from the index too
     metrics.SEEN_REPORTS_EXPIRED.inc(forgotten)
     metrics.SEEN_REPORTS.set(sum(identities_held(v) for v in seen_reports.data.values()))
@@ -357,39 +384,53 @@ def _is_batched(headers: object) -> bool:
     return any(k == name and v == value for k, v in pairs)  # type: ignore[union-attr]
 
 
-async def _write_tables(outcome: PipelineOutcome) -> list[Awaitable[object]]:
-    """Write the batch's state; the returned futures complete when Kafka has it."""
-    sent = [
-        await _put(accounts, partition, account_id, blob)
+def _store_tables(outcome: PipelineOutcome) -> list[tuple[Table, int, str, bytes | None]]:
+    """Set the batch's state in the tables' local stores; the changelog records to send."""
+    writes: list[tuple[Table, int, str, bytes | None]] = [
+        (accounts, partition, account_id, blob)
         for account_id, (partition, blob) in outcome.account_writes.items()
     ]
-    sent.extend(
-        [
-            await _put(seen_reports, partition, account_id, identities.to_bytes())
-            for account_id, (partition, identities) in outcome.ingest.seen_writes.items()
-        ]
+    writes.extend(
+        (seen_reports, partition, account_id, identities.to_bytes())
+        for account_id, (partition, identities) in outcome.ingest.seen_writes.items()
     )
-    sent.extend(
-        [
-            await _put(trails, partition, account_id, blob)
-            for account_id, (partition, blob) in outcome.trail_writes.items()
-        ]
+    writes.extend(
+        (trails, partition, account_id, blob)
+        for account_id, (partition, blob) in outcome.trail_writes.items()
     )
-    return sent
+    for table, _, key, value in writes:
+        _store(table, key, value)
+    return writes
+
+
+def _store(table: Table, key: str, value: bytes | None) -> None:
+    if value is None:
+        table.data.pop(key, None)
+    else:
+        table.data[key] = value
 
 
 async def _put(table: Table, partition: int, key: str, value: bytes | None) -> Awaitable[object]:
-    """Set (or with None delete) a table entry and send it to the table's changelog.
+    """Set (or with None delete) a table entry and send it to the table's changelog."""
+    _store(table, key, value)
+    return await _send_changelog(table, partition, key, value)
+
+
+async def _send_all(writes: list[tuple[Table, int, str, bytes | None]]) -> None:
+    """Send table entries to their changelogs and wait until Kafka has them all."""
+    await asyncio.gather(*[await _send_changelog(*write) for write in writes])
+
+
+async def _send_changelog(
+    table: Table, partition: int, key: str, value: bytes | None
+) -> Awaitable[object]:
+    """Send a table entry to the table's changelog; the future completes when Kafka has it.
 
     A batch mixes partitions, so the changelog partition is given explicitly: the one the
     account's reports arrive on, whatever partitioner the bank's producer used. The record
     goes straight to the producer, as Faust's own send_changelog would write it (the key as
     JSON) but without its per-message bookkeeping, which the in-memory store does not use and
     which costs more than the rest of a report's processing."""
-    if value is None:
-        table.data.pop(key, None)
-    else:
-        table.data[key] = value
     topic = table.changelog_topic.get_topic_name()
     metrics.CHANGELOG_MESSAGES.labels(table.name).inc()
     return await app.producer.send(topic, orjson.dumps(key), value, partition, None, None)

@@ -37,9 +37,9 @@ class Settings:
     # Micro-batches of the ingest agent: at most this many reports, waiting at most this long.
     batch_size: int = 500
     batch_wait_seconds: float = 0.05
-    # How long the producer holds records to send them together (Kafka's linger.ms). The
-    # ingest agent waits for its leads, then its state, to be acknowledged before it goes on
-    # (streams.agents), so each chunk of reports waits for this twice; 5 ms is the
+    # How long the producer holds records to send them together (Kafka's linger.ms). Each
+    # chunk of reports waits for this twice, for its leads and then its state to be
+    # acknowledged (streams.agents._finish, while the next chunk is computed); 5 ms is the
     # Kafka producer's own default since 4.0.
     linger_ms: int = 5
     # A report this far behind its account's newest one still updates the windows.

@@ -244,13 +244,16 @@ def test_resent_reports_are_processed_once(deployment: Deployment) -> None:
     )
 
 
+# One report per message, and batched messages of 250: then each of the worker's batches is
+# several chunks, each written while the next is computed (streams.agents._finish).
+@pytest.mark.parametrize("reports_per_message", [1, 250])
 def test_worker_killed_mid_stream_resumes_with_nothing_lost_or_doubled(
-    deployment: Deployment,
+    deployment: Deployment, reports_per_message: int
 ) -> None:
     simulation = Simulation(SimulationConfig(seed=3))
     lines = list(itertools.islice(report_lines(simulation.reports()), 40_000))
     ensure_topics(deployment.settings)
-    send_lines(lines, deployment.settings)
+    send_lines(lines, deployment.settings, batch=reports_per_message)
     worker = deployment.start_worker()
     wait_for(
         lambda: worker.total("fundwatch_reports_accepted_total") >= 8000,
