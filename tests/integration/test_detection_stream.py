@@ -95,8 +95,11 @@ def published_schemes(deployment: Deployment) -> list[Scheme]:
     )
 
 
+# One report per message, and batched messages of 250 (each of the worker's batches then
+# several chunks, each chunk's state written while the next is computed).
+@pytest.mark.parametrize("reports_per_message", [1, 250])
 def test_worker_and_backtest_give_identical_features_and_leads(
-    deployment: Deployment, tmp_path: Path
+    deployment: Deployment, tmp_path: Path, reports_per_message: int
 ) -> None:
     model_dir, live = model_and_live_stream(deployment, tmp_path, 1, 2)
     lines = live.read_bytes().splitlines()
@@ -110,7 +113,7 @@ def test_worker_and_backtest_give_identical_features_and_leads(
     deployment.run_cli("watchlist", "import", str(watchlist))
 
     worker = deployment.start_worker()
-    send_lines(lines, deployment.settings)
+    send_lines(lines, deployment.settings, batch=reports_per_message)
     wait_for(
         lambda: worker.total("fundwatch_reports_accepted_total") == len(lines),
         300,
