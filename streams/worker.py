@@ -26,7 +26,7 @@ class Worker(faust.Worker):
         self._root_logger, self._configured_level = logger, logger.level
         super().on_setup_root_logger(logger, level)
 
-    def _on_startup_end_spinner(self) -> None:
-        super()._on_startup_end_spinner()
+    async def on_startup_finished(self) -> None:
+        await super().on_startup_finished()  # the spinner is done
         if self._root_logger is not None:
             self._root_logger.setLevel(self._configured_level)

@@ -3,6 +3,7 @@ when the worker was asked for them."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ def start_up(worker: faust.Worker, root: logging.Logger, level: int) -> None:
     """What Faust's worker does to the root logger from its configuration to "ready"."""
     root.setLevel(level)
     worker.on_setup_root_logger(root, level)
-    worker._on_startup_end_spinner()
+    asyncio.run(worker.on_startup_finished())
 
 
 def test_faust_leaves_debug_records_on_after_start_up(root: logging.Logger) -> None:
