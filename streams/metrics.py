@@ -45,7 +45,8 @@ INGEST_BATCH_SIZE = Histogram(
 )
 INGEST_BATCH_SECONDS = Histogram(
     "fundwatch_ingest_batch_duration_seconds",
-    "Time to process one ingest micro-batch, table writes included.",
+    "Time from the start of an ingest chunk's pipeline to its table writes acknowledged "
+    "(a chunk's writes wait for those of the chunk before it).",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 CHANGELOG_MESSAGES = Counter(
