@@ -69,6 +69,9 @@ class _StoredValues:
         return items
 
 
+# A table entry for its changelog: (table, partition, key, value; None deletes it).
+ChangelogWrite = tuple[Table, int, str, bytes | None]
+
 DAY_MS = 86_400_000
 # The identities of each account's reports (one value per account), with this worker's index
 # of which account holds an identity (a report_id re-sent under another account).
@@ -200,8 +203,8 @@ async def _process(messages: list[InputMessage]) -> None:
 async def _finish(
     outcome: PipelineOutcome,
     deliveries: list[Awaitable[object]],
-    writes: list[tuple[Table, int, str, bytes | None]],
-    batch_size: int,
+    writes: list[ChangelogWrite],
+    message_count: int,
     started: float,
 ) -> None:
     # Leads and movements are acknowledged before the state that marks their reports as
@@ -217,7 +220,7 @@ async def _finish(
             metrics.REPORT_LATENCY.observe(max(0.0, published - message.source.timestamp_ms / 1000))
     await _send_all(writes)
     metrics.TRAIL_MOVEMENTS_APPLIED.inc(outcome.movements_applied)
-    _record(outcome, batch_size, time.perf_counter() - started)
+    _record(outcome, message_count, time.perf_counter() - started)
 
 
 def _account_partition(key: bytes) -> int:
@@ -329,7 +332,7 @@ async def forget_old_report_identities() -> None:
     latest_ms = int(time.time() * 1000) + settings.tx_time_rules.future_tolerance_ms
     cutoff = sweep_cutoff(list(seen_reports.data.items()), horizon_ms, latest_ms)
     forgotten = 0
-    rewrites: list[tuple[Table, int, str, bytes | None]] = []
+    rewrites: list[ChangelogWrite] = []
     for key in list(seen_reports.data.keys()):
         # Read and rewritten with no await in between: a batch's newer value of the account
         # is never overwritten by an older one. The records go after those of the chunks
@@ -384,9 +387,9 @@ def _is_batched(headers: object) -> bool:
     return any(k == name and v == value for k, v in pairs)  # type: ignore[union-attr]
 
 
-def _store_tables(outcome: PipelineOutcome) -> list[tuple[Table, int, str, bytes | None]]:
+def _store_tables(outcome: PipelineOutcome) -> list[ChangelogWrite]:
     """Set the batch's state in the tables' local stores; the changelog records to send."""
-    writes: list[tuple[Table, int, str, bytes | None]] = [
+    writes: list[ChangelogWrite] = [
         (accounts, partition, account_id, blob)
         for account_id, (partition, blob) in outcome.account_writes.items()
     ]
@@ -416,7 +419,7 @@ async def _put(table: Table, partition: int, key: str, value: bytes | None) -> A
     return await _send_changelog(table, partition, key, value)
 
 
-async def _send_all(writes: list[tuple[Table, int, str, bytes | None]]) -> None:
+async def _send_all(writes: list[ChangelogWrite]) -> None:
     """Send table entries to their changelogs and wait until Kafka has them all."""
     await asyncio.gather(*[await _send_changelog(*write) for write in writes])
 
