@@ -49,7 +49,7 @@ import orjson
 
 from models.feature_names import FEATURE_NAMES
 from models.features import AccountFeatures
-from models.peers import peer_group, peer_reasons
+from models.peers import peer_group, peer_reasons, peer_standing
 from models.reasons import explain, watchlist_reasons
 from models.snapshot import AccountSnapshot
 from models.structure import structure_reasons
@@ -405,6 +405,9 @@ def build_lead(
     emitted_at: datetime,
 ) -> Lead:
     """The lead message of a just-revised state."""
+    group = peer_group(snapshot.account_type, snapshot.industry)
+    row = snapshot.features.reshape(1, -1)
+    far_beyond = bool(peer_standing(row, [group], model.peer_limits)[1][0])
     return Lead(
         **AccountFacts.from_snapshot(snapshot).lead_fields(policy.evidence_tx_ids),
         lead_id=state.lead_id,
@@ -419,13 +422,8 @@ def build_lead(
         last_evidence_time=_utc(state.last_anomalous_ms),
         emitted_at=emitted_at,
         reasons=watchlist_reasons(state.watchlist_matches)
-        + structure_reasons(snapshot.features)
-        + peer_reasons(
-            snapshot.features,
-            peer_group(snapshot.account_type, snapshot.industry),
-            model.peer_limits,
-            model.peer_accounts,
-        )
+        + structure_reasons(snapshot.features, far_beyond)
+        + peer_reasons(snapshot.features, group, model.peer_limits, model.peer_accounts)
         + explain(snapshot.features, model.feature_quantiles, policy.max_reasons),
         watchlist_matches=state.watchlist_matches,
     )

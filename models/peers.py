@@ -158,7 +158,8 @@ def peer_reasons(
             ),
         )
     row_array = np.asarray(row, dtype=np.float64).reshape(1, -1)
-    if peer_standing(row_array, [group], limits)[1][0] and structured(row_array)[0]:
+    far_beyond = peer_standing(row_array, [group], limits)[1]
+    if far_beyond[0] and structured(row_array, far_beyond)[0]:
         limit = group_limits[_INDIVIDUAL_PAYERS_30D]
         value = float(row_array[0, FEATURE_NAMES.index(_INDIVIDUAL_PAYERS_30D)])
         return (

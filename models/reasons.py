@@ -251,6 +251,8 @@ ACCELERATING = "structure_accelerating"
 CONCENTRATED = "structure_concentrated"
 FOREST_ONLY = "forest_only"
 EMERGING = "structure_emerging"
+COLLECTING_FOR_OTHERS = "structure_collecting_for_others"
+NEW_MONEY_PAYS_OLD = "structure_new_money_pays_old"
 # evidence -> (zh, en); {payers}: individual payers in 30 days, {share}: the evidence's share
 EVIDENCE_TEXTS: dict[str, tuple[str, str]] = {
     FAN_IN_FAST_OUT: (
@@ -278,6 +280,18 @@ EVIDENCE_TEXTS: dict[str, tuple[str, str]] = {
         "（当日转出或返还付款人），人数尚少",
         "early scheme structure: {payers} individual payers in 30 days, the money already moves "
         "as a scheme's does (out the same day, or back to payers), with few people yet",
+    ),
+    COLLECTING_FOR_OTHERS: (
+        "结构特征：30日内 {payers} 个个人付款，远超同类账户，{share} 的转入资金当日即转出，"
+        "大部分流向三个收款人（疑似以个人账户代收）",
+        "scheme structure: {payers} individual payers in 30 days, far more than its peers have, "
+        "and {share} of the money in left the same day, mostly to three payees (collecting for "
+        "someone in a personal account)",
+    ),
+    NEW_MONEY_PAYS_OLD: (
+        "结构特征：新付款当日转出，同时向此前的付款人返款（借新还旧）",
+        "scheme structure: new payers' money leaves the same day while earlier payers are paid "
+        "returns (new money pays the old)",
     ),
     FOREST_ONLY: (
         "无集资结构特征：仅因账户资金活动远离正常范围（孤立森林）而预警",

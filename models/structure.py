@@ -20,6 +20,21 @@ feeds.simulated_schemes against feeds.lookalikes):
   account's payments go back to people who paid in earlier ("interest", "rebates"), at least
   one for every five payers. A lender pays out first and is repaid after; a refund, which gives
   a payer's first sum back (a developer's 认筹金), is no repeat payout (models.features).
+* COLLECTING_FOR_OTHERS (以个人账户代收): the same money out the same day, in an account paid
+  by FAR_BEYOND_PEERS times the individual payers its peers have at their busiest
+  (models.peers), with three payees taking most of what it pays out
+  (``OTHERS_TOP_PAYEES_SHARE``). A salesperson who collects in their own account also pays
+  shops, family and bills: dozens of payees, so neither form above holds; that the account
+  is paid by ten or more people where no person of its kind is by more than a couple is the
+  evidence the payee count gave. It counts as FAN_IN_FAST_OUT does.
+* NEW_MONEY_PAYS_OLD (借新还旧): FAN_IN_FAST_OUT and REPEAT_PAYOUTS in the same account: new
+  payers' money passed on at once while earlier payers are paid returns, the cycle of a
+  Ponzi scheme. Each alone has legitimate look-alikes (a supermarket paying suppliers daily,
+  a lender lending repayments out again); together they are two independent pieces of
+  evidence, which the forest, trained on accounts without either, cannot weigh:
+  ``CORROBORATED_BONUS`` on top of the structure's. Both together count from
+  MIN_EMERGING_PAYERS: a rebate shop passing its first buyers' money on while paying the
+  first of them back is a scheme with eight buyers as with eighty.
 * ACCELERATING (参与人数加速增长): most of the 30-day individual payers first appeared in the
   last 7 days. Shown as a reason; on its own it does not count as structure (term starts and
   presale launches recruit fast too).
@@ -28,7 +43,8 @@ Each lead says which of these raised it (models.reasons.EVIDENCE_TEXTS, zh + en)
 the forest alone did.
 
 ``adjust`` turns the forest's scores into the scores leads are raised on: an account showing
-FAN_IN_FAST_OUT or REPEAT_PAYOUTS gets ``STRUCTURE_BONUS`` added; any other account has
+FAN_IN_FAST_OUT, COLLECTING_FOR_OTHERS or REPEAT_PAYOUTS gets ``STRUCTURE_BONUS`` added (and
+NEW_MONEY_PAYS_OLD ``CORROBORATED_BONUS`` more); any other account has
 ``UNSTRUCTURED_PENALTY`` taken off, so only a far outlier without a scheme's structure still
 reaches the threshold. A scheme's shape with fewer payers (EMERGING: 5 or more) gets
 ``EMERGING_BONUS``, so a collector's first lead need not wait for its many payers. An account
@@ -48,10 +64,12 @@ import numpy as np
 from models.feature_names import FEATURE_NAMES
 from models.reasons import (
     ACCELERATING,
+    COLLECTING_FOR_OTHERS,
     CONCENTRATED,
     EMERGING,
     FAN_IN_FAST_OUT,
     FOREST_ONLY,
+    NEW_MONEY_PAYS_OLD,
     REPEAT_PAYOUTS,
     evidence_reason,
 )
@@ -94,6 +112,22 @@ WITHIN_PEERS_PENALTY = 0.1  # more than the bonus: a peer's busy day is no schem
 # evidence the forest, trained on the whole city, cannot weigh (many payers are ordinary for a
 # business, not for a person). As much up as within its peers' limits is down.
 FAR_BEYOND_PEERS_BONUS = 0.1
+# COLLECTING_FOR_OTHERS: three payees take three fifths of what the account pays out. More
+# than the few-payees form's half: here the payee count says nothing, as a person's own
+# spending has many payees.
+OTHERS_TOP_PAYEES_SHARE = 0.6
+# NEW_MONEY_PAYS_OLD: two independent pieces of structure, as much up as a far outlier of its
+# peers; at 0.05 (one more STRUCTURE_BONUS) the rebate shop of two of four development cities
+# still waited two weeks for its lead.
+CORROBORATED_BONUS = 0.1
+
+
+def _fast_out(features: np.ndarray) -> np.ndarray:
+    """The money in leaves the same day, and it is the money out (not paid from a balance)."""
+    rows: np.ndarray = (features[..., _SAME_DAY_OUT] >= FAST_OUT_SHARE) & (
+        features[..., _PASS_THROUGH_30D] <= FAST_OUT_MAX_PASS_THROUGH
+    )
+    return rows
 
 
 def fan_in_fast_out(features: np.ndarray, min_payers: int = MIN_INDIVIDUAL_PAYERS) -> np.ndarray:
@@ -105,12 +139,32 @@ def fan_in_fast_out(features: np.ndarray, min_payers: int = MIN_INDIVIDUAL_PAYER
         top_share >= FEW_PAYEES_TOP_SHARE
     )
     concentrated = top_share >= TOP_PAYEES_SHARE
-    fast = (features[..., _SAME_DAY_OUT] >= FAST_OUT_SHARE) & (
-        features[..., _PASS_THROUGH_30D] <= FAST_OUT_MAX_PASS_THROUGH
-    )
+    fast = _fast_out(features)
     enough = payers >= min_payers
     enough_concentrated = payers >= min(min_payers, MIN_CONCENTRATED_PAYERS)
     rows: np.ndarray = fast & ((enough & few) | (enough_concentrated & concentrated))
+    return rows
+
+
+def collecting_for_others(features: np.ndarray, far_beyond_peers: np.ndarray) -> np.ndarray:
+    """Rows (n, features) and their ``far_beyond_peers`` (models.peers.peer_standing) -> bool
+    (n,): paid by far more individuals than its peers, the money out the same day, mostly to
+    three payees."""
+    rows: np.ndarray = (
+        far_beyond_peers
+        & _fast_out(features)
+        & (features[..., _INDIVIDUAL_PAYERS_30D] >= MIN_CONCENTRATED_PAYERS)
+        & (features[..., _TOP_PAYEES_SHARE] >= OTHERS_TOP_PAYEES_SHARE)
+    )
+    return rows
+
+
+def new_money_pays_old(features: np.ndarray) -> np.ndarray:
+    """Rows showing FAN_IN_FAST_OUT and REPEAT_PAYOUTS at once, from MIN_EMERGING_PAYERS
+    individual payers: the two together need no crowd to be told from a look-alike."""
+    rows: np.ndarray = fan_in_fast_out(features, MIN_EMERGING_PAYERS) & repeat_payouts(
+        features, MIN_EMERGING_PAYERS
+    )
     return rows
 
 
@@ -145,9 +199,12 @@ def accelerating(features: np.ndarray) -> np.ndarray:
     return (payers >= MIN_INDIVIDUAL_PAYERS) & (recent >= ACCELERATING_SHARE * payers)
 
 
-def structured(features: np.ndarray) -> np.ndarray:
-    """Rows showing a scheme's structure (FAN_IN_FAST_OUT or REPEAT_PAYOUTS)."""
+def structured(features: np.ndarray, far_beyond_peers: np.ndarray | None = None) -> np.ndarray:
+    """Rows showing a scheme's structure (FAN_IN_FAST_OUT or REPEAT_PAYOUTS; with
+    ``far_beyond_peers``, bool per row, COLLECTING_FOR_OTHERS too)."""
     rows: np.ndarray = fan_in_fast_out(features) | repeat_payouts(features)
+    if far_beyond_peers is not None:
+        rows = rows | collecting_for_others(features, far_beyond_peers)
     return rows
 
 
@@ -161,12 +218,13 @@ def adjust(
     for an account that does what its peers do on their busy days, and up again for structure
     in an account far beyond its peers (``within_peers``, ``far_beyond_peers``: bool per row,
     models.peers.peer_standing)."""
-    structured_rows = structured(features)
+    structured_rows = structured(features, far_beyond_peers)
     scores: np.ndarray = forest_scores + np.where(
         structured_rows,
         STRUCTURE_BONUS,
         np.where(emerging(features, structured_rows), EMERGING_BONUS, -UNSTRUCTURED_PENALTY),
     )
+    scores = scores + np.where(new_money_pays_old(features), CORROBORATED_BONUS, 0.0)
     if within_peers is not None:
         scores = scores - np.where(within_peers, WITHIN_PEERS_PENALTY, 0.0)
     if far_beyond_peers is not None:
@@ -174,21 +232,29 @@ def adjust(
     return scores
 
 
-def structure_reasons(features: np.ndarray) -> tuple[Reason, ...]:
+def structure_reasons(features: np.ndarray, far_beyond_peers: bool = False) -> tuple[Reason, ...]:
     """Which evidence raised a lead (texts in models.reasons): the structure one feature row
-    shows, or, without any, that the forest alone did."""
+    shows (``far_beyond_peers``: the row's, models.peers.peer_standing), or, without any,
+    that the forest alone did."""
     row = np.asarray(features, dtype=np.float64)
     payers = int(row[_INDIVIDUAL_PAYERS_30D])
+    same_day = float(row[_SAME_DAY_OUT])
     reasons = []
-    if bool(fan_in_fast_out(row)):
-        reasons.append(evidence_reason(FAN_IN_FAST_OUT, payers, float(row[_SAME_DAY_OUT])))
+    far = np.asarray(far_beyond_peers)
+    fanned = bool(fan_in_fast_out(row))
+    if fanned:
+        reasons.append(evidence_reason(FAN_IN_FAST_OUT, payers, same_day))
         top_share = float(row[_TOP_PAYEES_SHARE])
         if top_share >= TOP_PAYEES_SHARE:
             reasons.append(evidence_reason(CONCENTRATED, payers, top_share))
+    elif bool(collecting_for_others(row, far)):
+        reasons.append(evidence_reason(COLLECTING_FOR_OTHERS, payers, same_day))
     if bool(repeat_payouts(row)):
         reasons.append(evidence_reason(REPEAT_PAYOUTS, payers, float(row[_REPEAT_PAYOUTS])))
-    if not reasons and bool(emerging(row)):
+    if not reasons and bool(emerging(row, structured(row, far))):
         reasons.append(evidence_reason(EMERGING, payers, float(row[_SAME_DAY_OUT])))
+    if bool(new_money_pays_old(row)):
+        reasons.append(evidence_reason(NEW_MONEY_PAYS_OLD, payers, 1.0))
     if not reasons:
         reasons.append(evidence_reason(FOREST_ONLY, payers, 0.0))
     if bool(accelerating(row)):

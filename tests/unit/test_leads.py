@@ -445,6 +445,7 @@ def test_lead_reasons_say_which_scheme_structure_raised_it() -> None:
     assert [r.feature for r in evidence] == [
         "structure_fan_in_fast_out",
         "structure_repeat_payouts",
+        "structure_new_money_pays_old",  # both at once: 借新还旧
         "structure_accelerating",
     ]
     assert "400 individual payers" in evidence[0].text_en and "80%" in evidence[0].text_en

@@ -14,12 +14,22 @@ from feeds.model import CST
 from feeds.simulate import Simulation, SimulationConfig, report_lines
 from models.feature_names import FEATURE_NAMES
 from models.features import AccountFeatures
-from models.reasons import CONCENTRATED, EMERGING, FAN_IN_FAST_OUT
+from models.reasons import (
+    COLLECTING_FOR_OTHERS,
+    CONCENTRATED,
+    EMERGING,
+    FAN_IN_FAST_OUT,
+    NEW_MONEY_PAYS_OLD,
+    REPEAT_PAYOUTS,
+)
 from models.structure import (
+    CORROBORATED_BONUS,
     EMERGING_BONUS,
+    FAR_BEYOND_PEERS_BONUS,
     STRUCTURE_BONUS,
     UNSTRUCTURED_PENALTY,
     adjust,
+    new_money_pays_old,
     structure_reasons,
     structured,
 )
@@ -204,3 +214,94 @@ def test_a_lender_lending_the_days_repayments_out_again_is_no_concentration() ->
     }
     collector = {**lender, "top_payees_outflow_share_30d": 0.7}
     assert structured(feature_rows(lender, collector)).tolist() == [False, True]
+
+
+def test_a_salesperson_paying_shops_and_family_too_collects_for_others_beyond_peers() -> None:
+    # A salesperson's own account: a dozen people paid in and most of it went on the same
+    # day to the company, but the person also pays thirty shops, bills and relatives, so
+    # neither "few payees" nor "90 % to three" holds. What gives it away is its peers: no
+    # person of the history was paid by more than a couple of people.
+    salesperson = {
+        "distinct_individual_payers_30d": 14,
+        "distinct_payees_30d": 34,
+        "same_day_outflow_share_30d": 0.75,
+        "pass_through_ratio_30d": 1.1,
+        "top_payees_outflow_share_30d": 0.72,
+    }
+    spender = {**salesperson, "top_payees_outflow_share_30d": 0.4}  # no three payees take most
+    keeper = {**salesperson, "same_day_outflow_share_30d": 0.2}  # the money stays
+    rows = feature_rows(salesperson, spender, keeper)
+    far = np.array([True, True, True])
+    assert structured(rows).tolist() == [False, False, False]
+    assert structured(rows, far).tolist() == [True, False, False]
+    within = np.zeros(3, dtype=bool)
+    adjusted = adjust(np.full(3, 0.5), rows, within, far)
+    assert adjusted.tolist() == [
+        0.5 + STRUCTURE_BONUS + FAR_BEYOND_PEERS_BONUS,
+        0.5 - UNSTRUCTURED_PENALTY,
+        0.5 - UNSTRUCTURED_PENALTY,
+    ]
+    # Within its peers' range of payers (a group whose accounts are all paid by many), the
+    # same row is no collector.
+    assert adjust(np.full(1, 0.5), rows[:1], within[:1], ~far[:1]).tolist() == [
+        0.5 - UNSTRUCTURED_PENALTY
+    ]
+    reasons = structure_reasons(rows[0], far_beyond_peers=True)
+    assert [r.feature for r in reasons] == [COLLECTING_FOR_OTHERS]
+    assert "14 individual payers in 30 days, far more than its peers" in reasons[0].text_en
+    assert [r.feature for r in structure_reasons(rows[0])] != [COLLECTING_FOR_OTHERS]
+
+
+def test_new_money_passed_on_while_old_payers_get_returns_counts_twice() -> None:
+    collector = {
+        "distinct_individual_payers_30d": 60,
+        "distinct_payees_30d": 3,
+        "outflow_count_30d": 40,
+        "same_day_outflow_share_30d": 0.9,
+        "pass_through_ratio_30d": 1.0,
+        "top_payees_outflow_share_30d": 0.92,
+    }
+    ponzi = {**collector, "repeat_payout_share_30d": 0.8}  # 32 payments back to payers
+    rows = feature_rows(collector, ponzi)
+    adjusted = adjust(np.full(2, 0.5), rows)
+    assert adjusted.tolist() == [
+        0.5 + STRUCTURE_BONUS,
+        0.5 + STRUCTURE_BONUS + CORROBORATED_BONUS,
+    ]
+    assert [r.feature for r in structure_reasons(rows[1])] == [
+        FAN_IN_FAST_OUT,
+        CONCENTRATED,
+        REPEAT_PAYOUTS,
+        NEW_MONEY_PAYS_OLD,
+    ]
+    assert NEW_MONEY_PAYS_OLD not in [r.feature for r in structure_reasons(rows[0])]
+
+
+def test_new_money_paying_the_old_counts_from_five_payers_and_no_lookalike_shows_it(
+    city: tuple[dict[str, np.ndarray], dict[str, Any]],
+) -> None:
+    # A rebate shop's first days: eight buyers, their money passed on the same day, and the
+    # first of them already paid back. Neither shape has its twenty payers yet.
+    shop = {
+        "distinct_individual_payers_30d": 8,
+        "distinct_payees_30d": 3,
+        "outflow_count_30d": 10,
+        "same_day_outflow_share_30d": 0.89,
+        "pass_through_ratio_30d": 0.92,
+        "top_payees_outflow_share_30d": 1.0,
+        "repeat_payout_share_30d": 0.4,
+    }
+    four_buyers = {**shop, "distinct_individual_payers_30d": 4}
+    rows = feature_rows(shop, four_buyers)
+    assert structured(rows).tolist() == [False, False]
+    assert adjust(np.full(2, 0.5), rows).tolist() == [
+        0.5 + EMERGING_BONUS + CORROBORATED_BONUS,
+        0.5 - UNSTRUCTURED_PENALTY,
+    ]
+    assert [r.feature for r in structure_reasons(rows[0])] == [EMERGING, NEW_MONEY_PAYS_OLD]
+    # Every look-alike of the city, developers and lenders included, at every report: none
+    # passes new money on while paying earlier payers back.
+    rows_by_account, truth = city
+    for account, kind in truth["lookalike_kinds"].items():
+        if account in rows_by_account:
+            assert not new_money_pays_old(rows_by_account[account]).any(), (kind, account)
