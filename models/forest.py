@@ -54,7 +54,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from models.feature_names import FEATURE_NAMES
 from models.leads import ModelView
-from models.peers import fit_peer_limits
+from models.peers import fit_own_limits, fit_peer_limits
 from models.ranker import (
     FOREST_SCORE_INPUT,
     VerdictRanker,
@@ -99,6 +99,9 @@ MODEL_JSON_FIELDS: dict[str, tuple[str, Any]] = {
     # peer group -> models.peers.PEER_FEATURES -> limit, natural units; and accounts per group
     "peer_limits": ("peer_limits_", dict[str, dict[str, float]]),
     "peer_accounts": ("peer_accounts_", dict[str, int]),
+    # account -> its busiest value of each models.peers.PEER_FEATURES in the history, for the
+    # accounts paid by many individuals (models.peers.fit_own_limits)
+    "own_limits": ("own_limits_", dict[str, list[float]]),
     # The ranker learnt from analysts' verdicts (models.ranker), as plain numbers; empty lists
     # for the forest alone. Its inputs: log1p of each feature, then the forest's anomaly score.
     "ranker_inputs": ("ranker_inputs_", list[str]),
@@ -113,6 +116,7 @@ MODEL_JSON_FIELDS: dict[str, tuple[str, Any]] = {
 OPTIONAL_FIELDS: dict[str, Any] = {
     "peer_limits": {},
     "peer_accounts": {},
+    "own_limits": {},
     "ranker_inputs": [],
     "ranker_means": [],
     "ranker_scales": [],
@@ -156,6 +160,7 @@ class FundraisingForest(OutlierMixin, BaseEstimator):  # type: ignore[misc]
     sklearn_offset_: float
     peer_limits_: dict[str, dict[str, float]]
     peer_accounts_: dict[str, int]
+    own_limits_: dict[str, list[float]]
     ranker_inputs_: list[str]
     ranker_means_: list[float]
     ranker_scales_: list[float]
@@ -251,8 +256,9 @@ class FundraisingForest(OutlierMixin, BaseEstimator):  # type: ignore[misc]
             if names != list(FEATURE_NAMES):
                 raise ValueError("peer limits are learnt on the FEATURE_NAMES columns only")
             self.peer_limits_, self.peer_accounts_ = fit_peer_limits(matrix, groups, accounts)
+            self.own_limits_ = fit_own_limits(matrix, accounts)
         else:
-            self.peer_limits_, self.peer_accounts_ = {}, {}
+            self.peer_limits_, self.peer_accounts_, self.own_limits_ = {}, {}, {}
         self._clear_ranker()
         self._check_fitted("model")
         return self
@@ -341,6 +347,7 @@ class FundraisingForest(OutlierMixin, BaseEstimator):  # type: ignore[misc]
             self.feature_quantiles_,
             self.peer_limits_,
             self.peer_accounts_,
+            self.own_limits_,
         )
 
     def check_features(self, expected_names: Sequence[str] = FEATURE_NAMES) -> None:
@@ -430,12 +437,14 @@ class FundraisingForest(OutlierMixin, BaseEstimator):  # type: ignore[misc]
         document = {
             "artifact_format": ARTIFACT_FORMAT,
             "arrays_sha256": _arrays_sha256(self.trees_.arrays),
-            # Without a ranker its fields are left out: a forest-alone model is then the
-            # previous release's artifact, which a worker not yet upgraded still loads.
+            # Without a ranker, or own limits, their fields are left out: a model without
+            # them is then the previous release's artifact, which a worker not yet upgraded
+            # still loads.
             **{
                 key: value
                 for key, value in self._document().items()
-                if self.ranker_coefficients_ or not key.startswith("ranker_")
+                if (self.ranker_coefficients_ or not key.startswith("ranker_"))
+                and (self.own_limits_ or key != "own_limits")
             },
         }
         json_bytes = json.dumps(document, indent=2, allow_nan=False).encode() + b"\n"

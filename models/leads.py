@@ -39,7 +39,7 @@ Severity (schemas.lead.Severity), with the defaults of LeadPolicy
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -49,7 +49,7 @@ import orjson
 
 from models.feature_names import FEATURE_NAMES
 from models.features import AccountFeatures
-from models.peers import peer_group, peer_reasons, peer_standing
+from models.peers import own_past_reasons, peer_group, peer_reasons, peer_standing
 from models.reasons import explain, watchlist_reasons
 from models.snapshot import AccountSnapshot
 from models.structure import structure_reasons
@@ -86,6 +86,8 @@ class ModelView:
     # peer group -> feature -> limit, and accounts per group (models.peers)
     peer_limits: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     peer_accounts: Mapping[str, int] = field(default_factory=dict)
+    # account -> its busiest value of each peer feature in the history (models.peers)
+    own_limits: Mapping[str, Sequence[float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -424,6 +426,7 @@ def build_lead(
         reasons=watchlist_reasons(state.watchlist_matches)
         + structure_reasons(snapshot.features, far_beyond)
         + peer_reasons(snapshot.features, group, model.peer_limits, model.peer_accounts)
+        + own_past_reasons(snapshot.features, snapshot.account_id, model.own_limits)
         + explain(snapshot.features, model.feature_quantiles, policy.max_reasons),
         watchlist_matches=state.watchlist_matches,
     )

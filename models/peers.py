@@ -23,6 +23,17 @@ its group's limit (``far_beyond_peers``: a personal account paid by forty people
 person of the history had more than two) is far from its kind on the very measure of public
 fundraising; with a scheme's structure as well, its lead score is raised (models.structure).
 
+**Its own past.** A school is also judged against its own history: the model keeps, for each
+account paid by at least ``MIN_OWN_PAST_PAYERS`` individuals in 30 days on some day of the
+history (a business with a crowd of payers: a person's account, where a scheme's salesperson
+collects, has no such past), its busiest value of each peer feature. An account within
+``OWN_PAST_FACTOR`` times its own busiest (shares ``OWN_PAST_SHARE_SLACK`` above it) on every
+one does what it did before: a supermarket's weekend, a lender's month, a school's term start
+when the history held the last one. ``within_own_past`` is True for it and the lead score is
+lowered as within its peers (models.structure; once, not twice). The history is the forest's:
+what it learns as normal, the account's own past is too (with the analysts' verdicts, a
+confirmed account's rows are left out of both).
+
 Pure functions of a feature row and its group, so stream and backtest agree however batched.
 """
 
@@ -61,6 +72,11 @@ BEYOND_PEERS = "beyond_peers"
 FAR_BEYOND_PEERS_REASON = "far_beyond_peers"
 WITHIN_PEERS = "within_peers"
 _NO_SECTOR = "-"
+MIN_OWN_PAST_PAYERS = 20  # models.structure.MIN_INDIVIDUAL_PAYERS: "many individuals"
+OWN_PAST_FACTOR = 1.5  # a busier month than the history's busiest is still the same business
+OWN_PAST_SHARE_SLACK = 0.1  # ...and a share a tenth above its busiest
+_SHARE_COLUMNS = np.array([feature.endswith("_share_30d") for feature in PEER_FEATURES], dtype=bool)
+WITHIN_OWN_PAST = "within_own_past"
 
 
 def peer_group(account_type: str, industry: str | None) -> str:
@@ -115,6 +131,65 @@ def peer_standing(
     far_limit = FAR_BEYOND_PEERS * np.maximum(bounds[:, _FAR_COLUMN], 1.0)
     far_beyond: np.ndarray = known & (values[:, _FAR_COLUMN] >= far_limit)
     return within, far_beyond
+
+
+def fit_own_limits(features: np.ndarray, accounts: Sequence[str]) -> dict[str, list[float]]:
+    """account -> its busiest value of each PEER_FEATURES in the training rows (n, features),
+    for the accounts paid by MIN_OWN_PAST_PAYERS individuals or more on some day."""
+    if len(features) != len(accounts):
+        raise ValueError("features and accounts must have one entry per row")
+    busiest: dict[str, np.ndarray] = {}
+    for row, account in zip(features[:, _PEER_COLUMNS], accounts, strict=True):
+        known = busiest.get(account)
+        busiest[account] = row.copy() if known is None else np.maximum(known, row)
+    return {
+        account: [float(v) for v in row]
+        for account, row in sorted(busiest.items())
+        if row[_FAR_COLUMN] >= MIN_OWN_PAST_PAYERS
+    }
+
+
+def _own_bounds(busiest: Sequence[float]) -> np.ndarray:
+    values = np.asarray(busiest, dtype=np.float64)
+    bounds: np.ndarray = np.where(
+        _SHARE_COLUMNS, values * OWN_PAST_FACTOR + OWN_PAST_SHARE_SLACK, values * OWN_PAST_FACTOR
+    )
+    return bounds
+
+
+def within_own_past(
+    features: np.ndarray, accounts: Sequence[str], own_limits: Mapping[str, Sequence[float]]
+) -> np.ndarray:
+    """Rows (n, features) of ``accounts`` -> bool (n,): the account has an own past in the
+    model and no peer feature of the row is beyond OWN_PAST_FACTOR times its busiest."""
+    within = np.zeros(len(accounts), dtype=bool)
+    rows = [i for i, account in enumerate(accounts) if account in own_limits]
+    if rows:
+        bounds = np.vstack([_own_bounds(own_limits[accounts[i]]) for i in rows])
+        within[rows] = ~(features[rows][:, _PEER_COLUMNS] > bounds).any(axis=1)
+    return within
+
+
+def own_past_reasons(
+    row: np.ndarray, account: str, own_limits: Mapping[str, Sequence[float]]
+) -> tuple[Reason, ...]:
+    """ "Like its own busiest days", as a lead reason, when the row is within its own past."""
+    busiest = own_limits.get(account)
+    values = np.asarray(row, dtype=np.float64).reshape(1, -1)
+    if busiest is None or not within_own_past(values, [account], own_limits)[0]:
+        return ()
+    payers = busiest[_FAR_COLUMN]
+    return (
+        Reason(
+            WITHIN_OWN_PAST,
+            float(values[0, FEATURE_NAMES.index(_INDIVIDUAL_PAYERS_30D)]),
+            100.0,
+            payers,
+            f"与本账户训练期最繁忙时相当（30日内个人付款最多 {payers:.0f} 个）：评分已调低",
+            f"like its own busiest days in the training history (up to {payers:.0f} distinct "
+            "individual payers in 30 days): score lowered",
+        ),
+    )
 
 
 def within_peers(

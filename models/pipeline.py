@@ -37,7 +37,7 @@ from ingest.state import AccountLedger, AccountSeen
 from models.account_state import AccountState
 from models.forest import FundraisingForest
 from models.leads import LeadPolicy, observe
-from models.peers import peer_group, peer_standing
+from models.peers import peer_group, peer_standing, within_own_past
 from models.ranker import ranker_input
 from models.reasons import verdict_reason
 from models.snapshot import AccountSnapshot
@@ -140,11 +140,19 @@ def _utc_ms(epoch_ms: int) -> datetime:
 
 
 def lead_scores(
-    model: FundraisingForest, features: np.ndarray, groups: list[str]
+    model: FundraisingForest,
+    features: np.ndarray,
+    groups: list[str],
+    accounts: list[str] | None = None,
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
-    """The scores leads are raised on, for rows of features and their peer groups; and, with
-    the analysts' verdicts' ranker, its probability and score shift per row (else None)."""
-    within, far_beyond = peer_standing(features, groups, model.lead_view.peer_limits)
+    """The scores leads are raised on, for rows of features, their peer groups and their
+    accounts (None: no account's own past is used); and, with the analysts' verdicts'
+    ranker, its probability and score shift per row (else None)."""
+    view = model.lead_view
+    within, far_beyond = peer_standing(features, groups, view.peer_limits)
+    if accounts is not None:
+        # Like its own busiest days counts as like its peers' (once, not twice).
+        within = within | within_own_past(features, accounts, view.own_limits)
     forest_scores = model.anomaly_score(features)
     scores = adjust(forest_scores, features, within, far_beyond)
     ranker = model.ranker
@@ -330,7 +338,8 @@ class Pipeline:
         # The lead score: the forest's, raised for a scheme's structure and lowered without
         # it (models.structure), row by row so that batching changes nothing.
         groups = [peer_group(i.snapshot.account_type, i.snapshot.industry) for i in observed]
-        scores, verdicts = lead_scores(model, features, groups)
+        accounts = [item.snapshot.account_id for item in observed]
+        scores, verdicts = lead_scores(model, features, groups, accounts)
         out.scoring_seconds = time.perf_counter() - started
         return scores, verdicts
 

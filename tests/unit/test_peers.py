@@ -13,14 +13,21 @@ from models.forest import FundraisingForest
 from models.peers import (
     BEYOND_PEERS,
     FAR_BEYOND_PEERS_REASON,
+    MIN_OWN_PAST_PAYERS,
     MIN_PEER_ACCOUNTS,
+    PEER_FEATURES,
+    WITHIN_OWN_PAST,
     WITHIN_PEERS,
+    fit_own_limits,
     fit_peer_limits,
+    own_past_reasons,
     peer_group,
     peer_reasons,
     peer_standing,
+    within_own_past,
     within_peers,
 )
+from models.pipeline import lead_scores
 from models.structure import FAR_BEYOND_PEERS_BONUS, STRUCTURE_BONUS, WITHIN_PEERS_PENALTY, adjust
 
 PAYERS_30D = FEATURE_NAMES.index("distinct_individual_payers_30d")
@@ -145,3 +152,69 @@ def test_a_school_busier_than_its_peers_is_not_far_beyond_them() -> None:
     assert far.tolist() == [False]
     [reason] = peer_reasons(collecting(900)[0], SCHOOLS, limits, sizes)
     assert reason.feature == BEYOND_PEERS
+
+
+def supermarket_and_person(days: int = 30) -> tuple[np.ndarray, list[str], list[str]]:
+    """A supermarket paid by up to 400 people, paying its suppliers about what it takes, half
+    of it the same day, and a person paid by 3: their account-days."""
+    market = rows([200.0] * (days - 1) + [400.0])
+    market[:, FEATURE_NAMES.index("same_day_outflow_share_30d")] = 0.5
+    market[:, FEATURE_NAMES.index("pass_through_ratio_30d")] = 0.9
+    person = rows([3.0] * days)
+    features = np.vstack([market, person])
+    accounts = ["SUPERMARKET"] * days + ["PERSON"] * days
+    return features, ["corporate|retail"] * days + ["individual|-"] * days, accounts
+
+
+def test_a_business_is_judged_against_its_own_busiest_days() -> None:
+    features, _, accounts = supermarket_and_person()
+    own = fit_own_limits(features, accounts)
+    # A person paid by a handful has no own past to hide a salesperson's collection behind.
+    assert list(own) == ["SUPERMARKET"] and MIN_OWN_PAST_PAYERS > 3
+    assert own["SUPERMARKET"][PEER_FEATURES.index("distinct_individual_payers_30d")] == 400
+    same_day = FEATURE_NAMES.index("same_day_outflow_share_30d")
+    busy, busier, recruiting = rows([500]), rows([600]), rows([601])
+    shares = rows([400, 400])
+    shares[:, same_day] = [0.84, 0.86]  # its busiest 0.5: 1.5 times that, and a tenth more
+    got = within_own_past(
+        np.vstack([busy, busier, recruiting, shares, busy]),
+        ["SUPERMARKET"] * 5 + ["PERSON"],
+        own,
+    )
+    assert got.tolist() == [True, True, False, True, False, False]
+
+
+def test_the_lead_score_and_reasons_say_the_account_did_this_before() -> None:
+    features, groups, accounts = supermarket_and_person()
+    model = FundraisingForest(n_estimators=10, random_state=1).fit(
+        features, groups=groups, accounts=accounts
+    )
+    weekend = collecting(450)
+    same = np.vstack([weekend, weekend])
+    scores, _ = lead_scores(model, same, ["corporate|retail"] * 2, ["SUPERMARKET", "NEWSHOP"])
+    assert scores[0] == pytest.approx(scores[1] - WITHIN_PEERS_PENALTY)
+    # Without account ids (a caller of the previous release) nobody's own past is used.
+    assert lead_scores(model, same, ["corporate|retail"] * 2)[0].tolist() == [scores[1]] * 2
+    [reason] = own_past_reasons(weekend[0], "SUPERMARKET", model.lead_view.own_limits)
+    assert reason.feature == WITHIN_OWN_PAST and "up to 400 distinct individual" in reason.text_en
+    assert "最繁忙" in reason.text_zh
+    assert own_past_reasons(weekend[0], "NEWSHOP", model.lead_view.own_limits) == ()
+    assert own_past_reasons(collecting(900)[0], "SUPERMARKET", model.lead_view.own_limits) == ()
+
+
+def test_own_limits_travel_with_the_model_and_a_model_without_them_writes_none(
+    tmp_path: Path,
+) -> None:
+    features, groups, accounts = supermarket_and_person()
+    model = FundraisingForest(n_estimators=10).fit(features, groups=groups, accounts=accounts)
+    model.save(tmp_path / "m")
+    assert FundraisingForest.load(tmp_path / "m").own_limits_ == model.own_limits_
+    # Nobody paid by a crowd: no own_limits field, so a worker of the previous release, which
+    # refuses fields it does not know, still loads the model.
+    person = [i for i, a in enumerate(accounts) if a == "PERSON"]
+    alone = FundraisingForest(n_estimators=10).fit(
+        features[person], groups=[groups[i] for i in person], accounts=["PERSON"] * len(person)
+    )
+    alone.save(tmp_path / "p")
+    assert "own_limits" not in json.loads((tmp_path / "p" / "model.json").read_text())
+    assert FundraisingForest.load(tmp_path / "p").own_limits_ == {}
