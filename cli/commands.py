@@ -487,7 +487,9 @@ async def train(
     say(
         f"model {model.version_}: {data.features.shape[0]:,} account-days from "
         f"{data.record_count:,} reports ({period['start'][:10]} .. "
-        f"{period['end'][:10]}), threshold {model.threshold_:.4f} -> {output}"
+        f"{period['end'][:10]}), threshold {model.threshold_:.4f}; peers for "
+        f"{len(model.peer_limits_):,} groups, an own past for {len(model.own_limits_):,} "
+        f"accounts -> {output}"
     )
 
 

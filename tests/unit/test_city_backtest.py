@@ -52,6 +52,14 @@ class City:
             version="city",
         )
         model.save(work / "model")
+        self.own_past = set(model.own_limits_)
+        # Per account, the individuals who paid it in the history.
+        self.history_payers: dict[str, set[str]] = defaultdict(set)
+        with (work / "history.jsonl").open("rb") as lines:
+            for line in lines:
+                report = orjson.loads(line)
+                if report["direction"] == "in" and report.get("counterparty_type") == "individual":
+                    self.history_payers[report["account_id"]].add(report["counterparty_account"])
         run_backtest(work / "period.jsonl", work / "model", work / "leads.jsonl", None, LATENESS_MS)
         with (work / "leads.jsonl").open("rb") as lines:
             self.led = {orjson.loads(line)["account_id"] for line in lines}
@@ -98,3 +106,13 @@ def test_a_camouflaged_scheme_of_every_typology_raises_a_lead(city: City) -> Non
     }
     assert len(city.truth["schemes"]) == 9
     assert found == {scheme["typology"] for scheme in city.truth["schemes"]}
+
+
+def test_busy_businesses_have_an_own_past_and_no_scheme_account_has_one(city: City) -> None:
+    # The schools' autumn term start is in the history: their spring one is judged against it.
+    schools = [a for a in city.of_kind("private_school") if len(city.history_payers[a]) >= 30]
+    assert len(schools) >= 5 and set(schools) <= city.own_past
+    # The salespeople whose own accounts collect for a scheme were ordinary people in the
+    # history, paid by a handful: none has a past to hide the collection behind.
+    scheme_accounts = {a for s in city.truth["schemes"] for role in ROLES for a in s[role]}
+    assert scheme_accounts and not scheme_accounts & city.own_past
