@@ -19,9 +19,12 @@ import heapq
 import json
 import math
 import re
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
+from itertools import accumulate
+from operator import sub
 from typing import Any
 
 import numpy as np
@@ -89,6 +92,7 @@ def bin_midpoint_yuan(index: int) -> float:
 ) = range(13)
 BUCKET_SIZE = 13
 AMOUNT_BINS = 64  # log10(fen) * 4, up to 10^16 fen
+_BIN_MIDPOINTS_YUAN = [bin_midpoint_yuan(index) for index in range(AMOUNT_BINS)]
 # Counts of windowed counterparties by the day they were last seen: columns of a second ring.
 (PAYERS, INDIVIDUAL_PAYERS, PAYEES) = range(3)
 _TOTAL_SIZE = BUCKET_SIZE + 3  # a window's totals: the day counters, then those counts
@@ -199,12 +203,16 @@ class AccountFeatures:
         if not on_time:
             self.late_count += 1
             return False
+        day = beijing_day(tx_ms)
         if tx_ms > self.newest_ms:
             previous_day = beijing_day(self.newest_ms)
             self.newest_ms = tx_ms
-            if beijing_day(tx_ms) != previous_day:
+            if day != previous_day:
                 self._forget_old_days(previous_day)
-        self._apply_windows(report, tx_ms, short_hash(counterparty))
+            newest_day = day
+        else:
+            newest_day = beijing_day(self.newest_ms)
+        self._apply_windows(report, tx_ms, day, newest_day, short_hash(counterparty))
         self.recent_tx_ids = [*self.recent_tx_ids[-(RECENT_TX_IDS - 1) :], report.tx_id]
         return True
 
@@ -242,10 +250,11 @@ class AccountFeatures:
         age = beijing_day(self.newest_ms) - day
         return self.totals[(age >= 1) + (age >= 7) + (age >= 30) :]
 
-    def _apply_windows(self, report: TransactionReport, tx_ms: int, key: int) -> None:
-        """``key``: the counterparty's short hash."""
-        day = beijing_day(tx_ms)
-        newest_day = beijing_day(self.newest_ms)
+    def _apply_windows(
+        self, report: TransactionReport, tx_ms: int, day: int, newest_day: int, key: int
+    ) -> None:
+        """``day``: the report's Beijing day; ``newest_day``: the account's newest report's;
+        ``key``: the counterparty's short hash."""
         if day < newest_day - (KEEP_DAYS - 1):
             return  # on time but more than 30 days old: outside every window
         slot = self._slot(day)
@@ -388,7 +397,7 @@ class AccountFeatures:
             self.top_payees = heapq.nlargest(
                 TOP_PAYEES, ([sum(days.values()), k] for k, days in self.payee_fen.items())
             )
-        return sum(entry[0] for entry in self.top_payees)
+        return sum([entry[0] for entry in self.top_payees])
 
     def _count_last_seen(self, day: int, column: int, delta: int, individual: bool = False) -> None:
         slot = day % KEEP_DAYS
@@ -483,14 +492,17 @@ class AccountFeatures:
             old_age, new_age = previous_day - label, newest_day - label
             if new_age < 1 or old_age >= KEEP_DAYS:
                 continue
+            # The windows (1, 7, 30 days) this day leaves: most days of the month leave none.
+            leaves_day = old_age < 1
+            leaves_week = old_age < 7 <= new_age
+            leaves_month = new_age >= KEEP_DAYS
+            if not (leaves_day or leaves_week or leaves_month):
+                continue
             row = self.days[slot] + self.seen_on[slot]
-            for window, days in enumerate((1, 7, KEEP_DAYS)):
-                if old_age < days <= new_age:
-                    target = totals[window]
-                    for column, value in enumerate(row):
-                        if value:
-                            target[column] -= value
-            if old_age < KEEP_DAYS <= new_age:
+            for leaves, target in zip((leaves_day, leaves_week, leaves_month), totals, strict=True):
+                if leaves:
+                    target[:] = map(sub, target, row)
+            if leaves_month:
                 left_month = True
                 for index, count in self.bins[slot].items():
                     self.bins_30d[index] -= count
@@ -662,16 +674,13 @@ class AccountFeatures:
         return self.median_inflow_yuan
 
     def _work_out_median_inflow_yuan(self) -> float:
-        """The midpoint of the amount bin that holds the middle inflow of the 30 days."""
-        middle = (sum(self.bins_30d) + 1) // 2
+        """The midpoint of the amount bin that holds the middle inflow of the 30 days: the
+        first bin whose inflows and those of the bins below reach the middle one."""
+        at_or_below = list(accumulate(self.bins_30d))
+        middle = (at_or_below[-1] + 1) // 2
         if not middle:
             return 0.0
-        below = 0
-        for index, count in enumerate(self.bins_30d):
-            below += count
-            if below >= middle:
-                return bin_midpoint_yuan(index)
-        raise AssertionError("the bins hold fewer inflows than they add up to")
+        return _BIN_MIDPOINTS_YUAN[bisect_left(at_or_below, middle)]
 
     def snapshot(self, report: TransactionReport, features: np.ndarray) -> AccountSnapshot:
         return new_snapshot(
