@@ -19,9 +19,12 @@ import heapq
 import json
 import math
 import re
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
+from itertools import accumulate
+from operator import sub
 from typing import Any
 
 import numpy as np
@@ -29,7 +32,7 @@ import orjson
 
 from models.feature_names import AGE_CAP_DAYS, TOP_PAYEES
 from models.sketch import HyperLogLog, counterparty_hash, short_hash
-from models.snapshot import AccountSnapshot
+from models.snapshot import AccountSnapshot, new_snapshot
 from schemas.glossary import BEIJING_OFFSET_MS
 from schemas.report import TransactionReport
 
@@ -89,6 +92,7 @@ def bin_midpoint_yuan(index: int) -> float:
 ) = range(13)
 BUCKET_SIZE = 13
 AMOUNT_BINS = 64  # log10(fen) * 4, up to 10^16 fen
+_BIN_MIDPOINTS_YUAN = [bin_midpoint_yuan(index) for index in range(AMOUNT_BINS)]
 # Counts of windowed counterparties by the day they were last seen: columns of a second ring.
 (PAYERS, INDIVIDUAL_PAYERS, PAYEES) = range(3)
 _TOTAL_SIZE = BUCKET_SIZE + 3  # a window's totals: the day counters, then those counts
@@ -160,6 +164,17 @@ class AccountFeatures:
     # earlier deposit arriving late can still change what such a payout is (_is_repeat).
     recent_payouts: dict[int, list[list[int]]] = field(default_factory=dict)
     recent_tx_ids: list[str] = field(default_factory=list)
+    # Derived, not encoded: what reading the features would otherwise work out again on
+    # every report though it changes far less often. None: to be worked out.
+    # The midpoint of the middle inflow's bin (None after bins_30d changed).
+    median_inflow_yuan: float | None = field(default=None, compare=False)
+    # (distinct prefectures, distinct provinces among them) within 30 days of the newest day
+    # prefecture_counts_day (None after the prefectures changed).
+    prefecture_counts: tuple[int, int] | None = field(default=None, compare=False)
+    prefecture_counts_day: int = field(default=-1, compare=False)
+    # sorted(provinces) for the snapshots: provinces only grows, so its length says when
+    # this is out of date.
+    provinces_sorted: tuple[int, ...] = field(default=(), compare=False)
 
     @property
     def active_days(self) -> int:
@@ -180,22 +195,28 @@ class AccountFeatures:
     def apply(self, report: TransactionReport) -> bool:
         """Add one accepted report; returns False when it was beyond the lateness."""
         tx_ms = report.tx_epoch_ms
-        self._apply_lifetime(report, tx_ms)
+        # Hashed once here: the lifetime payers and the windowed maps both key on it.
+        counterparty = counterparty_hash(report.counterparty_account)
+        self._apply_lifetime(report, tx_ms, counterparty)
         on_time = not self.report_count or tx_ms >= self.newest_ms - self.lateness_ms
         self.report_count += 1
         if not on_time:
             self.late_count += 1
             return False
+        day = beijing_day(tx_ms)
         if tx_ms > self.newest_ms:
             previous_day = beijing_day(self.newest_ms)
             self.newest_ms = tx_ms
-            if beijing_day(tx_ms) != previous_day:
+            if day != previous_day:
                 self._forget_old_days(previous_day)
-        self._apply_windows(report, tx_ms)
+            newest_day = day
+        else:
+            newest_day = beijing_day(self.newest_ms)
+        self._apply_windows(report, tx_ms, day, newest_day, short_hash(counterparty))
         self.recent_tx_ids = [*self.recent_tx_ids[-(RECENT_TX_IDS - 1) :], report.tx_id]
         return True
 
-    def _apply_lifetime(self, report: TransactionReport, tx_ms: int) -> None:
+    def _apply_lifetime(self, report: TransactionReport, tx_ms: int, counterparty: int) -> None:
         self.bank_id = report.bank_id
         self.account_type = report.account_type
         self.region = report.region
@@ -211,9 +232,9 @@ class AccountFeatures:
                 self.cross_prefecture = True
         if report.direction == "in" and report.counterparty_account != report.account_id:
             self.money_raised_fen += report.amount_fen
-            if report.channel not in NO_COUNTERPARTY_CHANNELS:
-                self.participants.add(counterparty_hash(report.counterparty_account))
-                self.participants_copy = None
+            has_counterparty = report.channel not in NO_COUNTERPARTY_CHANNELS
+            if has_counterparty and self.participants.add(counterparty):
+                self.participants_copy = None  # the snapshots' copy is out of date
 
     def _slot(self, day: int) -> int:
         slot = day % KEEP_DAYS
@@ -229,40 +250,53 @@ class AccountFeatures:
         age = beijing_day(self.newest_ms) - day
         return self.totals[(age >= 1) + (age >= 7) + (age >= 30) :]
 
-    def _apply_windows(self, report: TransactionReport, tx_ms: int) -> None:
-        day = beijing_day(tx_ms)
-        if day < beijing_day(self.newest_ms) - (KEEP_DAYS - 1):
+    def _apply_windows(
+        self, report: TransactionReport, tx_ms: int, day: int, newest_day: int, key: int
+    ) -> None:
+        """``day``: the report's Beijing day; ``newest_day``: the account's newest report's;
+        ``key``: the counterparty's short hash."""
+        if day < newest_day - (KEEP_DAYS - 1):
             return  # on time but more than 30 days old: outside every window
         slot = self._slot(day)
         bucket = self.days[slot]
-        windows = self._windows_of(day)
+        age = newest_day - day  # as _windows_of, without a second look at newest_ms
+        windows = self.totals[(age >= 1) + (age >= 7) + (age >= 30) :]
         fen = report.amount_fen
+        inflow = report.direction == "in"
         channel_has_counterparty = report.channel not in NO_COUNTERPARTY_CHANNELS
-        changes: list[tuple[int, int]] = []  # (counter, increment), the non-zero ones
+        # The counters this report adds one to; then its amount to IN_FEN or OUT_FEN. Added
+        # to the day and each window in one pass below, with no (counter, increment) pairs.
+        counted = [IN_COUNT if inflow else OUT_COUNT]
         if not channel_has_counterparty:
-            changes.append((CASH, 1))
+            counted.append(CASH)
         if is_night(tx_ms):
-            changes.append((NIGHT, 1))
-        if report.purpose and FUNDRAISING_MEMO.search(report.purpose):
-            changes.append((MEMO_HITS, 1))
-        if report.report_type == "STR":
-            changes.append((STR_COUNT, 1))
-        elif report.report_type == "LTR":
-            changes.append((LTR_COUNT, 1))
-        key = short_hash(counterparty_hash(report.counterparty_account))
-        if report.counterparty_region is not None:
-            code = int(report.counterparty_region[:4])
-            if code not in self.prefectures and len(self.prefectures) >= PREFECTURE_CAP:
-                _forget_least_recent(self.prefectures, lambda last_day: last_day, None)
-            self.prefectures[code] = max(self.prefectures.get(code, day), day)
+            counted.append(NIGHT)
+        purpose = report.purpose
+        if purpose and FUNDRAISING_MEMO.search(purpose):
+            counted.append(MEMO_HITS)
+        report_type = report.report_type
+        if report_type == "STR":
+            counted.append(STR_COUNT)
+        elif report_type == "LTR":
+            counted.append(LTR_COUNT)
+        counterparty_region = report.counterparty_region
+        if counterparty_region is not None:
+            code = int(counterparty_region[:4])
+            prefectures = self.prefectures
+            last_day = prefectures.get(code)
+            if last_day is None or last_day < day:
+                if last_day is None and len(prefectures) >= PREFECTURE_CAP:
+                    _forget_least_recent(prefectures, lambda seen_day: seen_day, None)
+                prefectures[code] = day
+                self.prefecture_counts = None
         before = min(bucket[IN_FEN], bucket[OUT_FEN])
-        if report.direction == "in":
+        if inflow:
             individual = report.counterparty_type == "individual"
-            changes += ((IN_COUNT, 1), (IN_FEN, fen))
+            amount_column = IN_FEN
             if fen % ROUND_FEN == 0:
-                changes.append((ROUND_IN, 1))
+                counted.append(ROUND_IN)
             if individual:
-                changes.append((INDIVIDUAL_IN, 1))
+                counted.append(INDIVIDUAL_IN)
             if fen > bucket[MAX_IN_FEN]:
                 bucket[MAX_IN_FEN] = fen
             index = amount_bin(fen)
@@ -270,18 +304,22 @@ class AccountFeatures:
             slot_bins[index] = slot_bins.get(index, 0) + 1
             if windows:
                 self.bins_30d[index] += 1
+                self.median_inflow_yuan = None
                 if fen > self.max_in_30d:
                     self.max_in_30d = fen
         else:
-            changes += ((OUT_COUNT, 1), (OUT_FEN, fen))
-        for counter, increment in changes:
-            bucket[counter] += increment
-            for totals in windows:
-                totals[counter] += increment
+            amount_column = OUT_FEN
+        for counter in counted:
+            bucket[counter] += 1
+        bucket[amount_column] += fen
+        for totals in windows:
+            for counter in counted:
+                totals[counter] += 1
+            totals[amount_column] += fen
         if windows:
             self.same_day_out_30d += min(bucket[IN_FEN], bucket[OUT_FEN]) - before
         if channel_has_counterparty:
-            if report.direction == "in":
+            if inflow:
                 self._see_payer(key, tx_ms, fen, day, individual)
             else:
                 self._see_payee(key, day)
@@ -359,7 +397,7 @@ class AccountFeatures:
             self.top_payees = heapq.nlargest(
                 TOP_PAYEES, ([sum(days.values()), k] for k, days in self.payee_fen.items())
             )
-        return sum(entry[0] for entry in self.top_payees)
+        return sum([entry[0] for entry in self.top_payees])
 
     def _count_last_seen(self, day: int, column: int, delta: int, individual: bool = False) -> None:
         slot = day % KEEP_DAYS
@@ -454,17 +492,21 @@ class AccountFeatures:
             old_age, new_age = previous_day - label, newest_day - label
             if new_age < 1 or old_age >= KEEP_DAYS:
                 continue
+            # The windows (1, 7, 30 days) this day leaves: most days of the month leave none.
+            leaves_day = old_age < 1
+            leaves_week = old_age < 7 <= new_age
+            leaves_month = new_age >= KEEP_DAYS
+            if not (leaves_day or leaves_week or leaves_month):
+                continue
             row = self.days[slot] + self.seen_on[slot]
-            for window, days in enumerate((1, 7, KEEP_DAYS)):
-                if old_age < days <= new_age:
-                    target = totals[window]
-                    for column, value in enumerate(row):
-                        if value:
-                            target[column] -= value
-            if old_age < KEEP_DAYS <= new_age:
+            for leaves, target in zip((leaves_day, leaves_week, leaves_month), totals, strict=True):
+                if leaves:
+                    target[:] = map(sub, target, row)
+            if leaves_month:
                 left_month = True
                 for index, count in self.bins[slot].items():
                     self.bins_30d[index] -= count
+                self.median_inflow_yuan = None
                 self.same_day_out_30d -= min(row[IN_FEN], row[OUT_FEN])
         if left_month:
             self.max_in_30d = max(
@@ -506,6 +548,7 @@ class AccountFeatures:
             self.payee_fen = kept
             self.top_payees = None
         self.prefectures = {k: d for k, d in self.prefectures.items() if d >= oldest}
+        self.prefecture_counts = None
 
     def _add_up_windows(self) -> None:
         """The window totals from the day slots, for the newest day (when it has moved)."""
@@ -529,6 +572,7 @@ class AccountFeatures:
             for rows in windows
         ]
         self.bins_30d = bins_30d
+        self.median_inflow_yuan = None
         month = windows[2]
         self.max_in_30d = max((row[MAX_IN_FEN] for row in month), default=0)
         self.same_day_out_30d = sum(min(row[IN_FEN], row[OUT_FEN]) for row in month)
@@ -542,7 +586,7 @@ class AccountFeatures:
         if self.totals_day != newest_day:
             self._add_up_windows()
         w1, w7, w30 = self.totals
-        prefectures_30d = [code for code, d in self.prefectures.items() if newest_day - d < 30]
+        prefectures_30d, provinces_30d = self._prefecture_counts(newest_day)
         payers_30d = w30[BUCKET_SIZE + PAYERS]
         individual_payers_30d = w30[BUCKET_SIZE + INDIVIDUAL_PAYERS]
         in_fen_30 = float(w30[IN_FEN])
@@ -551,6 +595,25 @@ class AccountFeatures:
         count_30d = in_count_30 + out_count_30
         count_7d = w7[IN_COUNT] + w7[OUT_COUNT]
         observed_days = min(30, newest_day - beijing_day(self.first_seen_ms) + 1)
+        # The ratios are _ratio's, written out: twelve calls were a sixth of this method.
+        # Each is min(float(numerator) / float(denominator), cap), or 0.0 over nothing.
+        in_fen_7, out_fen_7, out_fen_30 = float(w7[IN_FEN]), float(w7[OUT_FEN]), float(w30[OUT_FEN])
+        count_30 = float(count_30d)
+        payers_30 = float(payers_30d)
+        out_share_7d = out_fen_7 / in_fen_7 if in_fen_7 else 0.0
+        out_share_30d = out_fen_30 / in_fen_30 if in_fen_30 else 0.0
+        same_day_out_share = self.same_day_out_30d / in_fen_30 if in_fen_30 else 0.0
+        round_share = w30[ROUND_IN] / float(in_count_30) if in_count_30 else 0.0
+        night_share = w30[NIGHT] / count_30 if count_30d else 0.0
+        memo_share = w30[MEMO_HITS] / count_30 if count_30d else 0.0
+        repeat_share = w30[REPEAT_OUT] / float(out_count_30) if out_count_30 else 0.0
+        cash_share = w30[CASH] / count_30 if count_30d else 0.0
+        individual_share = individual_payers_30d / payers_30 if payers_30d else 0.0
+        yuan_per_payer = in_fen_30 / 100 / payers_30 if payers_30d else 0.0
+        daily_30d = count_30d / observed_days
+        burst = count_7d / min(7, observed_days) / daily_30d if daily_30d else 0.0
+        top_payees_fen = self._top_payees_fen()
+        top_payees_share = top_payees_fen / out_fen_30 if out_fen_30 else 0.0
         # In FEATURE_NAMES order (models.feature_names); test_features checks each by name.
         return np.array(
             (
@@ -558,14 +621,14 @@ class AccountFeatures:
                 w7[IN_COUNT],
                 in_count_30,
                 _yuan(w1[IN_FEN]),
-                _yuan(w7[IN_FEN]),
+                in_fen_7 / 100,
                 in_fen_30 / 100,
                 w1[OUT_COUNT],
                 w7[OUT_COUNT],
                 out_count_30,
                 _yuan(w1[OUT_FEN]),
-                _yuan(w7[OUT_FEN]),
-                _yuan(w30[OUT_FEN]),
+                out_fen_7 / 100,
+                out_fen_30 / 100,
                 w1[BUCKET_SIZE + PAYERS],
                 w7[BUCKET_SIZE + PAYERS],
                 payers_30d,
@@ -573,43 +636,54 @@ class AccountFeatures:
                 individual_payers_30d,
                 w7[BUCKET_SIZE + PAYEES],
                 w30[BUCKET_SIZE + PAYEES],
-                len(prefectures_30d),
-                len({c // 100 for c in prefectures_30d}),
-                _ratio(w7[OUT_FEN], w7[IN_FEN], cap=10.0),
-                _ratio(w30[OUT_FEN], in_fen_30, cap=10.0),
-                _ratio(self.same_day_out_30d, in_fen_30),
+                prefectures_30d,
+                provinces_30d,
+                out_share_7d if out_share_7d < 10.0 else 10.0,
+                out_share_30d if out_share_30d < 10.0 else 10.0,
+                same_day_out_share if same_day_out_share < 1.0 else 1.0,
                 self._median_inflow_yuan(),
                 self.max_in_30d / 100,
-                _ratio(w30[ROUND_IN], in_count_30),
-                _ratio(w30[NIGHT], count_30d),
-                _ratio(w30[MEMO_HITS], count_30d),
-                _ratio(w30[REPEAT_OUT], out_count_30),
-                _ratio(w30[CASH], count_30d),
-                _ratio(individual_payers_30d, payers_30d),
-                _ratio(in_fen_30 / 100, payers_30d, cap=1e12),
+                round_share if round_share < 1.0 else 1.0,
+                night_share if night_share < 1.0 else 1.0,
+                memo_share if memo_share < 1.0 else 1.0,
+                repeat_share if repeat_share < 1.0 else 1.0,
+                cash_share if cash_share < 1.0 else 1.0,
+                individual_share if individual_share < 1.0 else 1.0,
+                yuan_per_payer if yuan_per_payer < 1e12 else 1e12,
                 w30[STR_COUNT],
                 w30[LTR_COUNT],
                 min((self.newest_ms - self.first_seen_ms) / DAY_MS, AGE_CAP_DAYS),
-                _ratio(count_7d / min(7, observed_days), count_30d / observed_days, cap=30.0),
-                _ratio(self._top_payees_fen(), w30[OUT_FEN]),
+                burst if burst < 30.0 else 30.0,
+                top_payees_share if top_payees_share < 1.0 else 1.0,
             ),
             np.float64,
         )
 
+    def _prefecture_counts(self, newest_day: int) -> tuple[int, int]:
+        """Distinct counterparty prefectures seen within 30 days of ``newest_day``, and the
+        provinces they are in."""
+        if self.prefecture_counts is None or self.prefecture_counts_day != newest_day:
+            codes = [code for code, d in self.prefectures.items() if newest_day - d < 30]
+            self.prefecture_counts = (len(codes), len({c // 100 for c in codes}))
+            self.prefecture_counts_day = newest_day
+        return self.prefecture_counts
+
     def _median_inflow_yuan(self) -> float:
-        """The midpoint of the amount bin that holds the middle inflow of the 30 days."""
-        middle = (sum(self.bins_30d) + 1) // 2
+        if self.median_inflow_yuan is None:
+            self.median_inflow_yuan = self._work_out_median_inflow_yuan()
+        return self.median_inflow_yuan
+
+    def _work_out_median_inflow_yuan(self) -> float:
+        """The midpoint of the amount bin that holds the middle inflow of the 30 days: the
+        first bin whose inflows and those of the bins below reach the middle one."""
+        at_or_below = list(accumulate(self.bins_30d))
+        middle = (at_or_below[-1] + 1) // 2
         if not middle:
             return 0.0
-        below = 0
-        for index, count in enumerate(self.bins_30d):
-            below += count
-            if below >= middle:
-                return bin_midpoint_yuan(index)
-        raise AssertionError("the bins hold fewer inflows than they add up to")
+        return _BIN_MIDPOINTS_YUAN[bisect_left(at_or_below, middle)]
 
     def snapshot(self, report: TransactionReport, features: np.ndarray) -> AccountSnapshot:
-        return AccountSnapshot(
+        return new_snapshot(
             account_id=report.account_id,
             bank_id=self.bank_id,
             account_type=self.account_type,
@@ -627,9 +701,14 @@ class AccountFeatures:
             newest_tx_ms=self.newest_ms,
             tx_id=report.tx_id,
             recent_tx_ids=tuple(self.recent_tx_ids),
-            provinces=tuple(sorted(self.provinces)),
+            provinces=self._provinces_sorted(),
             participants_sketch=self._participants_copy(),
         )
+
+    def _provinces_sorted(self) -> tuple[int, ...]:
+        if len(self.provinces_sorted) != len(self.provinces):
+            self.provinces_sorted = tuple(sorted(self.provinces))
+        return self.provinces_sorted
 
     def _participants_copy(self) -> HyperLogLog:
         if self.participants_copy is None:

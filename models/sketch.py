@@ -59,14 +59,19 @@ class HyperLogLog:
         for full_hash in exact or ():
             self._add_register(full_hash)
 
-    def add(self, full_hash: int) -> None:
-        if self.exact is not None:
-            self.exact.add(full_hash)
-            if len(self.exact) > EXACT_LIMIT:
+    def add(self, full_hash: int) -> bool:
+        """Whether the sketch changed (a payer seen before changes nothing: a copy of the
+        sketch taken before is still equal to it)."""
+        changed = False
+        exact = self.exact
+        if exact is not None and full_hash not in exact:
+            exact.add(full_hash)
+            changed = True
+            if len(exact) > EXACT_LIMIT:
                 self.exact = None
-        self._add_register(full_hash)
+        return self._add_register(full_hash) or changed
 
-    def _add_register(self, full_hash: int) -> None:
+    def _add_register(self, full_hash: int) -> bool:
         index = full_hash & (HLL_REGISTERS - 1)
         rest = full_hash >> HLL_BITS  # 55 bits
         rank = RANK_BITS - rest.bit_length() if rest else RANK_BITS
@@ -75,6 +80,8 @@ class HyperLogLog:
             self.registers[index] = rank
             self._harmonic += (1 << (RANK_BITS - rank)) - (1 << (RANK_BITS - old))
             self._empty -= old == 0
+            return True
+        return False
 
     def estimate(self) -> int:
         if self.exact is not None:
