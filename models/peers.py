@@ -40,7 +40,8 @@ Pure functions of a feature row and its group, so stream and backtest agree howe
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
+from typing import TypeVar
 
 import numpy as np
 
@@ -77,11 +78,21 @@ OWN_PAST_FACTOR = 1.5  # a busier month than the history's busiest is still the 
 OWN_PAST_SHARE_SLACK = 0.1  # ...and a share a tenth above its busiest
 _SHARE_COLUMNS = np.array([feature.endswith("_share_30d") for feature in PEER_FEATURES], dtype=bool)
 WITHIN_OWN_PAST = "within_own_past"
+_Key = TypeVar("_Key", bound=Hashable)
 
 
 def peer_group(account_type: str, industry: str | None) -> str:
     """The group an account is compared within: "corporate|private_school", "individual|-"."""
     return f"{account_type}|{industry or _NO_SECTOR}"
+
+
+def _busiest(features: np.ndarray, keys: Sequence[_Key]) -> dict[_Key, np.ndarray]:
+    """key -> the highest value of each PEER_FEATURES over the rows (n, features) of that key."""
+    busiest: dict[_Key, np.ndarray] = {}
+    for row, key in zip(features[:, _PEER_COLUMNS], keys, strict=True):
+        known = busiest.get(key)
+        busiest[key] = row.copy() if known is None else np.maximum(known, row)
+    return busiest
 
 
 def fit_peer_limits(
@@ -91,20 +102,18 @@ def fit_peer_limits(
     in natural units, each with its account's group and id."""
     if not len(features) == len(groups) == len(accounts):
         raise ValueError("features, groups and accounts must have one entry per row")
-    busiest: dict[str, dict[str, np.ndarray]] = {}
-    for row, group, account in zip(features[:, _PEER_COLUMNS], groups, accounts, strict=True):
-        held = busiest.setdefault(group, {})
-        known = held.get(account)
-        held[account] = row.copy() if known is None else np.maximum(known, row)
+    by_group: dict[str, list[np.ndarray]] = {}
+    for (group, _), row in _busiest(features, list(zip(groups, accounts, strict=True))).items():
+        by_group.setdefault(group, []).append(row)
     limits: dict[str, dict[str, float]] = {}
     sizes: dict[str, int] = {}
-    for group, by_account in sorted(busiest.items()):
-        if len(by_account) < MIN_PEER_ACCOUNTS:
+    for group, accounts_busiest in sorted(by_group.items()):
+        if len(accounts_busiest) < MIN_PEER_ACCOUNTS:
             continue
-        maxima = np.sort(np.vstack(list(by_account.values())), axis=0)[::-1]
-        k = max(ACCOUNTS_AT_LIMIT, math.ceil(ACCOUNTS_AT_LIMIT_SHARE * len(by_account)))
+        maxima = np.sort(np.vstack(accounts_busiest), axis=0)[::-1]
+        k = max(ACCOUNTS_AT_LIMIT, math.ceil(ACCOUNTS_AT_LIMIT_SHARE * len(accounts_busiest)))
         limits[group] = {f: float(v) for f, v in zip(PEER_FEATURES, maxima[k - 1], strict=True)}
-        sizes[group] = len(by_account)
+        sizes[group] = len(accounts_busiest)
     return limits, sizes
 
 
@@ -138,34 +147,24 @@ def fit_own_limits(features: np.ndarray, accounts: Sequence[str]) -> dict[str, l
     for the accounts paid by MIN_OWN_PAST_PAYERS individuals or more on some day."""
     if len(features) != len(accounts):
         raise ValueError("features and accounts must have one entry per row")
-    busiest: dict[str, np.ndarray] = {}
-    for row, account in zip(features[:, _PEER_COLUMNS], accounts, strict=True):
-        known = busiest.get(account)
-        busiest[account] = row.copy() if known is None else np.maximum(known, row)
     return {
         account: [float(v) for v in row]
-        for account, row in sorted(busiest.items())
+        for account, row in sorted(_busiest(features, accounts).items())
         if row[_FAR_COLUMN] >= MIN_OWN_PAST_PAYERS
     }
-
-
-def _own_bounds(busiest: Sequence[float]) -> np.ndarray:
-    values = np.asarray(busiest, dtype=np.float64)
-    bounds: np.ndarray = np.where(
-        _SHARE_COLUMNS, values * OWN_PAST_FACTOR + OWN_PAST_SHARE_SLACK, values * OWN_PAST_FACTOR
-    )
-    return bounds
 
 
 def within_own_past(
     features: np.ndarray, accounts: Sequence[str], own_limits: Mapping[str, Sequence[float]]
 ) -> np.ndarray:
     """Rows (n, features) of ``accounts`` -> bool (n,): the account has an own past in the
-    model and no peer feature of the row is beyond OWN_PAST_FACTOR times its busiest."""
+    model and no peer feature of the row is beyond OWN_PAST_FACTOR times its busiest (shares
+    OWN_PAST_SHARE_SLACK more)."""
     within = np.zeros(len(accounts), dtype=bool)
     rows = [i for i, account in enumerate(accounts) if account in own_limits]
     if rows:
-        bounds = np.vstack([_own_bounds(own_limits[accounts[i]]) for i in rows])
+        busiest = np.array([own_limits[accounts[i]] for i in rows], dtype=np.float64)
+        bounds = busiest * OWN_PAST_FACTOR + np.where(_SHARE_COLUMNS, OWN_PAST_SHARE_SLACK, 0.0)
         within[rows] = ~(features[rows][:, _PEER_COLUMNS] > bounds).any(axis=1)
     return within
 

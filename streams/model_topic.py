@@ -23,14 +23,15 @@ def publish_model(settings: Settings, directory: Path | None, version: str | Non
     if directory is None and version is None:
         raise ModelArtifactError("give a model directory or --version")
     # A directory's artifact is checked before anything touches Kafka.
-    blob = FundraisingForest.load(directory).to_bytes() if directory is not None else b""
-    if len(blob) > MODEL_MESSAGE_MAX_BYTES:
+    loaded = FundraisingForest.load(directory) if directory is not None else None
+    blob = loaded.to_bytes() if loaded is not None else b""
+    if loaded is not None and len(blob) > MODEL_MESSAGE_MAX_BYTES:
         # Said here, before Kafka, rather than as the producer's MessageSizeTooLargeError:
         # what grows with the city is the accounts' own past (models.peers.fit_own_limits).
         raise ModelArtifactError(
             f"{directory}: the model is {len(blob):,} bytes, more than the models topic takes "
             f"({MODEL_MESSAGE_MAX_BYTES:,}); it holds an own past for "
-            f"{len(FundraisingForest.from_bytes(blob).own_limits_):,} accounts"
+            f"{len(loaded.own_limits_):,} accounts"
         )
     ensure_topics(settings)
     if not blob:
