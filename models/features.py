@@ -32,7 +32,7 @@ import orjson
 
 from models.feature_names import AGE_CAP_DAYS, TOP_PAYEES
 from models.sketch import HyperLogLog, counterparty_hash, short_hash
-from models.snapshot import AccountSnapshot, new_snapshot
+from models.snapshot import AccountSnapshot
 from schemas.glossary import BEIJING_OFFSET_MS
 from schemas.report import TransactionReport
 
@@ -683,7 +683,7 @@ class AccountFeatures:
         return _BIN_MIDPOINTS_YUAN[bisect_left(at_or_below, middle)]
 
     def snapshot(self, report: TransactionReport, features: np.ndarray) -> AccountSnapshot:
-        return new_snapshot(
+        return AccountSnapshot(
             account_id=report.account_id,
             bank_id=self.bank_id,
             account_type=self.account_type,
